@@ -1,0 +1,158 @@
+"""PostgreSQL storage of participants. Every statement is scoped to an organisation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from ..domain.model import Interview, Participant, ParticipantDetails
+
+_IDENTITY = ("first_name", "last_name", "email", "phone")
+_COLUMNS = """id, organisation_id, role, status, first_name, last_name, email, phone, district, details,
+              registered_at, updated_at, version, interviewed_on, withdrawn_at, withdrawal_reason, erased_at"""
+
+
+def _to_row(p: Participant) -> tuple[Any, ...]:
+    identity: dict[str, Any] = dict.fromkeys(_IDENTITY)
+    details = None
+    district = None
+    if p.details is not None:
+        dumped = p.details.model_dump(mode="json")
+        identity = {name: dumped.pop(name) for name in _IDENTITY}
+        details = dumped
+        district = p.details.district
+    return (
+        p.id, p.organisation_id, p.role.value, p.status.value,
+        identity["first_name"], identity["last_name"], identity["email"], identity["phone"],
+        district, details, p.registered_at, p.updated_at, p.version, p.interviewed_on,
+        p.withdrawn_at, p.withdrawal_reason.value if p.withdrawal_reason else None, p.erased_at,
+    )
+
+
+def _from_row(row: asyncpg.Record) -> Participant:
+    details = None
+    if row["details"] is not None:
+        details = ParticipantDetails.model_validate({**row["details"], **{k: row[k] for k in _IDENTITY}})
+    return Participant(
+        id=row["id"], organisation_id=row["organisation_id"], role=row["role"], status=row["status"],
+        details=details, registered_at=row["registered_at"], updated_at=row["updated_at"],
+        version=row["version"], interviewed_on=row["interviewed_on"], withdrawn_at=row["withdrawn_at"],
+        withdrawal_reason=row["withdrawal_reason"], erased_at=row["erased_at"],
+    )
+
+
+@dataclass(frozen=True)
+class ParticipantFilter:
+    role: str | None = None
+    status: str | None = None
+    district: str | None = None
+    registered_from: datetime | None = None  # inclusive
+    registered_before: datetime | None = None  # exclusive
+
+
+class ParticipantRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def get(self, organisation_id: str, participant_id: uuid.UUID, *, for_update: bool = False) -> Participant | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM participants WHERE organisation_id = $1 AND id = $2{lock}",
+            organisation_id, participant_id,
+        )
+        return _from_row(row) if row else None
+
+    async def add(self, p: Participant) -> None:
+        await self._conn.execute(
+            f"INSERT INTO participants ({_COLUMNS}) VALUES "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            *_to_row(p),
+        )
+
+    async def save(self, p: Participant) -> None:
+        row = _to_row(p)
+        await self._conn.execute(
+            """UPDATE participants SET status = $4, first_name = $5, last_name = $6, email = $7, phone = $8,
+                   district = $9, details = $10, updated_at = $12, version = $13, interviewed_on = $14,
+                   withdrawn_at = $15, withdrawal_reason = $16, erased_at = $17
+               WHERE id = $1 AND organisation_id = $2 AND role = $3 AND registered_at = $11""",
+            *row,
+        )
+
+    async def add_interview(self, p: Participant, interview: Interview, *, recorded_by: str, now: datetime) -> None:
+        await self._conn.execute(
+            """INSERT INTO interviews (id, participant_id, organisation_id, held_on, coordinator, notes,
+                                       recorded_by, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            interview.id, p.id, p.organisation_id, interview.held_on, interview.coordinator, interview.notes,
+            recorded_by, now,
+        )
+
+    async def interviews(self, p: Participant) -> list[Interview]:
+        rows = await self._conn.fetch(
+            """SELECT id, held_on, coordinator, notes FROM interviews
+               WHERE participant_id = $1 AND organisation_id = $2 ORDER BY held_on, recorded_at""",
+            p.id, p.organisation_id,
+        )
+        return [Interview(**dict(row)) for row in rows]
+
+    async def forget(self, p: Participant) -> None:
+        """Erasure beyond the participant row: interview notes, idempotency keys, and the already
+        published outbox rows that described the participant (unpublished ones must still go out)."""
+        await self._conn.execute("DELETE FROM interviews WHERE participant_id = $1", p.id)
+        await self._conn.execute("DELETE FROM idempotency_keys WHERE participant_id = $1", p.id)
+        await self._conn.execute(
+            "DELETE FROM outbox WHERE aggregate_id = $1 AND published_at IS NOT NULL", p.id
+        )
+
+    async def list(
+        self, organisation_id: str, where: ParticipantFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[Participant]:
+        clauses = ["organisation_id = $1", "status <> 'erased'"]
+        args: list[Any] = [organisation_id]
+
+        def add(clause: str, value: Any) -> None:
+            args.append(value)
+            clauses.append(clause.format(f"${len(args)}"))
+
+        if where.role:
+            add("role = {}", where.role)
+        if where.status:
+            add("status = {}", where.status)
+        if where.district:
+            add("district = {}", where.district)
+        if where.registered_from:
+            add("registered_at >= {}", where.registered_from)
+        if where.registered_before:
+            add("registered_at < {}", where.registered_before)
+        if after:
+            args.extend(after)
+            clauses.append(f"(registered_at, id) > (${len(args) - 1}, ${len(args)})")
+        args.append(limit)
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM participants WHERE {' AND '.join(clauses)} "
+            f"ORDER BY registered_at, id LIMIT ${len(args)}",
+            *args,
+        )
+        return [_from_row(row) for row in rows]
+
+    # -- idempotency keys ----------------------------------------------------------------------
+    async def find_idempotent(self, organisation_id: str, key: str) -> tuple[str, uuid.UUID] | None:
+        row = await self._conn.fetchrow(
+            "SELECT request_hash, participant_id FROM idempotency_keys WHERE organisation_id = $1 AND key = $2",
+            organisation_id, key,
+        )
+        return (row["request_hash"], row["participant_id"]) if row else None
+
+    async def remember_idempotent(self, organisation_id: str, key: str, request_hash: str, participant_id: uuid.UUID) -> bool:
+        """False when a concurrent request with the same key got there first."""
+        status = await self._conn.execute(
+            """INSERT INTO idempotency_keys (organisation_id, key, request_hash, participant_id)
+               VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+            organisation_id, key, request_hash, participant_id,
+        )
+        return status == "INSERT 0 1"

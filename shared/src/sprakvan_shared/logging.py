@@ -1,0 +1,68 @@
+"""structlog configuration: JSON lines with the correlation id bound per request or message.
+
+Logs carry ids, never names, emails or phone numbers; ``drop_personal_data`` is the safety net for a
+careless ``log.info(..., email=...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from typing import Any
+
+import structlog
+
+PERSONAL_KEYS = frozenset(
+    {"name", "first_name", "last_name", "email", "phone", "notes", "address", "personal_number"}
+)
+
+
+def drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in PERSONAL_KEYS & event_dict.keys():
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        drop_personal_data,
+        structlog.processors.format_exc_info,
+    ]
+    structlog.configure(
+        processors=[*processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    # Route stdlib logging (uvicorn, faststream, asyncpg) through the same renderer.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer
+        ], foreign_pre_chain=processors)
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def bind_correlation_id(correlation_id: str | None) -> str:
+    correlation_id = correlation_id or new_correlation_id()
+    structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+    return correlation_id
+
+
+def current_correlation_id() -> str | None:
+    return structlog.contextvars.get_contextvars().get("correlation_id")
