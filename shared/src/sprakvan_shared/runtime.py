@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,8 +13,11 @@ from typing import Any
 
 import asyncpg
 import structlog
+from faststream import FastStream
 from faststream.nats import NatsBroker
+from faststream.specification import AsyncAPI
 
+from .contracts.envelope import IntegrationEvent
 from .contracts.subjects import DEAD_LETTER_STREAM, StreamSpec
 from .db import Migration, create_pool, migrate, shared_migrations
 from .logging import configure_logging
@@ -40,6 +44,7 @@ class ServiceRuntime:
     settings: ServiceSettings
     migrations: Sequence[Migration]
     streams: Sequence[StreamSpec] = ()  # streams it publishes to or reads from
+    publishes: Sequence[type[IntegrationEvent]] = ()  # documented in its AsyncAPI schema
     relay_outbox: bool = True
     broker: NatsBroker = field(init=False)
     _pool: asyncpg.Pool | None = field(default=None, init=False)
@@ -48,6 +53,18 @@ class ServiceRuntime:
 
     def __post_init__(self) -> None:
         self.broker = make_broker(self.settings.nats_url, service=self.name)
+        # The relay publishes through nats-py; these declarations only put the events in AsyncAPI.
+        for event in self.publishes:
+            self.broker.publisher(
+                event.subject(), schema=event, title=event.subject(),
+                description=(event.__doc__ or event.EVENT_TYPE).strip(),
+            )
+
+    @functools.cached_property
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI document of what this service publishes and consumes."""
+        app = FastStream(self.broker, specification=AsyncAPI(title=f"Språkvän {self.name}", version="1"))
+        return app.schema.to_specification().to_jsonable()
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from sprakvan_shared.contracts.intake import STREAM
+from sprakvan_shared.contracts.intake import INTAKE_EVENTS, STREAM
 from sprakvan_shared.db import load_migrations
 from sprakvan_shared.runtime import ServiceRuntime, ServiceSpec
 
@@ -20,17 +20,8 @@ SERVICE = ServiceSpec(
 )
 
 
-def migrations_dir() -> resources.abc.Traversable:
-    # Installed wheels carry them inside the package; a workspace checkout has them beside src/.
-    packaged = resources.files("sprakvan_intake") / "migrations"
-    if packaged.is_dir():
-        return packaged
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[2] / "migrations"
-
-
 def make_runtime(settings: IntakeSettings) -> ServiceRuntime:
+    migrations = load_migrations(NAME, resources.files("sprakvan_intake") / "migrations")
     return ServiceRuntime(
-        name=NAME, settings=settings, migrations=load_migrations(NAME, migrations_dir()), streams=[STREAM]
+        name=NAME, settings=settings, migrations=migrations, streams=[STREAM], publishes=INTAKE_EVENTS
     )

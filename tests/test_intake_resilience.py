@@ -1,0 +1,85 @@
+"""Nothing accepted is lost when NATS or PostgreSQL goes away. These tests stop their own embedded
+servers, never the shared ones."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import httpx
+import nats
+import pytest
+
+from sprakvan_shared.contracts.subjects import HEADER_MSG_ID, INTAKE_STREAM
+
+from .conftest import eventually, fresh_database
+from .factories import newcomer
+from .streams import stream_messages
+
+pytestmark = pytest.mark.chaos
+
+
+async def register(client: httpx.AsyncClient, index: int) -> str:
+    response = await client.post("/participants", json=newcomer(first_name=f"Person{index}"))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def test_registrations_succeed_while_nats_is_down_and_are_all_published_when_it_returns(
+    start_intake, database_url: str, embedded_nats  # noqa: ANN001
+) -> None:
+    async with start_intake(database_url, embedded_nats.url, relay_publish_timeout=1.0) as (_, client):
+        before = [await register(client, i) for i in range(3)]
+
+        embedded_nats.stop()
+        during = await asyncio.gather(*(register(client, i) for i in range(3, 23)))
+        ready = await client.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": True, "nats": False}
+
+        embedded_nats.start()  # same port, same data
+        nc = await nats.connect(embedded_nats.url)
+        try:
+            js = nc.jetstream()
+
+            async def all_published() -> list | None:
+                messages = await stream_messages(js, INTAKE_STREAM.name)
+                return messages if len(messages) >= 23 else None
+
+            messages = await eventually(all_published, timeout=40)
+            await asyncio.sleep(1.5)  # any late duplicate would land by now
+            messages = await stream_messages(js, INTAKE_STREAM.name)
+        finally:
+            await nc.close()
+        assert (await client.get("/ready")).status_code == 200
+
+    participant_ids = sorted(m.json["payload"]["participant_id"] for m in messages)
+    assert participant_ids == sorted(before + during)  # every one, exactly once
+    assert len({m.headers[HEADER_MSG_ID] for m in messages}) == 23
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    finally:
+        await conn.close()
+
+
+async def test_postgres_restart_loses_no_accepted_registration(start_intake, tmp_path: Path, nats_url: str) -> None:  # noqa: ANN001
+    from sprakvan_cli.embedded import EmbeddedPostgres
+
+    with EmbeddedPostgres(tmp_path / "own-postgres") as postgres:
+        async with fresh_database(postgres.url) as database_url:
+            async with start_intake(database_url, nats_url) as (_, client):
+                accepted = [await register(client, i) for i in range(5)]
+                postgres.kill()  # a crash, not a clean shutdown
+                refused = await client.post("/participants", json=newcomer())
+                assert refused.status_code == 503  # refused, so never accepted
+                assert refused.headers["retry-after"]
+                postgres.start()
+
+                async def recovered() -> bool:
+                    return (await client.post("/participants", json=newcomer())).status_code == 201
+
+                await eventually(recovered, timeout=30, interval=0.2)
+                listed = (await client.get("/participants", params={"limit": 200})).json()["items"]
+                assert set(accepted) <= {p["id"] for p in listed}

@@ -1,0 +1,48 @@
+"""The migration runner against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from sprakvan_shared.db import Migration, MigrationChecksumMismatch, migrate, shared_migrations
+
+SLOW = [
+    Migration("probe", 1, "0001_table.sql", "CREATE TABLE things (id int); SELECT pg_sleep(0.3);"),
+    Migration("probe", 2, "0002_column.sql", "ALTER TABLE things ADD COLUMN name text;"),
+]
+
+
+async def test_two_replicas_starting_at_once_apply_each_migration_once(database_url: str) -> None:
+    connections = [await asyncpg.connect(database_url) for _ in range(2)]
+    try:
+        applied = await asyncio.gather(*(migrate(c, [*shared_migrations(), *SLOW]) for c in connections))
+    finally:
+        for conn in connections:
+            await conn.close()
+    # One replica did all the work while the other waited on the lock, then found nothing to do.
+    assert sorted(len(a) for a in applied) == [0, 3]
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT component, version FROM schema_migrations ORDER BY component, version")
+        assert [tuple(r) for r in rows] == [("probe", 1), ("probe", 2), ("shared", 1)]
+        assert await migrate(conn, [*shared_migrations(), *SLOW]) == []
+    finally:
+        await conn.close()
+
+
+async def test_a_failing_migration_leaves_nothing_half_done(db: asyncpg.Connection) -> None:
+    broken = [*SLOW[:1], Migration("probe", 2, "0002_broken.sql", "ALTER TABLE things ADD COLUMN x int; SELEC 1;")]
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        await migrate(db, broken)
+    assert await db.fetchval("SELECT to_regclass('schema_migrations')") is None  # the whole run rolled back
+    assert await db.fetchval("SELECT to_regclass('things')") is None
+
+
+async def test_an_applied_migration_that_was_edited_is_refused(db: asyncpg.Connection) -> None:
+    await migrate(db, SLOW[:1])
+    edited = [Migration("probe", 1, "0001_table.sql", "CREATE TABLE things (id bigint);")]
+    with pytest.raises(MigrationChecksumMismatch):
+        await migrate(db, edited)

@@ -1,0 +1,73 @@
+"""Shared plumbing that needs no server: envelopes, retry policy, tokens, log redaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sprakvan_shared.auth import HS256Verifier, InvalidToken, Role
+from sprakvan_shared.contracts.intake import INTAKE_EVENTS, ParticipantErased, ParticipantErasedPayload
+from sprakvan_shared.contracts.subjects import INTAKE_STREAM
+from sprakvan_shared.logging import drop_personal_data
+from sprakvan_shared.messaging import RetryPolicy
+
+SECRET = "unit-secret-0123456789-0123456789-xyz"
+
+
+def test_envelope_is_filled_from_the_event_class_and_round_trips() -> None:
+    event = ParticipantErased(
+        organisation_id="linkoping",
+        payload=ParticipantErasedPayload(participant_id=uuid.uuid4(), erased_at=datetime.now(UTC)),
+    )
+    assert (event.type, event.schema_version) == ("participant.erased", 1)
+    assert ParticipantErased.model_validate_json(event.model_dump_json()) == event
+
+
+def test_consumers_ignore_fields_added_by_a_newer_producer() -> None:
+    body = {
+        "event_id": str(uuid.uuid4()), "type": "participant.erased", "occurred_at": "2026-11-25T10:00:00Z",
+        "organisation_id": "linkoping", "schema_version": 2, "correlation_id": None, "new_envelope_field": 1,
+        "payload": {"participant_id": str(uuid.uuid4()), "erased_at": "2026-11-25T10:00:00Z", "reason": "gdpr"},
+    }
+    event = ParticipantErased.model_validate_json(json.dumps(body))
+    assert event.schema_version == 2
+
+
+def test_every_intake_subject_is_captured_by_the_intake_stream() -> None:
+    (pattern,) = INTAKE_STREAM.subjects
+    assert all(cls.subject().startswith(pattern.removesuffix(">")) for cls in INTAKE_EVENTS)
+    assert len({cls.subject() for cls in INTAKE_EVENTS}) == len(INTAKE_EVENTS)
+
+
+def test_an_organisation_id_must_be_a_slug() -> None:
+    with pytest.raises(ValueError, match="organisation_id"):
+        ParticipantErased(
+            organisation_id="Linköping kommun",
+            payload=ParticipantErasedPayload(participant_id=uuid.uuid4(), erased_at=datetime.now(UTC)),
+        )
+
+
+def test_retry_delays_grow_then_stay_at_the_last_step() -> None:
+    policy = RetryPolicy(max_deliveries=6, backoff=(1.0, 5.0, 30.0))
+    assert [policy.delay_after(n) for n in range(1, 6)] == [1.0, 5.0, 30.0, 30.0, 30.0]
+
+
+def test_tokens_carry_organisation_and_role_and_expire() -> None:
+    verifier = HS256Verifier(SECRET, leeway=timedelta(0))
+    principal = verifier.verify(verifier.mint(subject="anna", organisation_id="orsa", role=Role.VIEWER))
+    assert (principal.subject, principal.organisation_id, principal.role) == ("anna", "orsa", Role.VIEWER)
+    expired = verifier.mint(subject="anna", organisation_id="orsa", role=Role.VIEWER, ttl=timedelta(seconds=-1))
+    with pytest.raises(InvalidToken):
+        verifier.verify(expired)
+    with pytest.raises(InvalidToken):
+        HS256Verifier(SECRET.upper()).verify(verifier.mint(subject="a", organisation_id="orsa", role=Role.ADMIN))
+    with pytest.raises(ValueError, match="32"):
+        HS256Verifier("short")
+
+
+def test_logs_never_carry_names_or_contacts() -> None:
+    line = drop_personal_data(None, "info", {"event": "x", "participant_id": "p1", "email": "a@b.se", "first_name": "A"})
+    assert line == {"event": "x", "participant_id": "p1", "email": "[redacted]", "first_name": "[redacted]"}
