@@ -135,8 +135,12 @@ def start_intake(mint: Callable[..., str]) -> IntakeFactory:
     @contextlib.asynccontextmanager
     async def start(database_url: str, nats_url: str, **overrides: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
         settings = IntakeSettings(
-            DATABASE_URL=database_url, NATS_URL=nats_url, JWT_SECRET=JWT_SECRET, LOG_JSON=True,
-            relay_poll_interval=0.2, **overrides,
+            DATABASE_URL=database_url,
+            NATS_URL=nats_url,
+            JWT_SECRET=JWT_SECRET,
+            LOG_JSON=True,
+            relay_poll_interval=0.2,
+            **overrides,
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):

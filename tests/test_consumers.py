@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +24,9 @@ from .conftest import ORG_A, eventually
 from .streams import stream_messages
 
 EFFECTS = Migration(
-    "probe", 1, "0001_effects.sql",
+    "probe",
+    1,
+    "0001_effects.sql",
     "CREATE TABLE effects (id bigint GENERATED ALWAYS AS IDENTITY, participant_id uuid NOT NULL)",
 )
 CONSUMER = "eraser"
@@ -40,20 +43,29 @@ Handler = Callable[[ServiceRuntime, ParticipantErased], Awaitable[None]]
 
 
 @pytest.fixture
-def start_probe(database_url: str, nats_url: str) -> Callable[[Handler], "contextlib.AbstractAsyncContextManager[ServiceRuntime]"]:
+def start_probe(
+    database_url: str, nats_url: str
+) -> Callable[[Handler], contextlib.AbstractAsyncContextManager[ServiceRuntime]]:
     """A small consuming service built from the shared plumbing, as a real service would be."""
-    import contextlib
 
     @contextlib.asynccontextmanager
     async def start(handler: Handler) -> AsyncIterator[ServiceRuntime]:
         settings = ServiceSettings(
-            DATABASE_URL=database_url, NATS_URL=nats_url,
-            consumer_max_deliveries=3, consumer_backoff_seconds=(0.05, 0.1),
+            DATABASE_URL=database_url,
+            NATS_URL=nats_url,
+            consumer_max_deliveries=3,
+            consumer_backoff_seconds=(0.05, 0.1),
         )
         runtime = ServiceRuntime("probe", settings, migrations=[EFFECTS], streams=[INTAKE_STREAM], relay_outbox=False)
 
-        @consume_events(runtime.broker, service="probe", consumer=CONSUMER, event=ParticipantErased,
-                        stream=INTAKE_STREAM, retry=runtime.retry_policy)
+        @consume_events(
+            runtime.broker,
+            service="probe",
+            consumer=CONSUMER,
+            event=ParticipantErased,
+            stream=INTAKE_STREAM,
+            retry=runtime.retry_policy,
+        )
         async def on_erased(event: ParticipantErased) -> None:
             await handler(runtime, event)
 
@@ -68,14 +80,19 @@ def start_probe(database_url: str, nats_url: str) -> Callable[[Handler], "contex
 
 async def record_effect(runtime: ServiceRuntime, event: ParticipantErased) -> None:
     await apply_once(
-        runtime.pool, "probe.eraser", event.event_id,
+        runtime.pool,
+        "probe.eraser",
+        event.event_id,
         lambda conn: conn.execute("INSERT INTO effects (participant_id) VALUES ($1)", event.payload.participant_id),
     )
 
 
-async def publish(nc: nats.NATS, event: ParticipantErased, *, msg_id: str | None = None, data: bytes | None = None) -> None:
+async def publish(
+    nc: nats.NATS, event: ParticipantErased, *, msg_id: str | None = None, data: bytes | None = None
+) -> None:
     await nc.jetstream().publish(
-        event.subject(), data if data is not None else event.model_dump_json().encode(),
+        event.subject(),
+        data if data is not None else event.model_dump_json().encode(),
         headers={HEADER_MSG_ID: msg_id or str(event.event_id)},
     )
 
@@ -92,7 +109,8 @@ async def test_a_consumer_that_gets_the_same_event_twice_applies_it_once(start_p
         await eventually(lambda: _consumer_done(nc, 3))
         rows = await runtime.pool.fetch("SELECT participant_id FROM effects")
         assert Counter(r["participant_id"] for r in rows) == {
-            twice.payload.participant_id: 1, once.payload.participant_id: 1,
+            twice.payload.participant_id: 1,
+            once.payload.participant_id: 1,
         }
         assert await runtime.pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'probe.eraser'") == 2
 
@@ -117,7 +135,8 @@ async def test_a_failing_handler_is_retried_with_backoff_then_succeeds(start_pro
 
 
 async def test_a_handler_that_keeps_failing_dead_letters_the_message_and_the_next_is_processed(
-    start_probe, nc: nats.NATS  # noqa: ANN001
+    start_probe,
+    nc: nats.NATS,  # noqa: ANN001
 ) -> None:
     poison = erased()
     calls: Counter[uuid.UUID] = Counter()
@@ -175,7 +194,11 @@ async def _consumer_done(nc: nats.NATS, delivered: int) -> bool:
 
 
 async def test_the_correlation_id_travels_from_the_http_request_to_the_consumers_logs(
-    start_probe, start_intake, database_url: str, nats_url: str, infra  # noqa: ANN001
+    start_probe,
+    start_intake,
+    database_url: str,
+    nats_url: str,
+    infra,  # noqa: ANN001
 ) -> None:
     import structlog
 

@@ -11,7 +11,7 @@ import pytest
 
 from sprakvan_shared.auth import Role
 
-from .conftest import ORG_A, ORG_B
+from .conftest import ORG_B
 from .factories import established, newcomer
 
 
@@ -34,8 +34,10 @@ async def nothing_written(db: asyncpg.Connection) -> bool:
     [
         (newcomer(languages=[{"code": "xx", "level": "native"}]), ("body", "languages", 0, "code")),
         (newcomer(birth_year=2031), ("body", "birth_year")),
-        (newcomer(consent={"data_processing": False, "given_at": "2026-11-02T09:30:00Z"}),
-         ("body", "consent", "data_processing")),
+        (
+            newcomer(consent={"data_processing": False, "given_at": "2026-11-02T09:30:00Z"}),
+            ("body", "consent", "data_processing"),
+        ),
         (established(capacity=0), ("body", "capacity")),
         (established(capacity=4), ("body", "capacity")),
         (newcomer(swedish_level=None), ("body", "swedish_level")),
@@ -57,12 +59,19 @@ async def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(
 
 
 async def test_several_bad_fields_are_all_named(intake: httpx.AsyncClient) -> None:
-    response = await intake.post("/participants", json=established(
-        capacity=0, birth_year=2999, languages=[{"code": "zz", "level": "native"}],
-        consent={"data_processing": False, "given_at": "2026-11-02T09:30:00Z"},
-    ))
+    response = await intake.post(
+        "/participants",
+        json=established(
+            capacity=0,
+            birth_year=2999,
+            languages=[{"code": "zz", "level": "native"}],
+            consent={"data_processing": False, "given_at": "2026-11-02T09:30:00Z"},
+        ),
+    )
     assert error_fields(response) >= {
-        ("body", "capacity"), ("body", "birth_year"), ("body", "languages", 0, "code"),
+        ("body", "capacity"),
+        ("body", "birth_year"),
+        ("body", "languages", 0, "code"),
         ("body", "consent", "data_processing"),
     }
 
@@ -105,7 +114,11 @@ async def test_the_same_key_in_another_organisation_is_another_request(intake: h
 async def test_list_filters_and_pages_with_a_cursor(intake: httpx.AsyncClient) -> None:
     created = []
     for i in range(7):
-        body = newcomer(first_name=f"N{i}", district="Berga" if i % 2 else "Ryd") if i < 5 else established(first_name=f"E{i}")
+        body = (
+            newcomer(first_name=f"N{i}", district="Berga" if i % 2 else "Ryd")
+            if i < 5
+            else established(first_name=f"E{i}")
+        )
         created.append((await intake.post("/participants", json=body)).json()["id"])
 
     seen, cursor = [], None
@@ -130,8 +143,9 @@ async def test_list_filters_and_pages_with_a_cursor(intake: httpx.AsyncClient) -
 
 async def test_a_participants_life_interview_update_withdraw(intake: httpx.AsyncClient) -> None:
     pid = (await intake.post("/participants", json=newcomer())).json()["id"]
-    interview = await intake.post(f"/participants/{pid}/interviews",
-                                  json={"held_on": "2026-11-20", "notes": "Tycker om att laga mat"})
+    interview = await intake.post(
+        f"/participants/{pid}/interviews", json={"held_on": "2026-11-20", "notes": "Tycker om att laga mat"}
+    )
     assert interview.status_code == 201
     assert interview.json()["coordinator"] == "coordinator-1"  # the caller, by default
 
@@ -166,8 +180,9 @@ async def test_future_interview_is_refused(intake: httpx.AsyncClient) -> None:
 async def test_erasure_leaves_no_name_email_or_phone_in_the_intake_database(
     intake: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    personal = newcomer(first_name="Zainab", last_name="Qasimi", email="zainab.qasimi@example.org",
-                        phone="+46 73 999 88 77")
+    personal = newcomer(
+        first_name="Zainab", last_name="Qasimi", email="zainab.qasimi@example.org", phone="+46 73 999 88 77"
+    )
     pid = (await intake.post("/participants", json=personal, headers={"Idempotency-Key": "zq"})).json()["id"]
     await intake.patch(f"/participants/{pid}", json={"last_name": "Qasimi-Karimi"})
     await intake.post(f"/participants/{pid}/interviews", json={"held_on": "2026-11-20", "notes": "Zainab vill fika"})
@@ -199,7 +214,8 @@ async def whole_database_as_text(db: asyncpg.Connection) -> str:
 
 # -- access control --------------------------------------------------------------------------------
 async def test_organisation_a_cannot_list_read_or_change_organisation_bs_participants(
-    intake: httpx.AsyncClient, mint  # noqa: ANN001
+    intake: httpx.AsyncClient,
+    mint,  # noqa: ANN001
 ) -> None:
     theirs = (await intake.post("/participants", json=newcomer(), headers=auth(mint(org=ORG_B)))).json()["id"]
     ours = (await intake.post("/participants", json=established())).json()["id"]

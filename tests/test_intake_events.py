@@ -28,10 +28,16 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
     participant_id = uuid.UUID(response.json()["id"])
     assert response.headers["location"] == f"/participants/{participant_id}"
 
-    row = await db.fetchrow("SELECT organisation_id, role, status, first_name, district FROM participants WHERE id = $1",
-                            participant_id)
-    assert dict(row) == {"organisation_id": ORG_A, "role": "newcomer", "status": "registered",
-                         "first_name": "Amina", "district": "Skäggetorp"}
+    row = await db.fetchrow(
+        "SELECT organisation_id, role, status, first_name, district FROM participants WHERE id = $1", participant_id
+    )
+    assert dict(row) == {
+        "organisation_id": ORG_A,
+        "role": "newcomer",
+        "status": "registered",
+        "first_name": "Amina",
+        "district": "Skäggetorp",
+    }
 
     js = nc.jetstream()
     messages = await eventually(lambda: stream_messages(js, INTAKE_STREAM.name))
@@ -39,8 +45,15 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
     message = messages[0]
     assert message.subject == "sprakvan.intake.participant.registered" == ParticipantRegistered.subject()
     envelope = message.json
-    assert set(envelope) == {"event_id", "type", "occurred_at", "organisation_id", "schema_version",
-                             "correlation_id", "payload"}
+    assert set(envelope) == {
+        "event_id",
+        "type",
+        "occurred_at",
+        "organisation_id",
+        "schema_version",
+        "correlation_id",
+        "payload",
+    }
     assert envelope["type"] == "participant.registered"
     assert envelope["organisation_id"] == ORG_A
     assert envelope["schema_version"] == 1
@@ -66,18 +79,22 @@ async def test_every_change_publishes_its_event_in_order(intake: httpx.AsyncClie
     created = (await intake.post("/participants", json=established())).json()
     pid = created["id"]
     assert (await intake.patch(f"/participants/{pid}", json={"capacity": 3})).status_code == 200
-    assert (await intake.post(f"/participants/{pid}/interviews",
-                              json={"held_on": "2026-11-20", "notes": "Vill träffa en familj"})).status_code == 201
+    assert (
+        await intake.post(
+            f"/participants/{pid}/interviews", json={"held_on": "2026-11-20", "notes": "Vill träffa en familj"}
+        )
+    ).status_code == 201
     assert (await intake.post(f"/participants/{pid}/withdraw", json={"reason": "moved"})).status_code == 200
     assert (await intake.delete(f"/participants/{pid}")).status_code == 204
 
     js = nc.jetstream()
-    messages = await eventually(
-        lambda: _when_count(stream_messages(js, INTAKE_STREAM.name), 5)
-    )
+    messages = await eventually(lambda: _when_count(stream_messages(js, INTAKE_STREAM.name), 5))
     assert [m.json["type"] for m in messages] == [
-        "participant.registered", "participant.updated", "participant.interviewed",
-        "participant.withdrawn", "participant.erased",
+        "participant.registered",
+        "participant.updated",
+        "participant.interviewed",
+        "participant.withdrawn",
+        "participant.erased",
     ]
     by_type = {cls.EVENT_TYPE: cls for cls in INTAKE_EVENTS}
     versions = []

@@ -27,7 +27,9 @@ async def register(client: httpx.AsyncClient, index: int) -> str:
 
 
 async def test_registrations_succeed_while_nats_is_down_and_are_all_published_when_it_returns(
-    start_intake, database_url: str, embedded_nats  # noqa: ANN001
+    start_intake,
+    database_url: str,
+    embedded_nats,  # noqa: ANN001
 ) -> None:
     async with start_intake(database_url, embedded_nats.url, relay_publish_timeout=1.0) as (_, client):
         before = [await register(client, i) for i in range(3)]

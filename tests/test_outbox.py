@@ -66,7 +66,11 @@ async def test_relay_killed_between_publish_and_mark_leaves_no_second_copy(
     events = await enqueue(pool, 10)
 
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.relay_crash_child", database_url, nats_url,
+        sys.executable,
+        "-m",
+        "tests.relay_crash_child",
+        database_url,
+        nats_url,
         stdout=asyncio.subprocess.PIPE,
     )
     output, _ = await asyncio.wait_for(child.communicate(), timeout=30)
@@ -134,7 +138,9 @@ async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyn
     await enqueue(pool, 3)
     relay = OutboxRelay(pool, js._nc, retention=timedelta(days=7))
     await relay.relay_batch()
-    await pool.execute("UPDATE outbox SET published_at = now() - interval '8 days' WHERE id = (SELECT min(id) FROM outbox)")
+    await pool.execute(
+        "UPDATE outbox SET published_at = now() - interval '8 days' WHERE id = (SELECT min(id) FROM outbox)"
+    )
     await enqueue(pool, 1)  # unpublished: never pruned
     assert await relay.prune() == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 3

@@ -28,8 +28,13 @@ def test_envelope_is_filled_from_the_event_class_and_round_trips() -> None:
 
 def test_consumers_ignore_fields_added_by_a_newer_producer() -> None:
     body = {
-        "event_id": str(uuid.uuid4()), "type": "participant.erased", "occurred_at": "2026-11-25T10:00:00Z",
-        "organisation_id": "linkoping", "schema_version": 2, "correlation_id": None, "new_envelope_field": 1,
+        "event_id": str(uuid.uuid4()),
+        "type": "participant.erased",
+        "occurred_at": "2026-11-25T10:00:00Z",
+        "organisation_id": "linkoping",
+        "schema_version": 2,
+        "correlation_id": None,
+        "new_envelope_field": 1,
         "payload": {"participant_id": str(uuid.uuid4()), "erased_at": "2026-11-25T10:00:00Z", "reason": "gdpr"},
     }
     event = ParticipantErased.model_validate_json(json.dumps(body))
@@ -69,5 +74,7 @@ def test_tokens_carry_organisation_and_role_and_expire() -> None:
 
 
 def test_logs_never_carry_names_or_contacts() -> None:
-    line = drop_personal_data(None, "info", {"event": "x", "participant_id": "p1", "email": "a@b.se", "first_name": "A"})
+    line = drop_personal_data(
+        None, "info", {"event": "x", "participant_id": "p1", "email": "a@b.se", "first_name": "A"}
+    )
     assert line == {"event": "x", "participant_id": "p1", "email": "[redacted]", "first_name": "[redacted]"}

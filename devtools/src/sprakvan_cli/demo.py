@@ -27,7 +27,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -56,7 +56,7 @@ CAMPAIGN = "cake party at city hall 2019"
 # Birth years and dates are fixed, not taken from today's clock: the request body must be the same
 # on every run for the Idempotency-Key to replay instead of failing as "reused for another request".
 _REFERENCE_YEAR = 2025
-_CONSENT_FROM = datetime(2025, 1, 13, 9, 0, tzinfo=timezone.utc)
+_CONSENT_FROM = datetime(2025, 1, 13, 9, 0, tzinfo=UTC)
 _CONSENT_DAYS = 260
 
 
@@ -112,6 +112,7 @@ class _Origin:
     men: tuple[str, ...]
 
 
+# fmt: off
 _ORIGINS = (
     _Origin(28, "ar", ("en", "ckb", "fr"), ("Amira", "Rania", "Layla", "Nour", "Huda", "Salma", "Rasha"),
             ("Ahmad", "Omar", "Khaled", "Yousef", "Tarek", "Sami", "Bashar")),
@@ -160,6 +161,7 @@ _INTERVIEW_NOTES = (
 )
 _SLOTS = [(day, part) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
           for part in ("morning", "afternoon", "evening")]
+# fmt: on
 
 
 def _slot_weight(day: str, part: str) -> int:
@@ -212,8 +214,10 @@ def _participant(seed: int, role: str, index: int) -> DemoParticipant:
         first_name = rng.choice(_SWEDISH_WOMEN if gender == "woman" else _SWEDISH_MEN)
         # Many language friends are recently retired; some are students and young professionals.
         age = rng.choices(range(21, 82), weights=[6 if a >= 60 else 3 if a <= 35 else 2 for a in range(21, 82)])[0]
-        languages = [{"code": "sv", "level": "native"},
-                     {"code": "en", "level": rng.choice(("conversational", "fluent", "fluent"))}]
+        languages = [
+            {"code": "sv", "level": "native"},
+            {"code": "en", "level": rng.choice(("conversational", "fluent", "fluent"))},
+        ]
         if rng.random() < 0.3:
             languages.append({"code": rng.choice(("de", "fr", "es", "ar", "fi")), "level": "basic"})
         district = _pick(rng, _ESTABLISHED_DISTRICTS)
@@ -225,8 +229,10 @@ def _participant(seed: int, role: str, index: int) -> DemoParticipant:
     phone = f"+46 70 174 06 {rng.randint(5, 99):02d}" if email is None or rng.random() < 0.4 else None
 
     interests = _sample(rng, list(_INTERESTS), list(_INTERESTS.values()), rng.randint(2, 5))
-    availability = [{"weekday": day, "part_of_day": part}
-                    for day, part in _sample(rng, _SLOTS, [_slot_weight(*s) for s in _SLOTS], rng.randint(2, 5))]
+    availability = [
+        {"weekday": day, "part_of_day": part}
+        for day, part in _sample(rng, _SLOTS, [_slot_weight(*s) for s in _SLOTS], rng.randint(2, 5))
+    ]
     wishes: dict[str, Any] = {"same_gender": rng.random() < (0.4 if newcomer and gender == "woman" else 0.1)}
     if rng.random() < 0.15:
         low = rng.choice((20, 25, 30, 40))
@@ -260,7 +266,9 @@ def _participant(seed: int, role: str, index: int) -> DemoParticipant:
     return DemoParticipant(f"sprakvan-demo-{seed}-{number}", body, interview, withdrawal)
 
 
-def demo_programme(*, newcomers: int = NEWCOMERS, established: int = ESTABLISHED, seed: int = SEED) -> list[DemoParticipant]:
+def demo_programme(
+    *, newcomers: int = NEWCOMERS, established: int = ESTABLISHED, seed: int = SEED
+) -> list[DemoParticipant]:
     """The demo participants, newcomers first; the same for the same arguments."""
     return [_participant(seed, "newcomer", i) for i in range(newcomers)] + [
         _participant(seed, "established", i) for i in range(established)
@@ -291,8 +299,9 @@ async def _call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any)
 
 
 async def _load_one(client: httpx.AsyncClient, participant: DemoParticipant, summary: DemoSummary) -> None:
-    response = await _call(client, "POST", "/participants", json=participant.body,
-                           headers={"Idempotency-Key": participant.key})
+    response = await _call(
+        client, "POST", "/participants", json=participant.body, headers={"Idempotency-Key": participant.key}
+    )
     registered = response.json()
     if response.headers.get("Idempotent-Replayed") == "true":
         summary.existing += 1
@@ -313,8 +322,14 @@ async def _load_one(client: httpx.AsyncClient, participant: DemoParticipant, sum
 
 
 async def load_demo(
-    base_url: str, token: str, *, newcomers: int = NEWCOMERS, established: int = ESTABLISHED, seed: int = SEED,
-    concurrency: int = 8, timeout: float = 30.0,
+    base_url: str,
+    token: str,
+    *,
+    newcomers: int = NEWCOMERS,
+    established: int = ESTABLISHED,
+    seed: int = SEED,
+    concurrency: int = 8,
+    timeout: float = 30.0,
 ) -> DemoSummary:
     """Register the demo programme at the intake API ``base_url`` with a writer ``token`` (admin or
     coordinator of the demo organisation). Safe to run again: nothing is registered twice."""
@@ -329,7 +344,10 @@ async def load_demo(
 
     # trust_env=False: an HTTP(S)_PROXY in the environment must not capture calls to 127.0.0.1.
     async with httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, trust_env=False,
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+        trust_env=False,
         limits=httpx.Limits(max_connections=concurrency),
     ) as client:
         tasks = [asyncio.create_task(one(p)) for p in programme]

@@ -213,8 +213,10 @@ def _processes_with_args(program: str, option: str, value: str) -> list[int]:
             argv = [arg.decode(errors="replace") for arg in (entry / "cmdline").read_bytes().split(b"\0")]
         except OSError:
             continue
-        if argv and Path(argv[0]).name == program and any(
-            a == option and b == value for a, b in zip(argv, argv[1:], strict=False)
+        if (
+            argv
+            and Path(argv[0]).name == program
+            and any(a == option and b == value for a, b in zip(argv, argv[1:], strict=False))
         ):
             found.append(int(entry.name))
     return found
@@ -302,8 +304,13 @@ class _ServiceProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def describe_exit(self) -> str:
+        code = self.exit_code
+        if code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        else:
+            how = f"exited with code {code}"
         tail = self.log_tail() or "(nothing logged)"
-        return f"{self.spec.name} exited with code {self.exit_code}; {self.log_path} ends with:\n{tail}"
+        return f"{self.spec.name} {how}; {self.log_path} ends with:\n{tail}"
 
     def terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -367,7 +374,8 @@ class Up:
                 try:
                     self._start()
                     return self._watch()
-                except _Stop:
+                except _Stop as stop:
+                    self._say(f"\n{stop}: stopping ...")
                     return 0
                 except CliError as exc:
                     self._warn(f"sprakvan up: {exc}")
@@ -441,10 +449,9 @@ class Up:
         would block the new one and two NATS servers would share one JetStream store.
         """
         assert self.nats is not None and self.postgres is not None
-        leftovers = [
-            *(("nats-server", pid) for pid in _processes_with_args("nats-server", "--config", str(self.nats.config_path))),
-            *(("postgres", pid) for pid in _processes_with_args("postgres", "-D", str(self.postgres.pgdata))),
-        ]
+        nats_pids = _processes_with_args("nats-server", "--config", str(self.nats.config_path))
+        postgres_pids = _processes_with_args("postgres", "-D", str(self.postgres.pgdata))
+        leftovers = [*(("nats-server", pid) for pid in nats_pids), *(("postgres", pid) for pid in postgres_pids)]
         for name, pid in leftovers:
             self._say(f"  stopping {name} (pid {pid}) left running by an earlier `sprakvan up` ...")
             # SIGINT is PostgreSQL's fast shutdown; NATS takes it as a normal stop too.
@@ -461,17 +468,20 @@ class Up:
         # Created once and kept, so that tokens stay valid across restarts of `up`.
         path = self.home / "jwt-secret"
         try:
+            # O_EXCL with mode 600: never readable by others, not even for a moment.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            if path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-            secret = path.read_text().strip()
-            if len(secret) < 32:
-                raise CliError(f"{path} holds a secret shorter than 32 characters; delete it to get a new one") from None
+            fd = None
+        if fd is not None:
+            secret = secrets.token_urlsafe(48)
+            with os.fdopen(fd, "w") as file:
+                file.write(secret + "\n")
             return secret
-        secret = secrets.token_urlsafe(48)
-        with os.fdopen(fd, "w") as file:
-            file.write(secret + "\n")
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        secret = path.read_text().strip()
+        if len(secret) < 32:
+            raise CliError(f"{path} holds a secret shorter than 32 characters; delete it for a new one")
         return secret
 
     def _service_env(self, secret: str) -> dict[str, str]:
@@ -525,8 +535,10 @@ class Up:
         from .demo import DEMO_ORGANISATION
 
         return HS256Verifier(secret).mint(
-            subject=f"coordinator@{DEMO_ORGANISATION}", organisation_id=DEMO_ORGANISATION,
-            role=Role.COORDINATOR, ttl=UP_TOKEN_TTL,
+            subject=f"coordinator@{DEMO_ORGANISATION}",
+            organisation_id=DEMO_ORGANISATION,
+            role=Role.COORDINATOR,
+            ttl=UP_TOKEN_TTL,
         )
 
     def _print_summary(self, secret: str) -> None:
@@ -699,7 +711,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", help="subject: who the token is for (default: ROLE@ORG)")
     token.add_argument("--ttl-hours", type=float, default=12.0, help="validity in hours (default: 12)")
     token.add_argument(
-        "--home", metavar="DIR",
+        "--home",
+        metavar="DIR",
         help="sign with the secret that `sprakvan up --home DIR` keeps in DIR/jwt-secret, instead of $JWT_SECRET",
     )
     token.set_defaults(handler=cmd_token, parser=token)
@@ -713,15 +726,19 @@ def build_parser() -> argparse.ArgumentParser:
         "JWT_SECRET is not used). Ctrl-C stops everything. Service logs are in HOME/logs.",
     )
     up.add_argument(
-        "--home", metavar="DIR",
+        "--home",
+        metavar="DIR",
         help=f"where data and logs live (default: $SPRAKVAN_HOME, else {DEFAULT_HOME})",
     )
     up.add_argument(
-        "--demo", action="store_true",
+        "--demo",
+        action="store_true",
         help="load a demo programme into organisation 'demo' through the intake API; running it again adds nothing",
     )
     up.add_argument(
-        "--demo-size", type=int, metavar="N",
+        "--demo-size",
+        type=int,
+        metavar="N",
         help=f"participants in the demo (default: ${DEMO_SIZE_ENV}, else 288: 199 newcomers and 89 established, "
         "as in Linköping 2019; other sizes keep the proportions); implies --demo",
     )
@@ -738,6 +755,8 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"sprakvan {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before `up` took over the signal: nothing to clean up yet
+        return 130
 
 
 if __name__ == "__main__":

@@ -24,9 +24,15 @@ TODAY = NOW.date()
 
 def details(**overrides: object) -> ParticipantDetails:
     base: dict[str, object] = {
-        "first_name": "Amina", "last_name": "Haddad", "phone": "+46701234567", "gender": "woman",
-        "birth_year": 1990, "district": "Skäggetorp", "languages": [{"code": "ar", "level": "native"}],
-        "swedish_level": "A1", "consent": Consent(data_processing=True, given_at=NOW),
+        "first_name": "Amina",
+        "last_name": "Haddad",
+        "phone": "+46701234567",
+        "gender": "woman",
+        "birth_year": 1990,
+        "district": "Skäggetorp",
+        "languages": [{"code": "ar", "level": "native"}],
+        "swedish_level": "A1",
+        "consent": Consent(data_processing=True, given_at=NOW),
     }
     return ParticipantDetails.model_validate({**base, **overrides})
 

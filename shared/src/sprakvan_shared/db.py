@@ -97,7 +97,10 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (component, version, name, checksum) VALUES ($1, $2, $3, $4)",
-                    migration.component, migration.version, migration.name, migration.checksum,
+                    migration.component,
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
                 )
             applied_now.append(migration)
             log.info("migration_applied", component=migration.component, migration=migration.name)

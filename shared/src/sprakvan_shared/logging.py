@@ -13,9 +13,7 @@ from typing import Any
 
 import structlog
 
-PERSONAL_KEYS = frozenset(
-    {"name", "first_name", "last_name", "email", "phone", "notes", "address", "personal_number"}
-)
+PERSONAL_KEYS = frozenset({"name", "first_name", "last_name", "email", "phone", "notes", "address", "personal_number"})
 
 
 def drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -25,9 +23,7 @@ def drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -45,9 +41,10 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     # Route stdlib logging (uvicorn, faststream, asyncpg) through the same renderer.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer
-        ], foreign_pre_chain=processors)
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=processors,
+        )
     )
     root = logging.getLogger()
     root.handlers = [handler]

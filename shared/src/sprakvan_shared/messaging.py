@@ -170,14 +170,13 @@ def consume_events(
             except Exception as exc:
                 if deliveries >= retry.max_deliveries:
                     bound.error("event_dead_lettered", deliveries=deliveries, error=type(exc).__name__)
-                    await dead_letter(
-                        broker, msg, service=service, consumer=consumer, error=exc, deliveries=deliveries
-                    )
+                    await dead_letter(broker, msg, service=service, consumer=consumer, error=exc, deliveries=deliveries)
                     await msg.ack()
                 else:
                     delay = retry.delay_after(deliveries)
-                    bound.warning("event_failed_will_retry", deliveries=deliveries, retry_in=delay,
-                                  error=type(exc).__name__)
+                    bound.warning(
+                        "event_failed_will_retry", deliveries=deliveries, retry_in=delay, error=type(exc).__name__
+                    )
                     await msg.nack(delay=delay)
             else:
                 await msg.ack()
@@ -193,7 +192,13 @@ def dead_letter_reason(headers: dict[str, str] | None) -> dict[str, str]:
     headers = headers or {}
     return {
         key: headers[key]
-        for key in (DLQ_ERROR, DLQ_ERROR_TYPE, DLQ_ORIGINAL_SUBJECT, DLQ_ORIGINAL_SEQUENCE, DLQ_DELIVERIES,
-                    DLQ_CONSUMER)
+        for key in (
+            DLQ_ERROR,
+            DLQ_ERROR_TYPE,
+            DLQ_ORIGINAL_SUBJECT,
+            DLQ_ORIGINAL_SEQUENCE,
+            DLQ_DELIVERIES,
+            DLQ_CONSUMER,
+        )
         if key in headers
     }

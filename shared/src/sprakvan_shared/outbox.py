@@ -42,9 +42,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
 
-async def enqueue(
-    conn: asyncpg.Connection, *events: IntegrationEvent, aggregate_id: UUID | None = None
-) -> None:
+async def enqueue(conn: asyncpg.Connection, *events: IntegrationEvent, aggregate_id: UUID | None = None) -> None:
     """Add events to the outbox. Call inside the transaction that makes the change they announce."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the change")
@@ -108,6 +106,10 @@ class OutboxRelay:
                 backoff = self._poll_interval
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, PublishFailed) as exc:
                 log.warning("outbox_relay_retrying", error=type(exc).__name__, detail=str(exc)[:200])
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+            except Exception:  # a bug must not stop the relay for good: events would pile up unseen
+                log.exception("outbox_relay_failed")
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 
@@ -195,9 +197,7 @@ class OutboxRelay:
                         row["subject"], row["body"], headers=headers, wait_stall=self._publish_timeout
                     )
                 )
-            results = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True), self._publish_timeout
-            )
+            results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), self._publish_timeout)
         except Exception as exc:  # NATS down, stalled or timed out: nothing is marked, all is retried
             for future in futures:
                 future.cancel()

@@ -56,7 +56,9 @@ class ServiceRuntime:
         # The relay publishes through nats-py; these declarations only put the events in AsyncAPI.
         for event in self.publishes:
             self.broker.publisher(
-                event.subject(), schema=event, title=event.subject(),
+                event.subject(),
+                schema=event,
+                title=event.subject(),
                 description=(event.__doc__ or event.EVENT_TYPE).strip(),
             )
 

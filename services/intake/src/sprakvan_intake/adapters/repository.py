@@ -26,10 +26,23 @@ def _to_row(p: Participant) -> tuple[Any, ...]:
         details = dumped
         district = p.details.district
     return (
-        p.id, p.organisation_id, p.role.value, p.status.value,
-        identity["first_name"], identity["last_name"], identity["email"], identity["phone"],
-        district, details, p.registered_at, p.updated_at, p.version, p.interviewed_on,
-        p.withdrawn_at, p.withdrawal_reason.value if p.withdrawal_reason else None, p.erased_at,
+        p.id,
+        p.organisation_id,
+        p.role.value,
+        p.status.value,
+        identity["first_name"],
+        identity["last_name"],
+        identity["email"],
+        identity["phone"],
+        district,
+        details,
+        p.registered_at,
+        p.updated_at,
+        p.version,
+        p.interviewed_on,
+        p.withdrawn_at,
+        p.withdrawal_reason.value if p.withdrawal_reason else None,
+        p.erased_at,
     )
 
 
@@ -38,10 +51,18 @@ def _from_row(row: asyncpg.Record) -> Participant:
     if row["details"] is not None:
         details = ParticipantDetails.model_validate({**row["details"], **{k: row[k] for k in _IDENTITY}})
     return Participant(
-        id=row["id"], organisation_id=row["organisation_id"], role=row["role"], status=row["status"],
-        details=details, registered_at=row["registered_at"], updated_at=row["updated_at"],
-        version=row["version"], interviewed_on=row["interviewed_on"], withdrawn_at=row["withdrawn_at"],
-        withdrawal_reason=row["withdrawal_reason"], erased_at=row["erased_at"],
+        id=row["id"],
+        organisation_id=row["organisation_id"],
+        role=row["role"],
+        status=row["status"],
+        details=details,
+        registered_at=row["registered_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+        interviewed_on=row["interviewed_on"],
+        withdrawn_at=row["withdrawn_at"],
+        withdrawal_reason=row["withdrawal_reason"],
+        erased_at=row["erased_at"],
     )
 
 
@@ -58,11 +79,14 @@ class ParticipantRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def get(self, organisation_id: str, participant_id: uuid.UUID, *, for_update: bool = False) -> Participant | None:
+    async def get(
+        self, organisation_id: str, participant_id: uuid.UUID, *, for_update: bool = False
+    ) -> Participant | None:
         lock = " FOR UPDATE" if for_update else ""
         row = await self._conn.fetchrow(
             f"SELECT {_COLUMNS} FROM participants WHERE organisation_id = $1 AND id = $2{lock}",
-            organisation_id, participant_id,
+            organisation_id,
+            participant_id,
         )
         return _from_row(row) if row else None
 
@@ -88,15 +112,22 @@ class ParticipantRepository:
             """INSERT INTO interviews (id, participant_id, organisation_id, held_on, coordinator, notes,
                                        recorded_by, recorded_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-            interview.id, p.id, p.organisation_id, interview.held_on, interview.coordinator, interview.notes,
-            recorded_by, now,
+            interview.id,
+            p.id,
+            p.organisation_id,
+            interview.held_on,
+            interview.coordinator,
+            interview.notes,
+            recorded_by,
+            now,
         )
 
     async def interviews(self, p: Participant) -> list[Interview]:
         rows = await self._conn.fetch(
             """SELECT id, held_on, coordinator, notes FROM interviews
                WHERE participant_id = $1 AND organisation_id = $2 ORDER BY held_on, recorded_at""",
-            p.id, p.organisation_id,
+            p.id,
+            p.organisation_id,
         )
         return [Interview(**dict(row)) for row in rows]
 
@@ -105,9 +136,7 @@ class ParticipantRepository:
         published outbox rows that described the participant (unpublished ones must still go out)."""
         await self._conn.execute("DELETE FROM interviews WHERE participant_id = $1", p.id)
         await self._conn.execute("DELETE FROM idempotency_keys WHERE participant_id = $1", p.id)
-        await self._conn.execute(
-            "DELETE FROM outbox WHERE aggregate_id = $1 AND published_at IS NOT NULL", p.id
-        )
+        await self._conn.execute("DELETE FROM outbox WHERE aggregate_id = $1 AND published_at IS NOT NULL", p.id)
 
     async def list(
         self, organisation_id: str, where: ParticipantFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int
@@ -144,15 +173,21 @@ class ParticipantRepository:
     async def find_idempotent(self, organisation_id: str, key: str) -> tuple[str, uuid.UUID] | None:
         row = await self._conn.fetchrow(
             "SELECT request_hash, participant_id FROM idempotency_keys WHERE organisation_id = $1 AND key = $2",
-            organisation_id, key,
+            organisation_id,
+            key,
         )
         return (row["request_hash"], row["participant_id"]) if row else None
 
-    async def remember_idempotent(self, organisation_id: str, key: str, request_hash: str, participant_id: uuid.UUID) -> bool:
+    async def remember_idempotent(
+        self, organisation_id: str, key: str, request_hash: str, participant_id: uuid.UUID
+    ) -> bool:
         """False when a concurrent request with the same key got there first."""
         status = await self._conn.execute(
             """INSERT INTO idempotency_keys (organisation_id, key, request_hash, participant_id)
                VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-            organisation_id, key, request_hash, participant_id,
+            organisation_id,
+            key,
+            request_hash,
+            participant_id,
         )
         return status == "INSERT 0 1"

@@ -27,8 +27,9 @@ class RecordInterview(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     held_on: date
-    coordinator: str | None = Field(None, min_length=1, max_length=200,
-                                    description="Who held it; defaults to the caller.")
+    coordinator: str | None = Field(
+        None, min_length=1, max_length=200, description="Who held it; defaults to the caller."
+    )
     notes: str = Field("", max_length=4000, description="Stays in intake; never published.")
 
 

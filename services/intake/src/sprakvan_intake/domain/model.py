@@ -161,7 +161,12 @@ class Participant(BaseModel):
 
     @classmethod
     def register(
-        cls, *, organisation_id: str, role: ParticipantRole, details: ParticipantDetails, now: datetime,
+        cls,
+        *,
+        organisation_id: str,
+        role: ParticipantRole,
+        details: ParticipantDetails,
+        now: datetime,
         participant_id: uuid.UUID | None = None,
     ) -> Self:
         errors = check_details(role, details, now.date())

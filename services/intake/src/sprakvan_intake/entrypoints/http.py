@@ -33,12 +33,15 @@ def _pool(request: Request):  # noqa: ANN202 - asyncpg.Pool
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantOut)
 async def register(
-    command: RegisterParticipant, request: Request, response: Response, principal: Writer,
+    command: RegisterParticipant,
+    request: Request,
+    response: Response,
+    principal: Writer,
     idempotency_key: IdempotencyKey = None,
 ) -> ParticipantOut:
     """Register a newcomer or an established resident. A retry with the same ``Idempotency-Key``
     returns the participant created the first time."""
-    registration = await handlers.register_participant_once(
+    registration = await handlers.register_participant(
         _pool(request), principal, command, idempotency_key=idempotency_key
     )
     response.headers["Location"] = f"/participants/{registration.participant.id}"
@@ -121,9 +124,7 @@ async def erase(participant_id: uuid.UUID, request: Request, principal: Writer) 
 
 
 def _unprocessable(loc: tuple[str, ...], msg: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": list(loc), "msg": msg, "type": "value_error"}]
-    )
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": list(loc), "msg": msg, "type": "value_error"}])
 
 
 def _install_error_handlers(app: FastAPI) -> None:

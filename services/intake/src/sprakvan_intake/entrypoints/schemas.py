@@ -78,8 +78,14 @@ class ParticipantOut(ParticipantDetails):
         assert p.details is not None
         return cls(
             **p.details.model_dump(),
-            id=p.id, role=p.role, status=p.status, registered_at=p.registered_at, updated_at=p.updated_at,
-            version=p.version, interviewed_on=p.interviewed_on, withdrawn_at=p.withdrawn_at,
+            id=p.id,
+            role=p.role,
+            status=p.status,
+            registered_at=p.registered_at,
+            updated_at=p.updated_at,
+            version=p.version,
+            interviewed_on=p.interviewed_on,
+            withdrawn_at=p.withdrawn_at,
             withdrawal_reason=p.withdrawal_reason,
             interviews=[InterviewOut.of(i) for i in interviews] if interviews is not None else None,
         )

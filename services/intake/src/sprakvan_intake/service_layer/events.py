@@ -23,11 +23,21 @@ def _profile(p: Participant) -> dict[str, object]:
     assert p.details is not None
     d = p.details
     return {
-        "participant_id": p.id, "role": p.role, "gender": d.gender, "birth_year": d.birth_year,
-        "district": d.district, "languages": d.languages, "swedish_level": d.swedish_level,
-        "interests": d.interests, "availability": d.availability, "wishes": d.wishes,
-        "capacity": d.capacity, "referral_source": d.referral_source, "campaign": d.campaign,
-        "registered_at": p.registered_at, "version": p.version,
+        "participant_id": p.id,
+        "role": p.role,
+        "gender": d.gender,
+        "birth_year": d.birth_year,
+        "district": d.district,
+        "languages": d.languages,
+        "swedish_level": d.swedish_level,
+        "interests": d.interests,
+        "availability": d.availability,
+        "wishes": d.wishes,
+        "capacity": d.capacity,
+        "referral_source": d.referral_source,
+        "campaign": d.campaign,
+        "registered_at": p.registered_at,
+        "version": p.version,
     }
 
 
@@ -63,4 +73,6 @@ def withdrawn(p: Participant) -> ParticipantWithdrawn:
 
 def erased(p: Participant) -> ParticipantErased:
     assert p.erased_at is not None
-    return ParticipantErased(**_envelope(p), payload=ParticipantErasedPayload(participant_id=p.id, erased_at=p.erased_at))
+    return ParticipantErased(
+        **_envelope(p), payload=ParticipantErasedPayload(participant_id=p.id, erased_at=p.erased_at)
+    )

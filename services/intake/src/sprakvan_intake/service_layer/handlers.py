@@ -55,47 +55,40 @@ def request_hash(command: RegisterParticipant) -> str:
     return hashlib.sha256(command.model_dump_json().encode()).hexdigest()
 
 
+class _ConcurrentDuplicate(Exception):
+    """Another request with the same Idempotency-Key committed first."""
+
+
 async def register_participant(
-    pool: asyncpg.Pool, principal: Principal, command: RegisterParticipant, *,
-    idempotency_key: str | None = None, clock: Clock = utcnow,
+    pool: asyncpg.Pool,
+    principal: Principal,
+    command: RegisterParticipant,
+    *,
+    idempotency_key: str | None = None,
+    clock: Clock = utcnow,
 ) -> Registration:
     fingerprint = request_hash(command)
-    if idempotency_key:
-        replay = await _replay(pool, principal, idempotency_key, fingerprint)
-        if replay:
-            return replay
+    if idempotency_key and (replay := await _replay(pool, principal, idempotency_key, fingerprint)):
+        return replay
     details = ParticipantDetails.model_validate(command.model_dump(exclude={"role"}))
     participant = Participant.register(
         organisation_id=principal.organisation_id, role=command.role, details=details, now=clock()
     )
-    async with _unit_of_work(pool) as (conn, repo):
-        await repo.add(participant)
-        if idempotency_key and not await repo.remember_idempotent(
-            principal.organisation_id, idempotency_key, fingerprint, participant.id
-        ):
-            raise _ConcurrentDuplicate
-        await outbox.enqueue(conn, events.registered(participant), aggregate_id=participant.id)
-    log.info("participant_registered", participant_id=str(participant.id), role=participant.role.value)
-    return Registration(participant, replayed=False)
-
-
-class _ConcurrentDuplicate(Exception):
-    pass
-
-
-async def register_participant_once(
-    pool: asyncpg.Pool, principal: Principal, command: RegisterParticipant, *,
-    idempotency_key: str | None = None, clock: Clock = utcnow,
-) -> Registration:
-    """``register_participant``, where a concurrent request with the same key loses its transaction
-    (nothing written) and answers with the winner's participant."""
     try:
-        return await register_participant(pool, principal, command, idempotency_key=idempotency_key, clock=clock)
+        async with _unit_of_work(pool) as (conn, repo):
+            await repo.add(participant)
+            if idempotency_key and not await repo.remember_idempotent(
+                principal.organisation_id, idempotency_key, fingerprint, participant.id
+            ):
+                raise _ConcurrentDuplicate  # rolls this registration back: nothing written
+            await outbox.enqueue(conn, events.registered(participant), aggregate_id=participant.id)
     except _ConcurrentDuplicate:
         assert idempotency_key
-        replay = await _replay(pool, principal, idempotency_key, request_hash(command))
+        replay = await _replay(pool, principal, idempotency_key, fingerprint)
         assert replay is not None
         return replay
+    log.info("participant_registered", participant_id=str(participant.id), role=participant.role.value)
+    return Registration(participant, replayed=False)
 
 
 async def _replay(pool: asyncpg.Pool, principal: Principal, key: str, fingerprint: str) -> Registration | None:
@@ -112,7 +105,9 @@ async def _replay(pool: asyncpg.Pool, principal: Principal, key: str, fingerprin
         return Registration(participant, replayed=True)
 
 
-async def get_participant(pool: asyncpg.Pool, principal: Principal, participant_id: uuid.UUID) -> tuple[Participant, list[Interview]]:
+async def get_participant(
+    pool: asyncpg.Pool, principal: Principal, participant_id: uuid.UUID
+) -> tuple[Participant, list[Interview]]:
     async with pool.acquire() as conn:
         repo = ParticipantRepository(conn)
         participant = await repo.get(principal.organisation_id, participant_id)
@@ -129,7 +124,11 @@ async def _load_for_change(repo: ParticipantRepository, principal: Principal, pa
 
 
 async def update_participant(
-    pool: asyncpg.Pool, principal: Principal, participant_id: uuid.UUID, changes: dict[str, object], *,
+    pool: asyncpg.Pool,
+    principal: Principal,
+    participant_id: uuid.UUID,
+    changes: dict[str, object],
+    *,
     clock: Clock = utcnow,
 ) -> Participant:
     async with _unit_of_work(pool) as (conn, repo):
@@ -142,7 +141,11 @@ async def update_participant(
 
 
 async def record_interview(
-    pool: asyncpg.Pool, principal: Principal, participant_id: uuid.UUID, command: RecordInterview, *,
+    pool: asyncpg.Pool,
+    principal: Principal,
+    participant_id: uuid.UUID,
+    command: RecordInterview,
+    *,
     clock: Clock = utcnow,
 ) -> Interview:
     now = clock()
@@ -160,7 +163,11 @@ async def record_interview(
 
 
 async def withdraw_participant(
-    pool: asyncpg.Pool, principal: Principal, participant_id: uuid.UUID, command: WithdrawParticipant, *,
+    pool: asyncpg.Pool,
+    principal: Principal,
+    participant_id: uuid.UUID,
+    command: WithdrawParticipant,
+    *,
     clock: Clock = utcnow,
 ) -> Participant:
     async with _unit_of_work(pool) as (conn, repo):

@@ -1,0 +1,275 @@
+"""The ``sprakvan`` command: tokens, ``serve`` errors, the demo programme, and ``up`` end to end."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from sprakvan_cli.demo import demo_programme, split_size
+from sprakvan_cli.main import main, resolve_bind
+from sprakvan_intake.domain.commands import RecordInterview, RegisterParticipant, WithdrawParticipant
+from sprakvan_intake.domain.model import ParticipantDetails, check_details
+from sprakvan_intake.service import SERVICE as INTAKE
+from sprakvan_shared.auth import HS256Verifier, Role
+from sprakvan_shared.contracts.intake import ParticipantRole
+from sprakvan_shared.settings import DEV_JWT_SECRET
+
+SECRET = "a-test-secret-that-is-long-enough-0123456789"
+CLI = [sys.executable, "-m", "sprakvan_cli.main"]
+
+
+# -- token -----------------------------------------------------------------------------------------
+
+
+def test_token_is_signed_with_jwt_secret_and_carries_org_and_role(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)
+    assert main(["token", "--org", "linkoping", "--role", "coordinator", "--ttl-hours", "2"]) == 0
+    out, err = capsys.readouterr()
+    principal = HS256Verifier(SECRET).verify(out.strip())
+    assert (principal.organisation_id, principal.role, principal.subject) == (
+        "linkoping",
+        Role.COORDINATOR,
+        "coordinator@linkoping",
+    )
+    assert err == ""
+
+
+def test_token_without_jwt_secret_uses_the_dev_secret_and_warns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    assert main(["token", "--org", "demo", "--role", "viewer", "--sub", "anna@demo"]) == 0
+    out, err = capsys.readouterr()
+    principal = HS256Verifier(DEV_JWT_SECRET).verify(out.strip())
+    assert (principal.subject, principal.role) == ("anna@demo", Role.VIEWER)
+    assert "JWT_SECRET is not set" in err
+
+
+def test_token_with_home_uses_the_secret_of_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", SECRET)  # --home wins over the environment
+    (tmp_path / "jwt-secret").write_text("x" * 40 + "\n")
+    assert main(["token", "--home", str(tmp_path), "--org", "demo", "--role", "admin"]) == 0
+    assert HS256Verifier("x" * 40).verify(capsys.readouterr().out.strip()).role is Role.ADMIN
+
+
+def test_token_rejects_a_bad_organisation_id(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["token", "--org", "Not An Org", "--role", "admin"])
+    assert exited.value.code == 2
+    assert "organisation id" in capsys.readouterr().err
+
+
+# -- serve -----------------------------------------------------------------------------------------
+
+
+def test_serve_unknown_service_exits_2_and_lists_the_known_ones() -> None:
+    result = subprocess.run([*CLI, "serve", "nope"], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    assert "unknown service 'nope'" in result.stderr
+    assert "known services: intake" in result.stderr
+
+
+def test_serve_binds_to_options_then_env_then_defaults() -> None:
+    assert resolve_bind(INTAKE, None, None, {}) == ("127.0.0.1", INTAKE.default_port)
+    assert resolve_bind(INTAKE, None, None, {"HOST": "0.0.0.0", "PORT": "8000"}) == ("0.0.0.0", 8000)
+    assert resolve_bind(INTAKE, "::1", 9000, {"HOST": "0.0.0.0", "PORT": "8000"}) == ("::1", 9000)
+
+
+def test_console_script_help_lists_the_commands() -> None:
+    script = Path(sys.executable).with_name("sprakvan")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in ("serve", "token", "up"))
+
+
+# -- the demo programme ------------------------------------------------------------------------------
+
+
+def test_demo_programme_is_valid_deterministic_and_shaped_like_linkoping_2019() -> None:
+    programme = demo_programme()
+    genders = Counter((p.body["role"], p.body["gender"]) for p in programme)
+    assert genders == {
+        ("newcomer", "woman"): 89,
+        ("newcomer", "man"): 110,
+        ("established", "woman"): 65,
+        ("established", "man"): 24,
+    }
+    assert len({p.key for p in programme}) == len(programme)
+    assert programme == demo_programme()
+    for p in programme:
+        command = RegisterParticipant.model_validate(p.body)
+        details = ParticipantDetails.model_validate(command.model_dump(exclude={"role"}))
+        assert check_details(command.role, details, date.today()) == [], p.key
+        if p.interview:
+            RecordInterview.model_validate(p.interview)
+        if p.withdrawal:
+            WithdrawParticipant.model_validate(p.withdrawal)
+    assert any(p.body["campaign"] == "cake party at city hall 2019" for p in programme)
+    assert 0 < sum(p.withdrawal is not None for p in programme) < sum(p.interview is not None for p in programme)
+    # A smaller demo is a prefix of the full one: the same keys mean the same bodies.
+    newcomers, established = split_size(30)
+    small = demo_programme(newcomers=newcomers, established=established)
+    assert small == programme[:newcomers] + programme[199 : 199 + established]
+
+
+# -- up, end to end --------------------------------------------------------------------------------
+
+
+class Up:
+    """``sprakvan up`` as a subprocess, its stdout read line by line."""
+
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.stderr_path = home.parent / f"up-{time.monotonic_ns()}.stderr"
+        with self.stderr_path.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [*CLI, "up", "--home", str(home), *args],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def output(self) -> str:
+        return "\n".join(self.lines) + "\n--- stderr:\n" + self.stderr_path.read_text()
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line is None:
+                pytest.fail(f"up exited ({self.process.wait()}) before printing {pattern!r}:\n{self.output()}")
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+        pytest.fail(f"up did not print {pattern!r} within {timeout}s:\n{self.output()}")
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 20) -> int:
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            pytest.fail(f"up did not exit within {timeout}s of {signal.Signals(sig).name}:\n{self.output()}")
+
+
+def ready(up: Up) -> tuple[str, str, str]:
+    """Intake URL, token and NATS monitoring URL, as `up` prints them."""
+    intake = up.wait_for(r"^\s+intake\s+(http://\S+)\s").group(1)
+    monitor = up.wait_for(r"^\s+NATS\s+nats://\S+\s+monitoring: (http://\S+)").group(1)
+    token = up.wait_for(r"export TOKEN=(\S+)").group(1)
+    return intake, token, monitor
+
+
+def list_participants(intake: str, token: str) -> list[dict]:
+    response = httpx.get(
+        f"{intake}/participants",
+        params={"limit": 200},
+        headers={"Authorization": f"Bearer {token}"},
+        trust_env=False,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["next_cursor"] is None
+    return page["items"]
+
+
+def gone(processes: list[psutil.Process]) -> list[str]:
+    """Those of ``processes`` still running (zombies count as gone)."""
+    left = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{process.pid} {process.name()}")
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+def assert_servers_among(processes: list[psutil.Process]) -> None:
+    names = {p.name() for p in processes}
+    assert "nats-server" in names and "postgres" in names, names
+
+
+@pytest.mark.chaos
+@pytest.mark.timeout(120)
+def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+
+    # First run: a small demo, loaded through the API.
+    up = Up(home, "--demo-size", "30")
+    intake, token, monitor = ready(up)
+    summary = up.wait_for(r"^demo programme: .*")
+    assert "30 participants (21 newcomers, 9 established)" in summary.group(0)
+    assert "30 registered now, 0 already there" in summary.group(0)
+    participants = list_participants(intake, token)
+    assert Counter(p["role"] for p in participants) == {ParticipantRole.NEWCOMER: 21, ParticipantRole.ESTABLISHED: 9}
+    assert {p["status"] for p in participants} >= {"registered", "interviewed"}
+    ids = {p["id"] for p in participants}
+    # ... and published to NATS by intake's outbox relay, like real traffic.
+    deadline = time.monotonic() + 10
+    while (messages := httpx.get(f"{monitor}/jsz", trust_env=False).json()["messages"]) < 30:
+        assert time.monotonic() < deadline, f"only {messages} events in JetStream"
+        time.sleep(0.2)
+    children = up.descendants()
+    assert_servers_among(children)
+    assert (home / "jwt-secret").stat().st_mode & 0o777 == 0o600
+
+    started = time.monotonic()
+    assert up.stop(signal.SIGINT) == 0, up.output()
+    assert time.monotonic() - started < 20
+    assert gone(children) == []
+
+    # Second run on the same home: the data, the secret and so the old token survived; the demo
+    # is not registered twice.
+    up = Up(home, "--demo", env={"SPRAKVAN_DEMO_SIZE": "30"})
+    intake, new_token, _ = ready(up)
+    up.wait_for(r"^demo programme: .*0 registered now, 30 already there")
+    assert {p["id"] for p in list_participants(intake, token)} == ids
+    children = up.descendants()
+    assert_servers_among(children)
+
+    # Killed outright: NATS and PostgreSQL stay behind (own sessions); the service follows its parent.
+    up.process.kill()
+    up.process.wait()
+
+    # Third run: stops the leftovers, starts again, data intact.
+    up = Up(home)
+    up.wait_for(r"left running by an earlier")
+    intake, _, _ = ready(up)
+    assert {p["id"] for p in list_participants(intake, new_token)} == ids
+    children += up.descendants()
+    assert up.stop(signal.SIGTERM) == 0, up.output()
+    assert gone(children) == []
