@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -184,6 +185,25 @@ class Up:
             pytest.fail(f"up did not exit within {timeout}s of {signal.Signals(sig).name}:\n{self.output()}")
 
 
+@pytest.fixture
+def start_up(tmp_path: Path) -> Iterator[Callable[..., Up]]:
+    """Starts ``up`` processes; any still running at the end (a failed test) is stopped."""
+    started: list[Up] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Up:
+        started.append(Up(tmp_path / "home", *args, env=env))
+        return started[-1]
+
+    yield start
+    for up in started:
+        if up.process.poll() is None:
+            up.process.terminate()
+            try:
+                up.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                up.process.kill()
+
+
 def ready(up: Up) -> tuple[str, str, str]:
     """Intake URL, token and NATS monitoring URL, as `up` prints them."""
     intake = up.wait_for(r"^\s+intake\s+(http://\S+)\s").group(1)
@@ -225,11 +245,11 @@ def assert_servers_among(processes: list[psutil.Process]) -> None:
 
 @pytest.mark.chaos
 @pytest.mark.timeout(120)
-def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path, start_up: Callable[..., Up]) -> None:
     home = tmp_path / "home"
 
     # First run: a small demo, loaded through the API.
-    up = Up(home, "--demo-size", "30")
+    up = start_up("--demo-size", "30")
     intake, token, monitor = ready(up)
     summary = up.wait_for(r"^demo programme: .*")
     assert "30 participants (21 newcomers, 9 established)" in summary.group(0)
@@ -254,7 +274,7 @@ def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
 
     # Second run on the same home: the data, the secret and so the old token survived; the demo
     # is not registered twice.
-    up = Up(home, "--demo", env={"SPRAKVAN_DEMO_SIZE": "30"})
+    up = start_up("--demo", env={"SPRAKVAN_DEMO_SIZE": "30"})
     intake, new_token, _ = ready(up)
     up.wait_for(r"^demo programme: .*0 registered now, 30 already there")
     assert {p["id"] for p in list_participants(intake, token)} == ids
@@ -266,7 +286,7 @@ def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     up.process.wait()
 
     # Third run: stops the leftovers, starts again, data intact.
-    up = Up(home)
+    up = start_up()
     up.wait_for(r"left running by an earlier")
     intake, _, _ = ready(up)
     assert {p["id"] for p in list_participants(intake, new_token)} == ids

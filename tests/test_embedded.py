@@ -170,9 +170,7 @@ def test_postgres_recovers_after_kill(pg_server: EmbeddedPostgres) -> None:
     assert "automatic recovery in progress" in pg_server.log_tail()
 
 
-def test_postgres_starts_despite_stale_pid_file_with_reused_pid(
-    pg_server: EmbeddedPostgres, tmp_path: Path
-) -> None:
+def test_postgres_starts_despite_stale_pid_file_with_reused_pid(pg_server: EmbeddedPostgres, tmp_path: Path) -> None:
     pg_server.kill()
     with EmbeddedPostgres(tmp_path / "other-pg") as other:
         # After a crash the old postmaster pid may have been reused by a process

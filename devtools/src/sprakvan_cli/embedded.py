@@ -457,9 +457,12 @@ class EmbeddedPostgres(_EmbeddedServer):
         # any crash recovery has finished.
         result = subprocess.run(  # noqa: S603
             [
-                str(self.bin_dir / "pg_isready"), "--quiet", "--timeout=1",
+                str(self.bin_dir / "pg_isready"),
+                "--quiet",
+                "--timeout=1",
                 # Named role and database, else the server logs a FATAL for "root".
-                "--dbname", self.url,
+                "--dbname",
+                self.url,
             ],  # fmt: skip
             env=_client_env(),
             check=False,
@@ -479,7 +482,11 @@ class EmbeddedPostgres(_EmbeddedServer):
         ]  # fmt: skip
         options = self._run_as.popen_options() if self._run_as else {}
         result = subprocess.run(  # noqa: S603
-            command, capture_output=True, text=True, check=False, **options  # type: ignore[arg-type]
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            **options,  # type: ignore[arg-type]
         )
         if result.returncode != 0:
             raise EmbeddedServerError(
@@ -510,9 +517,14 @@ class EmbeddedPostgres(_EmbeddedServer):
         return subprocess.run(  # noqa: S603
             [
                 str(self.bin_dir / "psql"),
-                "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1",
-                "-d", self.url,
-                "-c", sql,
+                "--no-psqlrc",
+                "--quiet",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                self.url,
+                "-c",
+                sql,
             ],  # fmt: skip
             capture_output=True,
             text=True,

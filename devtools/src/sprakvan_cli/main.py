@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import EntryPoint, entry_points
@@ -68,6 +69,9 @@ def load_service(entry_point: EntryPoint) -> ServiceSpec:
     spec = entry_point.load()
     if not isinstance(spec, ServiceSpec):
         raise CliError(f"entry point {entry_point.name} = {entry_point.value} is not a ServiceSpec")
+    if spec.name != entry_point.name:
+        # `up` runs each service as `serve <spec.name>`, which looks the entry point up by name.
+        raise CliError(f"entry point {entry_point.name} = {entry_point.value} names its service {spec.name!r}")
     return spec
 
 
@@ -173,7 +177,7 @@ def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 class _Stop(Exception):
-    """A second Ctrl-C (or SIGTERM) while a start-up step still runs: abandon it."""
+    """Ctrl-C, SIGTERM or SIGHUP during start-up: seen between steps, or at once when it comes twice."""
 
 
 def _port_is_free(port: int) -> bool:
@@ -187,17 +191,26 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _die_with_parent() -> None:
-    # Linux: the service gets SIGTERM if `up` itself is SIGKILLed, instead of lingering without
-    # its NATS and database. (Runs in the child between fork and exec.)
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when `up` dies, even by SIGKILL (Linux only).
+
+    Without it a service would linger without its NATS and database. Everything is looked up here,
+    in the parent: the function runs between fork and exec, where importing is not safe.
+    """
+    if sys.platform != "linux":
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-    except Exception:  # noqa: BLE001 - best effort, not on every platform
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def set_parent_death_signal() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+    return set_parent_death_signal
 
 
 def _processes_with_args(program: str, option: str, value: str) -> list[int]:
@@ -287,7 +300,7 @@ class _ServiceProcess:
                 stderr=subprocess.STDOUT,
                 # Own session: a terminal Ctrl-C reaches `up` only, which stops services first.
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=_parent_death_signal(),
             )
 
     @property
@@ -318,7 +331,8 @@ class _ServiceProcess:
                 self.process.terminate()
 
     def kill(self) -> None:
-        if self.process is None:
+        # Only while it runs: once reaped, its pid (= group id) may belong to someone else.
+        if self.process is None or self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # the group: anything it spawned, too
@@ -388,7 +402,7 @@ class Up:
                 signal.signal(sig, handler)
 
     @contextlib.contextmanager
-    def _home_lock(self) -> Any:
+    def _home_lock(self) -> Iterator[None]:
         import fcntl
 
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)

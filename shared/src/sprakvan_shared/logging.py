@@ -24,7 +24,14 @@ def drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+
+    def add_service(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        # A processor, not a context variable: uvicorn's tasks do not inherit the lifespan's context.
+        event_dict.setdefault("service", service)
+        return event_dict
+
     processors: list[Any] = [
+        add_service,
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -37,7 +44,6 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    structlog.contextvars.bind_contextvars(service=service)
     # Route stdlib logging (uvicorn, faststream, asyncpg) through the same renderer.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(

@@ -23,7 +23,7 @@ from .db import Migration, create_pool, migrate, shared_migrations
 from .logging import configure_logging
 from .messaging import RetryPolicy, ensure_streams, make_broker
 from .outbox import OutboxRelay
-from .settings import ServiceSettings
+from .settings import DEV_JWT_SECRET, ServiceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +84,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        if s.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            log.warning("development_jwt_secret", hint="set JWT_SECRET: anyone can mint tokens for this one")
         self._pool = await create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
         async with self._pool.acquire() as conn:
             await migrate(conn, [*shared_migrations(), *self.migrations])
