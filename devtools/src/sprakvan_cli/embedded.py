@@ -155,13 +155,7 @@ class _EmbeddedServer:
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The last lines the server logged since its latest start."""
-        try:
-            with self.log_path.open("rb") as log:
-                log.seek(self._log_offset)
-                text = log.read().decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return read_log_tail(self.log_path, self._log_offset, lines)
 
     def __enter__(self) -> Self:
         self.start()
@@ -232,6 +226,17 @@ class _EmbeddedServer:
     def _error(self, what: str) -> EmbeddedServerError:
         tail = self.log_tail() or "(log is empty)"
         return EmbeddedServerError(f"{self.name} {what}; log {self.log_path} ends with:\n{tail}")
+
+
+def read_log_tail(path: Path, offset: int, lines: int) -> str:
+    """The last ``lines`` lines of a log file written after byte ``offset`` (one process's run)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def _rotate_log(path: Path) -> None:

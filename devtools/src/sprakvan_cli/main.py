@@ -32,6 +32,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .embedded import read_log_tail  # stdlib only: keeps `sprakvan --help` quick
+
 if TYPE_CHECKING:
     from sprakvan_shared.runtime import ServiceSpec
 
@@ -308,13 +310,7 @@ class _ServiceProcess:
         return None if self.process is None else self.process.poll()
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        try:
-            with self.log_path.open("rb") as log:
-                log.seek(self._log_offset)
-                text = log.read().decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return read_log_tail(self.log_path, self._log_offset, lines)
 
     def describe_exit(self) -> str:
         code = self.exit_code

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-NOTIFY_CHANNEL = "sprakvan_outbox"
+NOTIFY_CHANNEL = "sprakvan_outbox"  # also in migrations/0002_outbox_notify_trigger.sql
 _RELAY_LOCK_KEY = 0x4F555442  # "OUTB": one active relay per database
 
 _INSERT = """
@@ -46,23 +46,23 @@ async def enqueue(conn: asyncpg.Connection, *events: IntegrationEvent, aggregate
     """Add events to the outbox. Call inside the transaction that makes the change they announce."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the change")
-    await conn.executemany(
-        _INSERT,
-        [
-            (
-                event.event_id,
-                event.subject(),
-                event.type,
-                event.organisation_id,
-                aggregate_id,
-                event.correlation_id,
-                event.model_dump_json().encode(),
-            )
-            for event in events
-        ],
-    )
-    # Delivered at commit, and only if the transaction commits.
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    rows = [
+        (
+            event.event_id,
+            event.subject(),
+            event.type,
+            event.organisation_id,
+            aggregate_id,
+            event.correlation_id,
+            event.model_dump_json().encode(),
+        )
+        for event in events
+    ]
+    # The insert trigger notifies the relay (migration 0002), at commit and only if it commits.
+    if len(rows) == 1:
+        await conn.execute(_INSERT, *rows[0])  # one round trip; executemany costs more for one row
+    else:
+        await conn.executemany(_INSERT, rows)
 
 
 class PublishFailed(Exception):
