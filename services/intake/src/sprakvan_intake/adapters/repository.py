@@ -9,11 +9,18 @@ from typing import Any
 
 import asyncpg
 
+from sprakvan_shared import outbox
+from sprakvan_shared.contracts.envelope import IntegrationEvent
+
 from ..domain.model import Interview, Participant, ParticipantDetails
 
 _IDENTITY = ("first_name", "last_name", "email", "phone")
 _COLUMNS = """id, organisation_id, role, status, first_name, last_name, email, phone, district, details,
               registered_at, updated_at, version, interviewed_on, withdrawn_at, withdrawal_reason, erased_at"""
+
+
+_INSERT = f"INSERT INTO participants ({_COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 18))})"
+_INSERT_ANNOUNCED = outbox.insert_after(_INSERT, 17)
 
 
 def _to_row(p: Participant) -> tuple[Any, ...]:
@@ -91,11 +98,11 @@ class ParticipantRepository:
         return _from_row(row) if row else None
 
     async def add(self, p: Participant) -> None:
-        await self._conn.execute(
-            f"INSERT INTO participants ({_COLUMNS}) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            *_to_row(p),
-        )
+        await self._conn.execute(_INSERT, *_to_row(p))
+
+    async def add_announced(self, p: Participant, event: IntegrationEvent) -> None:
+        """Insert the participant and its event's outbox row in one atomic statement."""
+        await self._conn.execute(_INSERT_ANNOUNCED, *_to_row(p), *outbox.outbox_row(event, p.id))
 
     async def save(self, p: Participant) -> None:
         row = _to_row(p)

@@ -67,26 +67,32 @@ async def register_participant(
     idempotency_key: str | None = None,
     clock: Clock = utcnow,
 ) -> Registration:
-    fingerprint = request_hash(command)
+    fingerprint = request_hash(command) if idempotency_key else ""
     if idempotency_key and (replay := await _replay(pool, principal, idempotency_key, fingerprint)):
         return replay
-    details = ParticipantDetails.model_validate(command.model_dump(exclude={"role"}))
+    # The command is a validated ParticipantDetails plus the role: no need to validate it again.
+    details = ParticipantDetails.model_construct(
+        **{name: getattr(command, name) for name in ParticipantDetails.model_fields}
+    )
     participant = Participant.register(
         organisation_id=principal.organisation_id, role=command.role, details=details, now=clock()
     )
-    try:
-        async with _unit_of_work(pool) as (conn, repo):
-            await repo.add(participant)
-            if idempotency_key and not await repo.remember_idempotent(
-                principal.organisation_id, idempotency_key, fingerprint, participant.id
-            ):
-                raise _ConcurrentDuplicate  # rolls this registration back: nothing written
-            await outbox.enqueue(conn, events.registered(participant), aggregate_id=participant.id)
-    except _ConcurrentDuplicate:
-        assert idempotency_key
-        replay = await _replay(pool, principal, idempotency_key, fingerprint)
-        assert replay is not None
-        return replay
+    registered = events.registered(participant)
+    if idempotency_key:
+        try:
+            async with _unit_of_work(pool) as (_, repo):
+                await repo.add_announced(participant, registered)
+                if not await repo.remember_idempotent(
+                    principal.organisation_id, idempotency_key, fingerprint, participant.id
+                ):
+                    raise _ConcurrentDuplicate  # rolls this registration back: nothing written
+        except _ConcurrentDuplicate:
+            replay = await _replay(pool, principal, idempotency_key, fingerprint)
+            assert replay is not None
+            return replay
+    else:  # one atomic statement, no transaction block: the hot path
+        async with pool.acquire() as conn:
+            await ParticipantRepository(conn).add_announced(participant, registered)
     log.info("participant_registered", participant_id=str(participant.id), role=participant.role.value)
     return Registration(participant, replayed=False)
 
