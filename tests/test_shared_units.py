@@ -78,3 +78,15 @@ def test_logs_never_carry_names_or_contacts() -> None:
         None, "info", {"event": "x", "participant_id": "p1", "email": "a@b.se", "first_name": "A"}
     )
     assert line == {"event": "x", "participant_id": "p1", "email": "[redacted]", "first_name": "[redacted]"}
+
+
+def test_a_token_verified_once_still_expires_on_time() -> None:
+    import time
+
+    verifier = HS256Verifier(SECRET, leeway=timedelta(0))
+    token = verifier.mint(subject="anna", organisation_id="orsa", role=Role.COORDINATOR, ttl=timedelta(seconds=1))
+    assert verifier.verify(token).subject == "anna"
+    assert verifier.verify(token).subject == "anna"  # from the cache
+    time.sleep(1.1)
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)

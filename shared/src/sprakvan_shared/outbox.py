@@ -92,6 +92,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
+        linger: float = 0.05,
         retention: timedelta = timedelta(days=7),
         after_publish: PublishedHook | None = None,
     ) -> None:
@@ -100,6 +101,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
+        self._linger = linger
         self._retention = retention
         # Called with the ids of acknowledged rows before they are marked (metrics, fault injection).
         self._after_publish = after_publish
@@ -145,8 +147,10 @@ class OutboxRelay:
                 if loop.time() - last_prune > 600:
                     await self.prune()
                     last_prune = loop.time()
-                if sent < self._batch_size:
-                    await self._sleep(self._poll_interval, wake=self._wake)
+                if sent < self._batch_size and not await self._sleep(self._poll_interval, wake=self._wake):
+                    # Woken: linger a moment so that one batch carries the commits of the next few
+                    # milliseconds, not one round of select/publish/update per registration.
+                    await self._sleep(self._linger)
         finally:
             await self._release(listener)
 

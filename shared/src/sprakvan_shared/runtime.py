@@ -99,6 +99,7 @@ class ServiceRuntime:
                 batch_size=s.relay_batch_size,
                 poll_interval=s.relay_poll_interval,
                 publish_timeout=s.relay_publish_timeout,
+                linger=s.relay_linger,
                 retention=timedelta(days=s.relay_retention_days),
             )
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
