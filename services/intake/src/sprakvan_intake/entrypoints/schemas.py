@@ -76,8 +76,9 @@ class ParticipantOut(ParticipantDetails):
     @classmethod
     def of(cls, p: Participant, interviews: list[Interview] | None = None) -> ParticipantOut:
         assert p.details is not None
-        return cls(
-            **p.details.model_dump(),
+        # Built from domain objects that are valid already: construct, do not validate again.
+        return cls.model_construct(
+            **dict(p.details),
             id=p.id,
             role=p.role,
             status=p.status,
