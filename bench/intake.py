@@ -43,7 +43,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +54,11 @@ import asyncpg
 import nats
 from nats.js.errors import NotFoundError
 
+from sprakvan_intake.domain.commands import RegisterParticipant
+from sprakvan_intake.domain.languages import LANGUAGE_CODES
+from sprakvan_intake.domain.model import Participant, ParticipantDetails, check_details
+from sprakvan_intake.service_layer import events as intake_events
+from sprakvan_intake.settings import IntakeSettings
 from sprakvan_shared import outbox
 from sprakvan_shared.auth import HS256Verifier, Role
 from sprakvan_shared.contracts.intake import STREAM as INTAKE_STREAM
@@ -68,11 +73,6 @@ from sprakvan_shared.contracts.subjects import (
 )
 from sprakvan_shared.db import create_pool, migrate, shared_migrations
 from sprakvan_shared.messaging import ensure_streams
-from sprakvan_intake.domain.commands import RegisterParticipant
-from sprakvan_intake.domain.languages import LANGUAGE_CODES
-from sprakvan_intake.domain.model import Participant, ParticipantDetails, check_details
-from sprakvan_intake.service_layer import events as intake_events
-from sprakvan_intake.settings import IntakeSettings
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -90,31 +90,193 @@ def say(*parts: object) -> None:
 # =================================================================================================
 # Realistic, valid registration bodies
 # =================================================================================================
-_NEWCOMER_FIRST = ["Amina", "Yusuf", "Fatima", "Omar", "Hiba", "Ahmad", "Zahra", "Ali", "Leyla", "Mohammed",
-                   "Sara", "Hassan", "Nour", "Abdi", "Hodan", "Olena", "Dmytro", "Iryna", "Tesfay", "Selam",
-                   "Mariam", "Reza", "Shirin", "Khalid", "Aya", "Farhan", "Rahel", "Bashir", "Nasrin", "Ivan"]
-_NEWCOMER_LAST = ["Hassan", "Ahmadi", "Mohamed", "Ali", "Abdullahi", "Karimi", "Hosseini", "Yilmaz",
-                  "Kovalenko", "Shevchenko", "Tesfaye", "Haile", "Rahimi", "Osman", "Nazari", "Ibrahim"]
-_ESTABLISHED_FIRST = ["Anna", "Erik", "Karin", "Lars", "Maria", "Johan", "Eva", "Per", "Ingrid", "Sven",
-                      "Åsa", "Björn", "Linnéa", "Gustav", "Elin", "Mikael", "Sofia", "Anders", "Maja", "Oskar"]
-_ESTABLISHED_LAST = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
-                     "Persson", "Svensson", "Gustafsson", "Pettersson", "Lindqvist", "Lindberg", "Öberg",
-                     "Ekström", "Björk", "Sandberg", "Holm", "Virtanen", "Korhonen"]
-_DISTRICTS = ["Rinkeby", "Tensta", "Husby", "Skärholmen", "Södermalm", "Vasastan", "Kungsholmen",
-              "Hässelby", "Farsta", "Angered", "Biskopsgården", "Hisingen", "Majorna", "Rosengård",
-              "Möllevången", "Gottsunda", "Sävja", "Ryd", "Skäggetorp", "Navestad"]
-_NEWCOMER_LANGUAGES = ["ar", "prs", "fa", "ckb", "kmr", "so", "ti", "tig", "uk", "ru", "tr", "ps", "am",
-                       "en", "fr", "es", "sq", "bs", "sw", "ur", "hi", "pl", "ro", "mnk", "orm"]
+_NEWCOMER_FIRST = [
+    "Amina",
+    "Yusuf",
+    "Fatima",
+    "Omar",
+    "Hiba",
+    "Ahmad",
+    "Zahra",
+    "Ali",
+    "Leyla",
+    "Mohammed",
+    "Sara",
+    "Hassan",
+    "Nour",
+    "Abdi",
+    "Hodan",
+    "Olena",
+    "Dmytro",
+    "Iryna",
+    "Tesfay",
+    "Selam",
+    "Mariam",
+    "Reza",
+    "Shirin",
+    "Khalid",
+    "Aya",
+    "Farhan",
+    "Rahel",
+    "Bashir",
+    "Nasrin",
+    "Ivan",
+]
+_NEWCOMER_LAST = [
+    "Hassan",
+    "Ahmadi",
+    "Mohamed",
+    "Ali",
+    "Abdullahi",
+    "Karimi",
+    "Hosseini",
+    "Yilmaz",
+    "Kovalenko",
+    "Shevchenko",
+    "Tesfaye",
+    "Haile",
+    "Rahimi",
+    "Osman",
+    "Nazari",
+    "Ibrahim",
+]
+_ESTABLISHED_FIRST = [
+    "Anna",
+    "Erik",
+    "Karin",
+    "Lars",
+    "Maria",
+    "Johan",
+    "Eva",
+    "Per",
+    "Ingrid",
+    "Sven",
+    "Åsa",
+    "Björn",
+    "Linnéa",
+    "Gustav",
+    "Elin",
+    "Mikael",
+    "Sofia",
+    "Anders",
+    "Maja",
+    "Oskar",
+]
+_ESTABLISHED_LAST = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Lindqvist",
+    "Lindberg",
+    "Öberg",
+    "Ekström",
+    "Björk",
+    "Sandberg",
+    "Holm",
+    "Virtanen",
+    "Korhonen",
+]
+_DISTRICTS = [
+    "Rinkeby",
+    "Tensta",
+    "Husby",
+    "Skärholmen",
+    "Södermalm",
+    "Vasastan",
+    "Kungsholmen",
+    "Hässelby",
+    "Farsta",
+    "Angered",
+    "Biskopsgården",
+    "Hisingen",
+    "Majorna",
+    "Rosengård",
+    "Möllevången",
+    "Gottsunda",
+    "Sävja",
+    "Ryd",
+    "Skäggetorp",
+    "Navestad",
+]
+_NEWCOMER_LANGUAGES = [
+    "ar",
+    "prs",
+    "fa",
+    "ckb",
+    "kmr",
+    "so",
+    "ti",
+    "tig",
+    "uk",
+    "ru",
+    "tr",
+    "ps",
+    "am",
+    "en",
+    "fr",
+    "es",
+    "sq",
+    "bs",
+    "sw",
+    "ur",
+    "hi",
+    "pl",
+    "ro",
+    "mnk",
+    "orm",
+]
 _ESTABLISHED_LANGUAGES = ["sv", "en", "de", "fi", "es", "fr", "no", "da", "pl", "ar", "it", "fa", "ru"]
 _LEVELS = ["basic", "conversational", "fluent", "native"]
 _SWEDISH_LEVELS = ["none", "A1", "A2", "B1", "B2", "C1"]
-_INTERESTS = ["fika", "promenader", "matlagning", "fotboll", "läsning", "musik", "stickning", "schack",
-              "trädgård", "cykling", "film", "museer", "fiske", "bakning", "språkkafé", "körsång",
-              "naturen", "yoga", "svampplockning", "brädspel", "slöjd", "innebandy", "bibliotek"]
+_INTERESTS = [
+    "fika",
+    "promenader",
+    "matlagning",
+    "fotboll",
+    "läsning",
+    "musik",
+    "stickning",
+    "schack",
+    "trädgård",
+    "cykling",
+    "film",
+    "museer",
+    "fiske",
+    "bakning",
+    "språkkafé",
+    "körsång",
+    "naturen",
+    "yoga",
+    "svampplockning",
+    "brädspel",
+    "slöjd",
+    "innebandy",
+    "bibliotek",
+]
 _WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _PARTS = ["morning", "afternoon", "evening"]
-_REFERRALS = ["self", "friend", "municipality", "employment_service", "sfi", "red_cross", "church",
-              "womens_association", "library", "fair", "campaign", "other"]
+_REFERRALS = [
+    "self",
+    "friend",
+    "municipality",
+    "employment_service",
+    "sfi",
+    "red_cross",
+    "church",
+    "womens_association",
+    "library",
+    "fair",
+    "campaign",
+    "other",
+]
 _GENDERS = ["woman", "woman", "man", "man", "non_binary", "undisclosed"]
 _CAMPAIGNS = ["hosten-2025", "sfi-mars", "biblioteket-vecka-12", "radio-p4"]
 
@@ -150,9 +312,7 @@ def make_registration(rng: random.Random, now: datetime) -> dict[str, Any]:
     if contact > 0.5:
         body["phone"] = f"+46 7{rng.randint(0, 9)} {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
     pool = _NEWCOMER_LANGUAGES if newcomer else _ESTABLISHED_LANGUAGES
-    body["languages"] = [
-        {"code": code, "level": rng.choice(_LEVELS)} for code in rng.sample(pool, rng.randint(1, 3))
-    ]
+    body["languages"] = [{"code": code, "level": rng.choice(_LEVELS)} for code in rng.sample(pool, rng.randint(1, 3))]
     if newcomer:
         body["swedish_level"] = rng.choice(_SWEDISH_LEVELS)
     else:
@@ -365,10 +525,22 @@ def machine_busy_now(seconds: float = 1.0) -> float:
     return round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1)
 
 
+def _proc_syscalls(pid: int | None) -> tuple[int, int]:
+    """(read, write) syscalls of a process so far; each request's round trips show up here."""
+    if not pid:
+        return 0, 0
+    try:
+        fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+        return int(fields["syscr"]), int(fields["syscw"])
+    except (OSError, KeyError, ValueError):
+        return 0, 0
+
+
 @dataclass
 class CpuSample:
     at: float
     server: float
+    server_syscalls: tuple[int, int]
     me: float
     others: dict[str, float]
     busy: int
@@ -381,6 +553,7 @@ def cpu_sample(server_pid: int | None) -> CpuSample:
     return CpuSample(
         at=time.perf_counter(),
         server=_proc_cpu(server_pid) if server_pid else 0.0,
+        server_syscalls=_proc_syscalls(server_pid),
         me=times.user + times.system,
         others={"postgres": _scope.postgres_seconds(), "nats": _scope.nats_seconds()} if _scope else {},
         busy=busy,
@@ -418,15 +591,51 @@ def free_port() -> int:
 
 
 class UvicornServer:
-    def __init__(self, name: str, app: str, env: dict[str, str], *, ready_path: str, app_dir: Path | None = None,
-                 log_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        app: str,
+        env: dict[str, str],
+        *,
+        ready_path: str,
+        app_dir: Path | None = None,
+        log_dir: Path,
+        launcher: str = "uvicorn",
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.ready_path = ready_path
-        self.argv = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", LOCALHOST, "--port",
-                     str(self.port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
+        self.argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            app,
+            "--host",
+            LOCALHOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--no-server-header",
+        ]
         if app_dir is not None:
             self.argv[3:3] = ["--app-dir", str(app_dir)]
+        if launcher == "sprakvan":  # how the Dockerfile runs a service: `sprakvan serve NAME`
+            self.argv = [
+                sys.executable,
+                "-m",
+                "sprakvan_cli.main",
+                "serve",
+                name,
+                "--host",
+                LOCALHOST,
+                "--port",
+                str(self.port),
+            ]
         self.env = {**os.environ, **env, "PORT": str(self.port), "HOST": LOCALHOST, "PYTHONUNBUFFERED": "1"}
         self.env.pop("WEB_CONCURRENCY", None)
         self.log_path = log_dir / f"{name}.log"
@@ -439,7 +648,11 @@ class UvicornServer:
     def start(self, timeout: float = 60.0) -> None:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
@@ -479,15 +692,29 @@ class UvicornServer:
 # =================================================================================================
 def start_profiler(pid: int | None, output: Path) -> subprocess.Popen[bytes] | None:
     """py-spy (if installed) sampling the server during the timed part; collapsed stacks to ``output``."""
-    py_spy = shutil.which("py-spy", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    py_spy = shutil.which(
+        "py-spy", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     if py_spy is None or pid is None:
         say("  (py-spy not found: no profile)")
         return None
     output.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(  # noqa: S603
-        [py_spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", str(output),
-         "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--output",
+            str(output),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(0.5)  # attach before the clock starts
     return process
@@ -525,7 +752,7 @@ class RawHttpConnection:
         at = lower.find(b"\r\ncontent-length:")
         if at >= 0:
             end = lower.index(b"\r\n", at + 2)
-            body = await self.reader.readexactly(int(head[at + 17:end]))
+            body = await self.reader.readexactly(int(head[at + 17 : end]))
         elif b"\r\ntransfer-encoding: chunked" in lower:
             chunks = []
             while True:
@@ -575,6 +802,8 @@ class LoadRun:
     max_ms: float
     statuses: dict[str, int]
     cpu: dict[str, float]
+    server_cpu_ms_per_request: float
+    server_syscalls_per_request: dict[str, float]
     error_samples: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list, repr=False)  # seconds, not written out
@@ -614,8 +843,18 @@ class LoadGenerator:
             headers["Idempotency-Key"] = self._idempotency_key()
         return self.bodies[index % len(self.bodies)], headers
 
-    async def run(self, server: UvicornServer, *, clients: int, warmup: int, requests: int, round_: int,
-                  offset: int, profile: Path | None = None) -> LoadRun:
+    async def run(
+        self,
+        server: UvicornServer,
+        *,
+        clients: int,
+        warmup: int,
+        requests: int,
+        round_: int,
+        offset: int,
+        profile: Path | None = None,
+        probe: Callable[[], Awaitable[dict[str, float]]] | None = None,
+    ) -> LoadRun:
         """Warm up with ``warmup`` requests, then time ``requests`` more on the same connections."""
         port = server.port
         closers: list[Callable[[], Awaitable[None]]] = []
@@ -630,7 +869,8 @@ class LoadGenerator:
             import httpx
 
             client = httpx.AsyncClient(
-                trust_env=False, timeout=60.0,
+                trust_env=False,
+                timeout=60.0,
                 limits=httpx.Limits(max_connections=clients, max_keepalive_connections=clients),
             )
             closers.append(client.aclose)
@@ -645,11 +885,13 @@ class LoadGenerator:
             statuses: Counter[int] = Counter()
             samples: list[str] = []
             profiler = start_profiler(server.pid, profile) if profile else None
+            probed_before = await probe() if probe else {}
             before = cpu_sample(server.pid)
             started = time.perf_counter()
             await self._phase(connections, lambda i: build(warmup + i), requests, latencies, statuses, samples)
             elapsed = time.perf_counter() - started
             after = cpu_sample(server.pid)
+            probed_after = await probe() if probe else {}
             if profiler:
                 stop_profiler(profiler)
         finally:
@@ -658,18 +900,49 @@ class LoadGenerator:
                     await close()
         ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
         latencies.sort()
+        extra: dict[str, Any] = {}
+        if probed_before and probed_after:
+            published = probed_after["published"] - probed_before["published"]
+            extra = {
+                "relay_events_per_s_under_load": round(published / elapsed, 1),
+                "outbox_backlog_before": probed_before["backlog"],
+                "outbox_backlog_after": probed_after["backlog"],
+                "oldest_unpublished_event_age_s": probed_after["oldest_s"],
+            }
         return LoadRun(
-            server=server.name, clients=clients, round=round_, requests=requests, ok=ok, errors=requests - ok,
-            elapsed_s=round(elapsed, 3), rps=round(ok / elapsed, 1),
-            p50_ms=round(1000 * percentile(latencies, 50), 2), p90_ms=round(1000 * percentile(latencies, 90), 2),
-            p99_ms=round(1000 * percentile(latencies, 99), 2), max_ms=round(1000 * latencies[-1], 2),
+            server=server.name,
+            clients=clients,
+            round=round_,
+            requests=requests,
+            ok=ok,
+            errors=requests - ok,
+            elapsed_s=round(elapsed, 3),
+            rps=round(ok / elapsed, 1),
+            p50_ms=round(1000 * percentile(latencies, 50), 2),
+            p90_ms=round(1000 * percentile(latencies, 90), 2),
+            p99_ms=round(1000 * percentile(latencies, 99), 2),
+            max_ms=round(1000 * latencies[-1], 2),
             statuses={str(k): v for k, v in sorted(statuses.items())},
-            cpu=cpu_usage(before, after, me_label="loadgen"), error_samples=samples, latencies=latencies,
+            extra=extra,
+            cpu=cpu_usage(before, after, me_label="loadgen"),
+            error_samples=samples,
+            latencies=latencies,
+            server_cpu_ms_per_request=round(1000 * (after.server - before.server) / max(requests, 1), 3),
+            server_syscalls_per_request={
+                "read": round((after.server_syscalls[0] - before.server_syscalls[0]) / max(requests, 1), 2),
+                "write": round((after.server_syscalls[1] - before.server_syscalls[1]) / max(requests, 1), 2),
+            },
         )
 
     @staticmethod
-    async def _phase(connections: Sequence[Any], build: Callable[[int], Any], total: int, latencies: list[float],
-                     statuses: Counter[int], samples: list[str]) -> None:
+    async def _phase(
+        connections: Sequence[Any],
+        build: Callable[[int], Any],
+        total: int,
+        latencies: list[float],
+        statuses: Counter[int],
+        samples: list[str],
+    ) -> None:
         counter = itertools.count()
         perf = time.perf_counter
 
@@ -695,6 +968,31 @@ async def _outbox_backlog(dsn: str) -> int:
         return await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
     finally:
         await conn.close()
+
+
+class OutboxProbe:
+    """What intake's relay did while the load ran: rows published, backlog, age of the oldest unpublished row."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.conn: asyncpg.Connection | None = None
+
+    async def __call__(self) -> dict[str, float]:
+        if self.conn is None:
+            self.conn = await asyncpg.connect(self.dsn)
+        row = await self.conn.fetchrow(
+            """SELECT count(*) FILTER (WHERE published_at IS NOT NULL) AS published,
+                      count(*) FILTER (WHERE published_at IS NULL) AS backlog,
+                      coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE published_at IS NULL)), 0)
+                          AS oldest_s
+               FROM outbox"""
+        )
+        return {"published": row["published"], "backlog": row["backlog"], "oldest_s": round(float(row["oldest_s"]), 3)}
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+            self.conn = None
 
 
 async def _wait_outbox_drained(dsn: str, timeout: float = 120.0) -> tuple[int, float]:
@@ -782,55 +1080,97 @@ class StreamGuard:
         return removed
 
 
-async def http_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDatabases, tag: str,
-                     log_dir: Path) -> dict[str, Any]:
+async def http_phase(
+    args: argparse.Namespace, infra: Infra, dbs: ScratchDatabases, tag: str, log_dir: Path
+) -> dict[str, Any]:
     settings = IntakeSettings()
     secret = secrets.token_urlsafe(48)
     organisation_id = f"bench-{tag}"
-    token = HS256Verifier(secret).mint(subject="bench-coordinator", organisation_id=organisation_id,
-                                       role=Role.COORDINATOR)
-    bodies = [json.dumps(b, ensure_ascii=False, separators=(",", ":")).encode()
-              for b in make_bodies(args.distinct_bodies, seed=args.seed)]
+    token = HS256Verifier(secret).mint(
+        subject="bench-coordinator", organisation_id=organisation_id, role=Role.COORDINATOR
+    )
+    bodies = [
+        json.dumps(b, ensure_ascii=False, separators=(",", ":")).encode()
+        for b in make_bodies(args.distinct_bodies, seed=args.seed)
+    ]
     intake_dsn = await dbs.create("intake")
     baseline_dsn = await dbs.create("baseline")
     guard = StreamGuard(infra.nats_url, [INTAKE_STREAM, DEAD_LETTER_STREAM], organisation_id)
     await guard.snapshot()
 
     common = {"NATS_URL": infra.nats_url, "LOG_LEVEL": "WARNING", "JWT_SECRET": secret}
-    intake = UvicornServer("intake", "sprakvan_intake.entrypoints.http:create_app",
-                           {**common, "DATABASE_URL": intake_dsn}, ready_path="/ready", log_dir=log_dir)
-    baseline = UvicornServer("baseline", "baseline_app:create_app",
-                             {**common, "DATABASE_URL": baseline_dsn, "BENCH_POOL_MIN": str(settings.db_pool_min),
-                              "BENCH_POOL_MAX": str(settings.db_pool_max)},
-                             ready_path="/health", app_dir=BENCH_DIR, log_dir=log_dir)
-    generator = LoadGenerator(bodies=bodies, token=token, client_kind=args.client,
-                              idempotency_keys=args.idempotency_keys)
+    intake = UvicornServer(
+        "intake",
+        "sprakvan_intake.entrypoints.http:create_app",
+        {**common, "DATABASE_URL": intake_dsn},
+        ready_path="/ready",
+        log_dir=log_dir,
+        launcher=args.launcher,
+    )
+    baseline = UvicornServer(
+        "baseline",
+        "baseline_app:create_app",
+        {
+            **common,
+            "DATABASE_URL": baseline_dsn,
+            "BENCH_POOL_MIN": str(settings.db_pool_min),
+            "BENCH_POOL_MAX": str(settings.db_pool_max),
+        },
+        ready_path="/health",
+        app_dir=BENCH_DIR,
+        log_dir=log_dir,
+    )
+    generator = LoadGenerator(
+        bodies=bodies, token=token, client_kind=args.client, idempotency_keys=args.idempotency_keys
+    )
     runs: list[LoadRun] = []
     notes: list[str] = []
     offset = 0
+    probe = OutboxProbe(intake_dsn)
     try:
         for server in (baseline, intake):
             server.start()
-        say(f"servers up: baseline :{baseline.port} (pid {baseline.pid}), intake :{intake.port} (pid {intake.pid}); "
+        say(
+            f"servers up: baseline :{baseline.port} (pid {baseline.pid}), intake :{intake.port} (pid {intake.pid}); "
             f"pool {settings.db_pool_min}-{settings.db_pool_max}, {len(bodies)} distinct bodies "
             f"(mean {statistics.mean(map(len, bodies)):.0f} B), client={args.client}"
-            f"{', Idempotency-Key on every request' if args.idempotency_keys else ''}")
+            f"{', Idempotency-Key on every request' if args.idempotency_keys else ''}"
+        )
         for clients in args.clients:
             for round_ in range(args.rounds):
                 # Alternate who goes first, so a drift (cache, autovacuum, table growth) hits both alike.
                 order = (baseline, intake) if round_ % 2 == 0 else (intake, baseline)
                 for server in order:
                     profile = (args.profile / f"{server.name}-c{clients}-r{round_}.txt") if args.profile else None
-                    run = await generator.run(server, clients=clients, warmup=args.warmup, requests=args.requests,
-                                              round_=round_, offset=offset, profile=profile)
+                    run = await generator.run(
+                        server,
+                        clients=clients,
+                        warmup=args.warmup,
+                        requests=args.requests,
+                        round_=round_,
+                        offset=offset,
+                        profile=profile,
+                        probe=probe if server is intake else None,
+                    )
                     offset += args.warmup + args.requests
                     if server is intake:
                         backlog, drain = await _wait_outbox_drained(intake_dsn)
-                        run.extra = {"outbox_backlog_at_end": backlog, "outbox_drain_s": round(drain, 3)}
+                        run.extra.update({"outbox_backlog_at_end": backlog, "outbox_drain_s": round(drain, 3)})
                     runs.append(run)
-                    say(f"  {server.name:<8} clients={clients:<3} round={round_}  {run.rps:8.1f} req/s  "
-                        f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  errors {run.errors}  cpu {run.cpu}"
-                        + (f"  outbox backlog at end {run.extra['outbox_backlog_at_end']}" if run.extra else ""))
+                    say(
+                        f"  {server.name:<8} clients={clients:<3} round={round_}  {run.rps:8.1f} req/s  "
+                        f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  errors {run.errors}  "
+                        f"server {run.server_cpu_ms_per_request:.2f} ms CPU/req, syscalls/req "
+                        f"{run.server_syscalls_per_request}  cpu% {run.cpu}"
+                        + (
+                            f"  relay under load {run.extra['relay_events_per_s_under_load']} ev/s, outbox backlog "
+                            f"{run.extra['outbox_backlog_before']} -> {run.extra['outbox_backlog_after']}, oldest "
+                            f"unpublished {run.extra['oldest_unpublished_event_age_s']} s, drained "
+                            f"{run.extra['outbox_drain_s']} s after the load"
+                            if run.extra
+                            else ""
+                        )
+                    )
                     for sample in run.error_samples:
                         say(f"    error sample: {sample}")
         # Every registration made over HTTP must have reached the stream through intake's relay.
@@ -842,9 +1182,11 @@ async def http_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDatabas
         published = await guard.count_since(INTAKE_STREAM.name)
         if published != registered:
             notes.append(f"WARNING: {registered} participants but {published} events in {INTAKE_STREAM.name}")
-        notes.append(f"intake registrations (incl. warm-up) {registered}, events added to {INTAKE_STREAM.name}: "
-                     f"{published}")
+        notes.append(
+            f"intake registrations (incl. warm-up) {registered}, events added to {INTAKE_STREAM.name}: {published}"
+        )
     finally:
+        await probe.close()
         for server in (intake, baseline):
             server.stop()
         notes.extend(await guard.cleanup())
@@ -854,8 +1196,11 @@ async def http_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDatabas
         base = [r for r in runs if r.server == "baseline" and r.clients == clients]
         mine = [r for r in runs if r.server == "intake" and r.clients == clients]
         ratios = [m.rps / b.rps for m, b in zip(mine, base, strict=True) if b.rps]
-        row: dict[str, Any] = {"clients": clients, "ratio": round(statistics.median(ratios), 3),
-                               "ratio_per_round": [round(r, 3) for r in ratios]}
+        row: dict[str, Any] = {
+            "clients": clients,
+            "ratio": round(statistics.median(ratios), 3),
+            "ratio_per_round": [round(r, 3) for r in ratios],
+        }
         for name, group in (("baseline", base), ("intake", mine)):
             pooled = sorted(itertools.chain.from_iterable(r.latencies for r in group))
             row[name] = {
@@ -863,6 +1208,13 @@ async def http_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDatabas
                 "p50_ms": round(1000 * percentile(pooled, 50), 2),
                 "p99_ms": round(1000 * percentile(pooled, 99), 2),
                 "errors": sum(r.errors for r in group),
+                "server_cpu_ms_per_request": round(statistics.median(r.server_cpu_ms_per_request for r in group), 3),
+                "server_write_syscalls_per_request": statistics.median(
+                    r.server_syscalls_per_request["write"] for r in group
+                ),
+                "server_read_syscalls_per_request": statistics.median(
+                    r.server_syscalls_per_request["read"] for r in group
+                ),
                 "server_cpu_pct": round(statistics.median(r.cpu.get("server_pct", 0) for r in group), 1),
                 "loadgen_cpu_pct": round(statistics.median(r.cpu.get("loadgen_pct", 0) for r in group), 1),
                 "postgres_cpu_pct": round(statistics.median(r.cpu.get("postgres_pct", 0) for r in group), 1),
@@ -870,7 +1222,14 @@ async def http_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDatabas
                 "machine_busy_pct": round(statistics.median(r.cpu.get("machine_busy_pct", 0) for r in group), 1),
                 "other_cpu_pct": round(statistics.median(r.cpu.get("other_pct", 0) for r in group), 1),
             }
-        row["intake"]["outbox_backlog_at_end_max"] = max(r.extra.get("outbox_backlog_at_end", 0) for r in mine)
+        row["intake"]["outbox_backlog_at_end_max"] = max(r.extra.get("outbox_backlog_after", 0) for r in mine)
+        row["intake"]["relay_events_per_s_under_load"] = round(
+            statistics.median(r.extra.get("relay_events_per_s_under_load", 0) for r in mine), 1
+        )
+        row["intake"]["oldest_unpublished_event_age_s_max"] = max(
+            r.extra.get("oldest_unpublished_event_age_s", 0) for r in mine
+        )
+        row["intake"]["outbox_drain_after_load_s_max"] = max(r.extra.get("outbox_drain_s", 0) for r in mine)
         row["target"] = HTTP_TARGET
         row["meets_target"] = row["ratio"] >= HTTP_TARGET
         summary.append(row)
@@ -878,10 +1237,16 @@ async def http_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDatabas
         "summary": summary,
         "runs": [{k: v for k, v in asdict(r).items() if k != "latencies"} for r in runs],
         "notes": notes,
-        "config": {"pool_min": settings.db_pool_min, "pool_max": settings.db_pool_max,
-                   "distinct_bodies": len(bodies), "mean_body_bytes": round(statistics.mean(map(len, bodies))),
-                   "client": args.client, "idempotency_keys": args.idempotency_keys,
-                   "uvicorn": "1 worker, --no-access-log, --log-level warning, loop/http auto"},
+        "config": {
+            "pool_min": settings.db_pool_min,
+            "pool_max": settings.db_pool_max,
+            "distinct_bodies": len(bodies),
+            "mean_body_bytes": round(statistics.mean(map(len, bodies))),
+            "client": args.client,
+            "idempotency_keys": args.idempotency_keys,
+            "launcher": args.launcher,
+            "uvicorn": "1 worker, no access log, --log-level warning, loop/http auto (uvloop/httptools)",
+        },
     }
 
 
@@ -894,15 +1259,16 @@ def bench_event_class(producer: str) -> type[ParticipantRegistered]:
     return type("BenchParticipantRegistered", (ParticipantRegistered,), {"PRODUCER": producer, "__module__": __name__})
 
 
-def make_events(count: int, organisation_id: str, producer: str, seed: int) -> list[tuple[ParticipantRegistered, uuid.UUID]]:
+def make_events(
+    count: int, organisation_id: str, producer: str, seed: int
+) -> list[tuple[ParticipantRegistered, uuid.UUID]]:
     event_class = bench_event_class(producer)
     now = datetime.now(UTC)
     payloads = []
     for body in make_bodies(min(count, 1000), seed=seed + 1):
         command = RegisterParticipant.model_validate(body)
         details = ParticipantDetails.model_validate(command.model_dump(exclude={"role"}))
-        participant = Participant.register(organisation_id=organisation_id, role=command.role, details=details,
-                                           now=now)
+        participant = Participant.register(organisation_id=organisation_id, role=command.role, details=details, now=now)
         payloads.append(intake_events.registered(participant).payload)
     result = []
     for i in range(count):
@@ -919,10 +1285,27 @@ async def _prefill(pool: asyncpg.Pool, events: Sequence[tuple[ParticipantRegiste
         for start in range(0, len(events), 5000):
             await conn.copy_records_to_table(
                 "outbox",
-                columns=["event_id", "subject", "event_type", "organisation_id", "aggregate_id", "correlation_id",
-                         "body"],
-                records=[(e.event_id, e.subject(), e.type, e.organisation_id, aggregate, e.correlation_id,
-                          e.model_dump_json().encode()) for e, aggregate in events[start:start + 5000]],
+                columns=[
+                    "event_id",
+                    "subject",
+                    "event_type",
+                    "organisation_id",
+                    "aggregate_id",
+                    "correlation_id",
+                    "body",
+                ],
+                records=[
+                    (
+                        e.event_id,
+                        e.subject(),
+                        e.type,
+                        e.organisation_id,
+                        aggregate,
+                        e.correlation_id,
+                        e.model_dump_json().encode(),
+                    )
+                    for e, aggregate in events[start : start + 5000]
+                ],
             )
         await conn.execute("ANALYZE outbox")
 
@@ -954,11 +1337,16 @@ async def relay_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDataba
             await migrate(conn, shared_migrations())
         say(f"generating {args.events} events ...")
         events = make_events(args.events, organisation_id, producer, seed=args.seed)
-        say(f"relay phase: {args.events} events of mean {statistics.mean(len(e.model_dump_json()) for e, _ in events[:500]):.0f} B, "
-            f"batch {batch_size}, stream {spec.name}")
+        say(
+            f"relay phase: {args.events} events of mean "
+            f"{statistics.mean(len(e.model_dump_json()) for e, _ in events[:500]):.0f} B, "
+            f"batch {batch_size}, stream {spec.name}"
+        )
         for round_ in range(args.rounds):
             await _prefill(pool, events)
-            rows = await pool.fetch("SELECT event_id, subject, event_type, correlation_id, body FROM outbox ORDER BY id")
+            rows = await pool.fetch(
+                "SELECT event_id, subject, event_type, correlation_id, body FROM outbox ORDER BY id"
+            )
             messages = []
             for row in rows:  # pre-serialised: exactly what the relay will send for these rows
                 headers = {HEADER_MSG_ID: str(row["event_id"]), HEADER_EVENT_TYPE: row["event_type"]}
@@ -966,13 +1354,19 @@ async def relay_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDataba
                     headers[HEADER_CORRELATION_ID] = row["correlation_id"]
                 messages.append((row["subject"], row["body"], headers))
             result: dict[str, Any] = {"round": round_}
-            order = ("raw", "relay") if round_ % 2 == 0 else ("relay", "raw")
+            # raw: the idiomatic js.publish_async(subject, body, headers=...); raw_wait_stall: the very call the
+            # relay makes (wait_stall=publish_timeout), to show what that argument alone costs.
+            order = ["raw", "raw_wait_stall", "relay"]
+            if round_ % 2:
+                order.reverse()
             for which in order:
                 await _fresh_stream(admin_js, spec)
-                if which == "raw":
-                    result["raw"] = await _raw_publish(infra.nats_url, messages, batch_size, timeout)
+                if which == "relay":
+                    result[which] = await _relay_drain(pool, infra.nats_url, batch_size, timeout)
                 else:
-                    result["relay"] = await _relay_drain(pool, infra.nats_url, batch_size, timeout)
+                    result[which] = await _raw_publish(
+                        infra.nats_url, messages, batch_size, timeout, timeout if which == "raw_wait_stall" else None
+                    )
                 stored = await _stream_count(admin_js, spec)
                 result[which]["stream_messages"] = stored
                 if stored != len(messages):
@@ -981,26 +1375,43 @@ async def relay_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDataba
             if backlog:
                 raise RuntimeError(f"relay left {backlog} rows unpublished")
             result["ratio"] = round(result["relay"]["events_per_s"] / result["raw"]["events_per_s"], 3)
+            result["ratio_vs_raw_wait_stall"] = round(
+                result["relay"]["events_per_s"] / result["raw_wait_stall"]["events_per_s"], 3
+            )
             rounds.append(result)
-            say(f"  round {round_}: raw {result['raw']['events_per_s']:9.1f} ev/s  relay {result['relay']['events_per_s']:9.1f} ev/s"
-                f"  ratio {result['ratio']:.3f}  relay split: publish {result['relay']['publish_share_pct']}%"
-                f" / database {result['relay']['database_share_pct']}%  cpu raw {result['raw']['cpu']} relay {result['relay']['cpu']}")
+            say(
+                f"  round {round_}: raw {result['raw']['events_per_s']:8.1f} ev/s, raw+wait_stall "
+                f"{result['raw_wait_stall']['events_per_s']:8.1f} ev/s, "
+                f"relay {result['relay']['events_per_s']:8.1f} ev/s  ratio {result['ratio']:.3f} "
+                f"({result['ratio_vs_raw_wait_stall']:.3f} vs raw+wait_stall)  relay time: "
+                f"publish {result['relay']['publish_share_pct']}% / database {result['relay']['database_share_pct']}%"
+                f"  cpu% raw {result['raw']['cpu']} relay {result['relay']['cpu']}"
+            )
     finally:
         with contextlib.suppress(Exception):
             await admin_js.delete_stream(spec.name)
         await nc.close()
         await pool.close()
 
-    def med(which: str, key: str) -> float:
-        return round(statistics.median(r[which][key] for r in rounds), 1)
+    def med(which: str, key: str, digits: int = 1) -> float:
+        return round(statistics.median(r[which][key] for r in rounds), digits)
 
     ratio = round(statistics.median(r["ratio"] for r in rounds), 3)
     return {
         "summary": {
-            "events": args.events, "batch_size": batch_size, "ratio": ratio, "target": RELAY_TARGET,
+            "events": args.events,
+            "batch_size": batch_size,
+            "ratio": ratio,
+            "target": RELAY_TARGET,
             "meets_target": ratio >= RELAY_TARGET,
-            "raw_events_per_s": med("raw", "events_per_s"), "relay_events_per_s": med("relay", "events_per_s"),
-            "raw_batch_p50_ms": med("raw", "batch_p50_ms"), "relay_batch_p50_ms": med("relay", "batch_p50_ms"),
+            "raw_events_per_s": med("raw", "events_per_s"),
+            "relay_events_per_s": med("relay", "events_per_s"),
+            "raw_wait_stall_events_per_s": med("raw_wait_stall", "events_per_s"),
+            "ratio_vs_raw_wait_stall": round(statistics.median(r["ratio_vs_raw_wait_stall"] for r in rounds), 3),
+            "raw_cpu_ms_per_event": med("raw", "bench_cpu_ms_per_event", 4),
+            "relay_cpu_ms_per_event": med("relay", "bench_cpu_ms_per_event", 4),
+            "raw_batch_p50_ms": med("raw", "batch_p50_ms"),
+            "relay_batch_p50_ms": med("relay", "batch_p50_ms"),
             "relay_publish_share_pct": med("relay", "publish_share_pct"),
             "relay_database_share_pct": med("relay", "database_share_pct"),
             "ratio_per_round": [r["ratio"] for r in rounds],
@@ -1009,8 +1420,13 @@ async def relay_phase(args: argparse.Namespace, infra: Infra, dbs: ScratchDataba
     }
 
 
-async def _raw_publish(nats_url: str, messages: Sequence[tuple[str, bytes, dict[str, str]]], batch_size: int,
-                       timeout: float) -> dict[str, Any]:
+async def _raw_publish(
+    nats_url: str,
+    messages: Sequence[tuple[str, bytes, dict[str, str]]],
+    batch_size: int,
+    timeout: float,
+    wait_stall: float | None,
+) -> dict[str, Any]:
     nc = await nats.connect(nats_url, name="sprakvan-bench-raw")
     js = nc.jetstream(publish_async_max_pending=max(batch_size, 256))  # as OutboxRelay does
     batch_times = []
@@ -1019,8 +1435,10 @@ async def _raw_publish(nats_url: str, messages: Sequence[tuple[str, bytes, dict[
         started = time.perf_counter()
         for start in range(0, len(messages), batch_size):
             t0 = time.perf_counter()
-            futures = [await js.publish_async(subject, body, headers=dict(headers), wait_stall=timeout)
-                       for subject, body, headers in messages[start:start + batch_size]]
+            futures = [
+                await js.publish_async(subject, body, headers=dict(headers), wait_stall=wait_stall)
+                for subject, body, headers in messages[start : start + batch_size]
+            ]
             await asyncio.wait_for(asyncio.gather(*futures), timeout)
             batch_times.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
@@ -1028,9 +1446,16 @@ async def _raw_publish(nats_url: str, messages: Sequence[tuple[str, bytes, dict[
     finally:
         await nc.close()
     batch_times.sort()
-    return {"events": len(messages), "elapsed_s": round(elapsed, 3), "events_per_s": round(len(messages) / elapsed, 1),
-            "batches": len(batch_times), "batch_p50_ms": round(1000 * percentile(batch_times, 50), 2),
-            "cpu": cpu_usage(before, after, me_label="bench")}
+    return {
+        "events": len(messages),
+        "elapsed_s": round(elapsed, 3),
+        "events_per_s": round(len(messages) / elapsed, 1),
+        "wait_stall": wait_stall,
+        "bench_cpu_ms_per_event": round(1000 * (after.me - before.me) / len(messages), 4),
+        "batches": len(batch_times),
+        "batch_p50_ms": round(1000 * percentile(batch_times, 50), 2),
+        "cpu": cpu_usage(before, after, me_label="bench"),
+    }
 
 
 async def _relay_drain(pool: asyncpg.Pool, nats_url: str, batch_size: int, timeout: float) -> dict[str, Any]:
@@ -1066,11 +1491,17 @@ async def _relay_drain(pool: asyncpg.Pool, nats_url: str, batch_size: int, timeo
         await nc.close()
     batch_times.sort()
     busy = sum(batch_times)
-    return {"events": total, "elapsed_s": round(elapsed, 3), "events_per_s": round(total / elapsed, 1),
-            "batches": len(batch_times), "batch_p50_ms": round(1000 * percentile(batch_times, 50), 2),
-            "publish_share_pct": round(100 * publish_time / busy, 1) if busy else 0.0,
-            "database_share_pct": round(100 * (busy - publish_time) / busy, 1) if busy else 0.0,
-            "cpu": cpu_usage(before, after, me_label="bench")}
+    return {
+        "events": total,
+        "elapsed_s": round(elapsed, 3),
+        "events_per_s": round(total / elapsed, 1),
+        "bench_cpu_ms_per_event": round(1000 * (after.me - before.me) / max(total, 1), 4),
+        "batches": len(batch_times),
+        "batch_p50_ms": round(1000 * percentile(batch_times, 50), 2),
+        "publish_share_pct": round(100 * publish_time / busy, 1) if busy else 0.0,
+        "database_share_pct": round(100 * (busy - publish_time) / busy, 1) if busy else 0.0,
+        "cpu": cpu_usage(before, after, me_label="bench"),
+    }
 
 
 # =================================================================================================
@@ -1079,27 +1510,56 @@ async def _relay_drain(pool: asyncpg.Pool, nats_url: str, batch_size: int, timeo
 def print_report(result: dict[str, Any]) -> None:
     env = result["environment"]
     say("")
-    say("=" * 100)
+    say("=" * 110)
     say(f"Språkvän intake benchmark  {result['started_at']}  tag {result['tag']}")
-    say(f"machine: {env['cpus']} CPUs, {env['python']}, postgres: {env['postgres']}, nats: {env['nats']}")
-    say(f"NOTE: the load generator, both servers, PostgreSQL and NATS all share these {env['cpus']} cores; "
-        "absolute rates are machine-bound, read the ratios.")
+    say(
+        f"machine: {env['cpus']} CPUs, Python {env['python']}, postgres: {env['postgres']}, nats: {env['nats']}, "
+        f"busy before start: {env.get('machine_busy_pct_before_start')}%"
+    )
+    say(
+        f"NOTE: the load generator, both servers, PostgreSQL and NATS all share these {env['cpus']} cores: absolute "
+        "rates are machine-bound, read the ratios."
+    )
     http = result.get("http")
     if http:
+        cfg = http["config"]
         say("")
-        say("1. POST /participants  (registrations/s; median over rounds; latency pooled over rounds)")
-        say(f"{'clients':>7} | {'baseline/s':>10} {'p50 ms':>8} {'p99 ms':>8} | {'intake/s':>9} {'p50 ms':>8} "
-            f"{'p99 ms':>8} | {'ratio':>6}  {'target':>6}  | cpu% (100 = one core) intake srv/pg/nats/loadgen/other")
+        say(
+            f"1. POST /participants, registrations/s  (uvicorn, 1 worker each, "
+            f"pool {cfg['pool_min']}-{cfg['pool_max']}, "
+            f"{cfg['client']} keep-alive clients; rates: median over rounds; latency: pooled)"
+        )
+        say(
+            f"{'clients':>7} | {'baseline/s':>10} {'p50 ms':>7} {'p99 ms':>7} | {'intake/s':>8} {'p50 ms':>7} "
+            f"{'p99 ms':>7} | {'ratio':>5}  target     | server CPU ms/req  base -> intake | syscalls/req (r+w)"
+        )
         for row in http["summary"]:
             b, i = row["baseline"], row["intake"]
             verdict = "ok" if row["meets_target"] else "MISS"
-            say(f"{row['clients']:>7} | {b['rps']:>10.1f} {b['p50_ms']:>8.2f} {b['p99_ms']:>8.2f} | {i['rps']:>9.1f} "
-                f"{i['p50_ms']:>8.2f} {i['p99_ms']:>8.2f} | {row['ratio']:>6.3f}  >={row['target']:<4} {verdict:>4} | "
-                f"{i['server_cpu_pct']:.0f}/{i['postgres_cpu_pct']:.0f}/{i['nats_cpu_pct']:.0f}/{i['loadgen_cpu_pct']:.0f}"
-                f"/other {i['other_cpu_pct']:.0f} (baseline srv {b['server_cpu_pct']:.0f}, pg {b['postgres_cpu_pct']:.0f}, "
-                f"loadgen {b['loadgen_cpu_pct']:.0f}, other {b['other_cpu_pct']:.0f})")
+            say(
+                f"{row['clients']:>7} | {b['rps']:>10.1f} {b['p50_ms']:>7.2f} {b['p99_ms']:>7.2f} | {i['rps']:>8.1f} "
+                f"{i['p50_ms']:>7.2f} {i['p99_ms']:>7.2f} | {row['ratio']:>5.3f}  >={row['target']} {verdict:<4} | "
+                f"{b['server_cpu_ms_per_request']:>13.2f} -> {i['server_cpu_ms_per_request']:.2f} "
+                f"({i['server_cpu_ms_per_request'] / max(b['server_cpu_ms_per_request'], 1e-9):.1f}x) | "
+                f"{b['server_read_syscalls_per_request'] + b['server_write_syscalls_per_request']:.1f} -> "
+                f"{i['server_read_syscalls_per_request'] + i['server_write_syscalls_per_request']:.1f}"
+            )
+            say(
+                f"{'':>7}   CPU % of one core during the runs: baseline server {b['server_cpu_pct']:.0f}, postgres "
+                f"{b['postgres_cpu_pct']:.0f}, load generator {b['loadgen_cpu_pct']:.0f}, "
+                f"other {b['other_cpu_pct']:.0f}"
+                f" | intake server {i['server_cpu_pct']:.0f}, postgres {i['postgres_cpu_pct']:.0f}, nats "
+                f"{i['nats_cpu_pct']:.0f}, load generator {i['loadgen_cpu_pct']:.0f}, other {i['other_cpu_pct']:.0f}"
+            )
+            say(f"{'':>7}   per-round ratios {row['ratio_per_round']}")
+            say(
+                f"{'':>7}   intake's relay during the load: {i['relay_events_per_s_under_load']} events/s published "
+                f"vs {i['rps']} registrations/s; when the load stopped: backlog up to {i['outbox_backlog_at_end_max']} "
+                f"rows, oldest unpublished event {i['oldest_unpublished_event_age_s_max']} s old, drained "
+                f"{i['outbox_drain_after_load_s_max']} s later"
+            )
             if i["errors"] or b["errors"]:
-                say(f"        errors: baseline {b['errors']}, intake {i['errors']}")
+                say(f"{'':>7}   ERRORS: baseline {b['errors']}, intake {i['errors']} (see the JSON for samples)")
         for note in http["notes"]:
             say(f"  - {note}")
     relay = result.get("relay")
@@ -1107,50 +1567,90 @@ def print_report(result: dict[str, Any]) -> None:
         s = relay["summary"]
         verdict = "ok" if s["meets_target"] else "MISS"
         say("")
-        say(f"2. Outbox relay drain vs raw js.publish_async  ({s['events']} events, batch {s['batch_size']}; "
-            "median over rounds)")
-        say(f"{'':>7}   {'raw events/s':>13} {'relay events/s':>15} | {'ratio':>6}  target")
-        say(f"{'':>7}   {s['raw_events_per_s']:>13.1f} {s['relay_events_per_s']:>15.1f} | {s['ratio']:>6.3f}  "
-            f">={s['target']} {verdict}")
-        say(f"  batch p50: raw {s['raw_batch_p50_ms']} ms, relay {s['relay_batch_p50_ms']} ms; relay time split: "
-            f"JetStream publish {s['relay_publish_share_pct']}%, database (select/update/commit) "
-            f"{s['relay_database_share_pct']}%")
+        say(
+            f"2. Outbox relay drain vs raw js.publish_async  ({s['events']} events, batch {s['batch_size']}, "
+            "same subject/body/headers incl. Nats-Msg-Id; median over rounds)"
+        )
+        say(
+            f"   {'raw events/s':>13} {'relay events/s':>15} | {'ratio':>5}  target     | raw with the relay's "
+            f"wait_stall=: events/s, relay ratio to it | CPU ms/event raw -> relay"
+        )
+        say(
+            f"   {s['raw_events_per_s']:>13.1f} {s['relay_events_per_s']:>15.1f} | {s['ratio']:>5.3f}  "
+            f">={s['target']} {verdict:<4} | {s['raw_wait_stall_events_per_s']:>26.1f}, "
+            f"{s['ratio_vs_raw_wait_stall']:.3f}"
+            f"{'':>16} | {s['raw_cpu_ms_per_event']:.3f} -> {s['relay_cpu_ms_per_event']:.3f}"
+        )
+        say(
+            f"   batch p50: raw {s['raw_batch_p50_ms']} ms, relay {s['relay_batch_p50_ms']} ms; relay time: JetStream "
+            f"publish {s['relay_publish_share_pct']}%, database (select/update/commit) "
+            f"{s['relay_database_share_pct']}%;"
+            f" per-round ratios {s['ratio_per_round']}"
+        )
     say("")
     say(f"results: {result['json_path']}")
-    say("=" * 100)
+    say("=" * 110)
 
 
 # =================================================================================================
 # Main
 # =================================================================================================
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", default=None,
-                        help="concurrent clients, or a comma-separated sweep like 16,32,64 (default 32)")
-    parser.add_argument("--requests", type=int, default=None, help="timed requests per run (default 10000)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed requests before each run (default 1000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--clients", default=None, help="concurrent clients, or a comma-separated sweep like 16,32,64 (default 32)"
+    )
+    parser.add_argument("--requests", type=int, default=None, help="timed requests per run (default 8000)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed requests before each run (default 800)")
     parser.add_argument("--events", type=int, default=None, help="outbox events for the relay phase (default 20000)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="relay batch size (default: IntakeSettings().relay_batch_size)")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="repetitions of each comparison, alternating order; medians are reported (default 3)")
-    parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
-                        help="load generator: raw asyncio HTTP/1.1 (default, cheapest) or httpx.AsyncClient")
-    parser.add_argument("--idempotency-keys", action="store_true",
-                        help="send a unique Idempotency-Key with every registration (intake then also looks it up)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="relay batch size (default: IntakeSettings().relay_batch_size)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="repetitions of each comparison, alternating order; medians are reported (default 3)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="load generator: raw asyncio HTTP/1.1 (default, cheapest) or httpx.AsyncClient",
+    )
+    parser.add_argument(
+        "--launcher",
+        choices=["uvicorn", "sprakvan"],
+        default="uvicorn",
+        help="start intake with `python -m uvicorn --factory ...` exactly like the baseline (default) "
+        "or with `sprakvan serve intake` as the container does",
+    )
+    parser.add_argument(
+        "--idempotency-keys",
+        action="store_true",
+        help="send a unique Idempotency-Key with every registration (intake then also looks it up)",
+    )
     parser.add_argument("--distinct-bodies", type=int, default=2000, help="distinct registration bodies, cycled")
     parser.add_argument("--seed", type=int, default=20250101)
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="sample each server with py-spy (if installed) during the timed runs; collapsed "
-                             "stacks into DIR (the profiler costs CPU too: do not compare rates of such runs)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="sample each server with py-spy (if installed) during the timed runs; collapsed "
+        "stacks into DIR (the profiler costs CPU too: do not compare rates of such runs)",
+    )
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-relay", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small numbers for a smoke run (< 30 s)")
-    parser.add_argument("--output", type=Path, default=None, help="JSON file (default bench/results/intake-<time>.json)")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="JSON file (default bench/results/intake-<time>.json)"
+    )
     args = parser.parse_args(argv)
     quick = {"clients": "16", "requests": 600, "warmup": 100, "events": 2000, "rounds": 1}
-    full = {"clients": "32", "requests": 10000, "warmup": 1000, "events": 20000, "rounds": 3}
+    full = {"clients": "32", "requests": 8000, "warmup": 800, "events": 20000, "rounds": 3}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -1166,20 +1666,28 @@ async def amain(args: argparse.Namespace) -> int:
     infra = Infra()
     infra.start()
     global _scope
-    _scope = CpuScope(tag, urlsplit(infra.database_url).port or 5432,
-                      urlsplit(infra.nats_url.split(",")[0]).port or 4222)
+    _scope = CpuScope(
+        tag, urlsplit(infra.database_url).port or 5432, urlsplit(infra.nats_url.split(",")[0]).port or 4222
+    )
     dbs = ScratchDatabases(infra.database_url, tag)
     idle = machine_busy_now()
     if idle > 15:
-        say(f"WARNING: the machine is already {idle:.0f}% busy before the benchmark starts (other processes); "
-            "expect noisy absolute rates. Ratios are paired per round to absorb some of it.")
+        say(
+            f"WARNING: the machine is already {idle:.0f}% busy before the benchmark starts (other processes); "
+            "expect noisy absolute rates. Ratios are paired per round to absorb some of it."
+        )
     log_dir = Path(tempfile.mkdtemp(prefix=f"sprakvan-bench-{tag}-logs-"))
     result: dict[str, Any] = {
-        "benchmark": "intake", "started_at": started_at, "tag": tag,
+        "benchmark": "intake",
+        "started_at": started_at,
+        "tag": tag,
         "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "environment": {
-            "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "postgres": infra.source["postgres"], "nats": infra.source["nats"],
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "postgres": infra.source["postgres"],
+            "nats": infra.source["nats"],
             "event_loop": type(asyncio.get_running_loop()).__module__,
             "note": "load generator, servers, PostgreSQL and NATS share the same cores",
             "machine_busy_pct_before_start": idle,
@@ -1187,8 +1695,10 @@ async def amain(args: argparse.Namespace) -> int:
     }
     try:
         if not args.skip_http:
-            say(f"phase 1: HTTP registrations, clients {args.clients}, {args.warmup} warm-up + {args.requests} "
-                f"timed requests per run, {args.rounds} round(s)")
+            say(
+                f"phase 1: HTTP registrations, clients {args.clients}, {args.warmup} warm-up + {args.requests} "
+                f"timed requests per run, {args.rounds} round(s)"
+            )
             result["http"] = await http_phase(args, infra, dbs, tag, log_dir)
         if not args.skip_relay:
             say(f"phase 2: outbox relay vs raw publish_async, {args.events} events, {args.rounds} round(s)")

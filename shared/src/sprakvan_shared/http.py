@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
@@ -55,11 +55,7 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-# Dependencies are async on purpose: FastAPI runs a sync dependency in a worker thread, a costly hop
-# for a few microseconds of work on every request.
-async def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise _unauthorized("missing bearer token")
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -71,10 +67,16 @@ async def authenticate(
     return principal
 
 
-def require_role(allowed: Iterable[Role]) -> Callable[[Principal], Principal]:
+def require_role(allowed: Iterable[Role]) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller's principal, if its role is among ``allowed``; else 401 or 403."""
     allowed = frozenset(allowed)
 
-    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    # One async dependency per route, not a chain: FastAPI runs a sync dependency in a worker thread,
+    # and each level of dependencies costs measurable time on every request.
+    async def check(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
+        principal = _principal(request, credentials)
         if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not do this")
         return principal

@@ -45,12 +45,19 @@ def _envelope(p: Participant) -> dict[str, object]:
     return {"organisation_id": p.organisation_id, "correlation_id": current_correlation_id()}
 
 
+# The profile events are built with model_construct: every value comes from a participant the domain
+# has already validated, and registration is the hot path. The tests parse each published event back
+# with model_validate_json, so a mapping mistake here would fail them.
 def registered(p: Participant) -> ParticipantRegistered:
-    return ParticipantRegistered(**_envelope(p), payload=ParticipantRegisteredPayload(**_profile(p)))
+    return ParticipantRegistered.model_construct(
+        **_envelope(p), payload=ParticipantRegisteredPayload.model_construct(**_profile(p))
+    )
 
 
 def updated(p: Participant) -> ParticipantUpdated:
-    return ParticipantUpdated(**_envelope(p), payload=ParticipantUpdatedPayload(**_profile(p)))
+    return ParticipantUpdated.model_construct(
+        **_envelope(p), payload=ParticipantUpdatedPayload.model_construct(**_profile(p))
+    )
 
 
 def interviewed(p: Participant) -> ParticipantInterviewed:
