@@ -185,20 +185,3 @@ def consume_events(
         return handler
 
     return register
-
-
-def dead_letter_reason(headers: dict[str, str] | None) -> dict[str, str]:
-    """The dead-letter headers of a message, for tools and tests."""
-    headers = headers or {}
-    return {
-        key: headers[key]
-        for key in (
-            DLQ_ERROR,
-            DLQ_ERROR_TYPE,
-            DLQ_ORIGINAL_SUBJECT,
-            DLQ_ORIGINAL_SEQUENCE,
-            DLQ_DELIVERIES,
-            DLQ_CONSUMER,
-        )
-        if key in headers
-    }

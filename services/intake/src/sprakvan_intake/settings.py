@@ -11,4 +11,3 @@ class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", populate_by_name=True)
 
     timezone: str = Field("Europe/Stockholm", description="Day boundaries of the registered-between filter.")
-    page_size_max: int = Field(200, ge=1, le=1000)

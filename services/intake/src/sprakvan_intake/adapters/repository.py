@@ -97,9 +97,6 @@ class ParticipantRepository:
         )
         return _from_row(row) if row else None
 
-    async def add(self, p: Participant) -> None:
-        await self._conn.execute(_INSERT, *_to_row(p))
-
     async def add_announced(self, p: Participant, event: IntegrationEvent) -> None:
         """Insert the participant and its event's outbox row in one atomic statement."""
         await self._conn.execute(_INSERT_ANNOUNCED, *_to_row(p), *outbox.outbox_row(event, p.id))
