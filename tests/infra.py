@@ -38,7 +38,7 @@ def _docker_answers() -> bool:
 def _containers() -> Iterator[Infrastructure]:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     nats = (
         DockerContainer("nats:2.12-alpine")
