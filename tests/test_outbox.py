@@ -148,3 +148,20 @@ async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyn
 
 async def _count(js, expected: int) -> bool:  # noqa: ANN001
     return len(await stream_messages(js, INTAKE_STREAM.name)) == expected
+
+
+async def test_a_partly_acknowledged_batch_keeps_the_acknowledged_rows_marked(pool: asyncpg.Pool, js) -> None:  # noqa: ANN001
+    good = await enqueue(pool, 2)
+    stray = erased_event()
+    async with pool.acquire() as conn, conn.transaction():
+        # A subject no stream captures: JetStream answers "no responders" for this one message.
+        await conn.execute(
+            f"INSERT INTO outbox ({outbox.OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            *(stray.event_id, "sprakvan.nowhere.event", *outbox.outbox_row(stray)[2:]),
+        )
+    relay = OutboxRelay(pool, js._nc, publish_timeout=2)
+    with pytest.raises(outbox.PublishFailed, match="1 of 3"):
+        await relay.relay_batch()
+    unpublished = await pool.fetch("SELECT event_id FROM outbox WHERE published_at IS NULL")
+    assert [r["event_id"] for r in unpublished] == [stray.event_id]
+    assert len(await stream_messages(js, INTAKE_STREAM.name)) == len(good)

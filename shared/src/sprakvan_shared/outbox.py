@@ -196,9 +196,10 @@ class OutboxRelay:
             if acked:
                 await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", acked)
             self.published_total += len(acked)
-            if len(acked) < len(rows):
-                raise PublishFailed(f"{len(rows) - len(acked)} of {len(rows)} publishes not acknowledged")
-            return len(acked)
+        # Raised after the commit, so that the acknowledged part of the batch stays marked.
+        if len(acked) < len(rows):
+            raise PublishFailed(f"{len(rows) - len(acked)} of {len(rows)} publishes not acknowledged")
+        return len(acked)
 
     async def _publish(self, rows: Sequence[asyncpg.Record]) -> list[int]:
         futures: list[asyncio.Future[PubAck]] = []
