@@ -36,9 +36,9 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[Infrastructure]:
+    from testcontainers.community.postgres import PostgresContainer
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
-    from testcontainers.community.postgres import PostgresContainer
 
     nats = (
         DockerContainer("nats:2.12-alpine")
