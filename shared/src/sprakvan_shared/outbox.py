@@ -57,11 +57,15 @@ def insert_after(change_sql: str, change_params: int) -> str:
     UPDATE with parameters $1..$change_params) becomes a data-modifying CTE, the outbox row takes the
     next seven parameters. A single statement is atomic without BEGIN/COMMIT: one round trip instead
     of four, for the most common write, a change announced by one event."""
-    placeholders = ", ".join(f"${change_params + i}" for i in range(1, 8))
-    return f"WITH change AS ({change_sql}) INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ({placeholders})"
+    return f"WITH change AS ({change_sql}) {_insert_sql(first_param=change_params + 1)}"
 
 
-_INSERT = f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+def _insert_sql(first_param: int = 1) -> str:
+    placeholders = ", ".join(f"${first_param + i}" for i in range(7))  # the 7 OUTBOX_COLUMNS
+    return f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ({placeholders})"
+
+
+_INSERT = _insert_sql()
 
 
 async def enqueue(conn: asyncpg.Connection, *events: IntegrationEvent, aggregate_id: UUID | None = None) -> None:
@@ -147,10 +151,12 @@ class OutboxRelay:
                 if loop.time() - last_prune > 600:
                     await self.prune()
                     last_prune = loop.time()
-                if sent < self._batch_size and not await self._sleep(self._poll_interval, wake=self._wake):
-                    # Woken: linger a moment so that one batch carries the commits of the next few
-                    # milliseconds, not one round of select/publish/update per registration.
-                    await self._sleep(self._linger)
+                if sent < self._batch_size:
+                    await self._sleep(self._poll_interval, wake=self._wake)
+                    if self._wake.is_set() and not self._stopping.is_set():
+                        # Woken by a commit: linger a moment so that one batch carries the commits of
+                        # the next few milliseconds, not one select/publish/update per registration.
+                        await self._sleep(self._linger)
         finally:
             await self._release(listener)
 
