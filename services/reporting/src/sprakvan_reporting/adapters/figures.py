@@ -1,0 +1,287 @@
+"""The review's figures for one scope and period, in a handful of aggregate queries over the read models.
+
+Each query reads only the rows of one organisation (and programme) and sums; nothing is fetched per
+person. Results come back as plain, sorted structures so that the same read models always give the
+same JSON, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from ..domain.model import GENDERS, ROLES, WALK_IN_SLOTS, Period, is_weekly, ratio
+
+
+@dataclass(frozen=True)
+class Scope:
+    organisation_id: str
+    programme: str | None  # None: all of the organisation's programmes
+
+
+_PROGRAMME = "($2::text IS NULL OR {table}.programme = $2)"
+_NONE = "-"  # the key for a missing code (no campaign, no district) in tables
+
+_REGISTRATIONS = f"""
+SELECT role, gender, district, referral_source, campaign, to_char(registered_on, 'YYYY-MM') AS month,
+       GROUPING(gender, district, referral_source, campaign) AS grouping_set, count(*) AS n
+FROM participants p
+WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND p.registered_on BETWEEN $3 AND $4
+GROUP BY GROUPING SETS ((role, gender), (role, district), (role, referral_source), (role, campaign),
+                        (role, gender, month))
+"""
+
+# Pair life: a pair is active from its introduction (its formation when no introduction is recorded)
+# until it ends; the day it ends it no longer is.
+_ACTIVE_FROM = "coalesce(activated_on, formed_on)"
+
+_PAIRS = f"""
+SELECT count(*) FILTER (WHERE formed_on BETWEEN $3 AND $4) AS new_pairs,
+       count(*) FILTER (WHERE {_ACTIVE_FROM} <= $4 AND (ended_on IS NULL OR ended_on >= $3)) AS active_in_period,
+       count(*) FILTER (WHERE {_ACTIVE_FROM} <= $4 AND (ended_on IS NULL OR ended_on > $4)) AS active_at_end,
+       count(*) FILTER (WHERE ended_on BETWEEN $3 AND $4) AS ended
+FROM pairs p
+WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND p.formed_on IS NOT NULL
+"""
+
+_PAIR_GROUPS = f"""
+SELECT 'ended' AS grouping, coalesce(end_reason, '{_NONE}') AS code, count(*) AS n
+FROM pairs p WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND ended_on BETWEEN $3 AND $4
+  AND formed_on IS NOT NULL GROUP BY 2
+UNION ALL
+SELECT 'origin', coalesce(origin, '{_NONE}'), count(*)
+FROM pairs p WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND formed_on BETWEEN $3 AND $4
+GROUP BY 2
+UNION ALL
+SELECT 'follow_ups', '', count(*)
+FROM pairs p CROSS JOIN LATERAL unnest(p.follow_up_dates) AS f(day)
+WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND f.day BETWEEN $3 AND $4
+"""
+
+_PAIR_STARTS_AND_ENDS = f"""
+SELECT 'start' AS kind, {_ACTIVE_FROM} AS day, count(*) AS n
+FROM pairs p WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND {_ACTIVE_FROM} <= $4
+GROUP BY 2
+UNION ALL
+SELECT 'end', ended_on, count(*)
+FROM pairs p WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND {_ACTIVE_FROM} <= $4
+  AND ended_on <= $4
+GROUP BY 2
+UNION ALL
+SELECT 'formed', formed_on, count(*)
+FROM pairs p WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND formed_on BETWEEN $3 AND $4
+GROUP BY 2
+"""
+
+_WAITING_TIME = f"""
+SELECT count(*) AS measured,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY p.formed_on - n.registered_on) AS median,
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY p.formed_on - n.registered_on) AS p90
+FROM pairs p JOIN participants n ON n.organisation_id = p.organisation_id AND n.record_id = p.newcomer_id
+WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND p.formed_on BETWEEN $3 AND $4
+"""
+
+# At the end of the period: who is waiting, and how many more places volunteers offer, per district.
+_WAITING_LIST = f"""
+WITH paired_at_end AS (
+    SELECT newcomer_id, established_id FROM pairs p
+    WHERE p.organisation_id = $1 AND p.formed_on <= $3 AND (p.ended_on IS NULL OR p.ended_on > $3)
+),
+present AS (
+    SELECT * FROM participants p
+    WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND NOT p.anonymous
+      AND p.registered_on <= $3 AND (p.withdrawn_on IS NULL OR p.withdrawn_on > $3)
+),
+waiting AS (
+    SELECT coalesce(district, '{_NONE}') AS district, count(*) AS n FROM present n
+    WHERE n.role = 'newcomer' AND NOT EXISTS (SELECT 1 FROM paired_at_end a WHERE a.newcomer_id = n.record_id)
+    GROUP BY 1
+),
+load AS (SELECT established_id, count(*) AS pairs FROM paired_at_end GROUP BY 1),
+free AS (
+    SELECT coalesce(v.district, '{_NONE}') AS district,
+           sum(greatest(coalesce(v.capacity, 1) - coalesce(l.pairs, 0), 0)) AS n
+    FROM present v LEFT JOIN load l ON l.established_id = v.record_id
+    WHERE v.role = 'established' GROUP BY 1
+)
+SELECT coalesce(w.district, f.district) AS district, coalesce(w.n, 0) AS waiting, coalesce(f.n, 0) AS free_places
+FROM waiting w FULL JOIN free f ON f.district = w.district
+"""
+
+_SESSIONS = f"""
+SELECT activity_type, district, GROUPING(activity_type, district) AS g,
+       count(DISTINCT activity_id) AS activities, count(*) AS sessions, sum(signups) AS signups,
+       sum(attended) AS attended, sum(walk_ins_total) AS walk_ins, count(DISTINCT week) AS weeks
+FROM (
+    SELECT a.activity_type, coalesce(o.district, a.district, '{_NONE}') AS district, o.activity_id, o.signups,
+           o.attended, o.walk_ins_total, date_trunc('week', o.starts_on) AS week
+    FROM occurrences o
+    JOIN activities a ON a.organisation_id = o.organisation_id AND a.activity_id = o.activity_id
+    WHERE o.organisation_id = $1 AND {_PROGRAMME.format(table="a")} AND o.held AND o.starts_on BETWEEN $3 AND $4
+) held
+GROUP BY GROUPING SETS ((activity_type, district), (district), ())
+"""
+
+_WALK_INS = f"""
+SELECT {", ".join(f"coalesce(sum(o.walk_ins[{i + 1}]), 0)" for i in range(len(WALK_IN_SLOTS)))}
+FROM occurrences o JOIN activities a ON a.organisation_id = o.organisation_id AND a.activity_id = o.activity_id
+WHERE o.organisation_id = $1 AND {_PROGRAMME.format(table="a")} AND o.held AND o.starts_on BETWEEN $3 AND $4
+"""
+
+
+def _by(rows: list[asyncpg.Record], *keys: str) -> dict[str, Any]:
+    """Nested, sorted dicts of counts: {role: {code: n}}."""
+    nested: dict[str, Any] = {}
+    for row in rows:
+        node = nested
+        for key in keys[:-1]:
+            node = node.setdefault(row[key] if row[key] is not None else _NONE, {})
+        node[row[keys[-1]] if row[keys[-1]] is not None else _NONE] = row["n"]
+    return _sorted(nested)
+
+
+def _sorted(node: Any) -> Any:
+    return {k: _sorted(node[k]) for k in sorted(node)} if isinstance(node, dict) else node
+
+
+def _role_gender(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    return {role: {gender: counts[role, gender] for gender in GENDERS} for role in ROLES}
+
+
+async def registrations(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
+    rows = await conn.fetch(_REGISTRATIONS, scope.organisation_id, scope.programme, period.start, period.end)
+    sets: dict[str, list[asyncpg.Record]] = {}
+    for row in rows:
+        if row["month"] is not None:
+            sets.setdefault("month", []).append(row)
+        else:
+            # GROUPING bits (gender, district, referral_source, campaign): the one column grouped is 0.
+            name = {0b0111: "gender", 0b1011: "district", 0b1101: "referral_source", 0b1110: "campaign"}
+            sets.setdefault(name[row["grouping_set"]], []).append(row)
+    by_gender = Counter({(r["role"], r["gender"]): r["n"] for r in sets.get("gender", [])})
+    months = {m.strftime("%Y-%m") for m in period.month_ends()}
+    by_month: dict[str, Any] = {m: {role: dict.fromkeys(GENDERS, 0) for role in ROLES} for m in sorted(months)}
+    for r in sets.get("month", []):
+        by_month[r["month"]][r["role"]][r["gender"]] = r["n"]
+    return {
+        "by_role_and_gender": _role_gender(by_gender),
+        "total_by_role": {role: sum(by_gender[role, g] for g in GENDERS) for role in ROLES},
+        "by_district": _by(sets.get("district", []), "role", "district"),
+        "by_referral_source": _by(sets.get("referral_source", []), "role", "referral_source"),
+        "by_campaign": _by(sets.get("campaign", []), "role", "campaign"),
+        "by_month": by_month,
+    }
+
+
+def active_at(day: date, starts: dict[date, int], ends: dict[date, int]) -> int:
+    """Pairs started on or before ``day`` less those ended on or before it."""
+    return sum(n for d, n in starts.items() if d <= day) - sum(n for d, n in ends.items() if d <= day)
+
+
+async def pairs(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
+    args = (scope.organisation_id, scope.programme, period.start, period.end)
+    totals = await conn.fetchrow(_PAIRS, *args)
+    groups = await conn.fetch(_PAIR_GROUPS, *args)
+    days = await conn.fetch(_PAIR_STARTS_AND_ENDS, *args)
+    waiting = await conn.fetchrow(_WAITING_TIME, *args)
+    starts = {r["day"]: r["n"] for r in days if r["kind"] == "start"}
+    ends = {r["day"]: r["n"] for r in days if r["kind"] == "end"}
+    formed = {r["day"]: r["n"] for r in days if r["kind"] == "formed"}
+    month_ends = period.month_ends()
+    month_starts = [period.start, *(d.fromordinal(d.toordinal() + 1) for d in month_ends[:-1])]
+    over_time = {
+        end.strftime("%Y-%m"): {
+            "active_at_month_end": active_at(end, starts, ends),
+            "new": sum(n for d, n in formed.items() if begin <= d <= end),
+        }
+        for begin, end in zip(month_starts, month_ends, strict=True)
+    }
+    return {
+        "new": totals["new_pairs"],
+        "active_in_period": totals["active_in_period"],
+        "active_at_end": totals["active_at_end"],
+        "ended": totals["ended"],
+        "ended_by_reason": {
+            r["code"]: r["n"] for r in sorted(groups, key=lambda r: r["code"]) if r["grouping"] == "ended"
+        },
+        "new_by_origin": {
+            r["code"]: r["n"] for r in sorted(groups, key=lambda r: r["code"]) if r["grouping"] == "origin"
+        },
+        "follow_ups_done": next(r["n"] for r in groups if r["grouping"] == "follow_ups"),
+        "waiting_days": {"measured": waiting["measured"], "median": waiting["median"], "p90": waiting["p90"]},
+        "over_time": over_time,
+    }
+
+
+async def waiting_list(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
+    rows = await conn.fetch(_WAITING_LIST, scope.organisation_id, scope.programme, period.end)
+    by_district = {
+        r["district"]: {
+            "waiting": r["waiting"],
+            "free_places": int(r["free_places"]),
+            "volunteers_missing": max(r["waiting"] - int(r["free_places"]), 0),
+        }
+        for r in sorted(rows, key=lambda r: r["district"])
+    }
+    return {
+        "waiting": sum(d["waiting"] for d in by_district.values()),
+        "volunteers_missing": sum(d["volunteers_missing"] for d in by_district.values()),
+        "by_district": by_district,
+    }
+
+
+async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
+    args = (scope.organisation_id, scope.programme, period.start, period.end)
+    rows = await conn.fetch(_SESSIONS, *args)
+    walk_ins = await conn.fetchrow(_WALK_INS, *args)
+
+    def figures(row: asyncpg.Record | None) -> dict[str, Any]:
+        sessions = row["sessions"] if row else 0
+        attended = (row["attended"] or 0) if row else 0
+        walk = (row["walk_ins"] or 0) if row else 0
+        return {
+            "activities": row["activities"] if row else 0,
+            "sessions": sessions,
+            "signups": (row["signups"] or 0) if row else 0,
+            "attended_registered": attended,
+            "attended_walk_in": walk,
+            "attendance": attended + walk,
+            "mean_attendance_per_session": ratio(attended + walk, sessions),
+        }
+
+    total = next((r for r in rows if r["g"] == 3), None)
+    by_district = {r["district"]: r for r in rows if r["g"] == 2}
+    by_type_and_district = sorted((r for r in rows if r["g"] == 0), key=lambda r: (r["activity_type"], r["district"]))
+    weekly = sorted(d for d, r in by_district.items() if d != _NONE and is_weekly(r["weeks"], period))
+    return {
+        **figures(total),
+        "by_type_and_district": [
+            {"activity_type": r["activity_type"], "district": r["district"], **figures(r)} for r in by_type_and_district
+        ],
+        "by_district": {
+            d: {
+                **figures(r),
+                "weeks_with_sessions": r["weeks"],
+                "sessions_per_week": ratio(r["sessions"], period.week_count(), 1),
+            }
+            for d, r in sorted(by_district.items())
+        },
+        "walk_ins_by_role_and_gender": {
+            role: {gender: walk_ins[i] for i, (r, gender) in enumerate(WALK_IN_SLOTS) if r == role} for role in ROLES
+        },
+        "weekly_districts": weekly,
+        "weeks_in_period": period.week_count(),
+    }
+
+
+async def period_figures(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
+    return {
+        "registrations": await registrations(conn, scope, period),
+        "pairs": await pairs(conn, scope, period),
+        "waiting_list": await waiting_list(conn, scope, period),
+        "activities": await activities(conn, scope, period),
+    }
