@@ -63,9 +63,7 @@ def registration_tables(now: dict[str, Any], before: dict[str, Any]) -> list[dic
         for gender in GENDERS
     ]
     month_rows = [
-        [month, role, *(counts[role][g] for g in GENDERS)]
-        for month, counts in now["by_month"].items()
-        for role in ROLES
+        [month, *(counts[role][g] for role in ROLES for g in GENDERS)] for month, counts in now["by_month"].items()
     ]
     return [
         _table(
@@ -83,7 +81,7 @@ def registration_tables(now: dict[str, Any], before: dict[str, Any]) -> list[dic
         _compare("registrations_by_campaign", "campaign", now["by_campaign"], before["by_campaign"]),
         _table(
             "registrations_by_month",
-            [Column("month", "month"), Column("role", "role"), *(Column(g, "number") for g in GENDERS)],
+            [Column("month", "month"), *(Column(f"{role}_{g}", "number") for role in ROLES for g in GENDERS)],
             month_rows,
         ),
     ]

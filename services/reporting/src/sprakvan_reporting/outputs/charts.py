@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; chosen before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..domain.model import ROLES  # noqa: E402
 from .formatting import month  # noqa: E402
@@ -27,6 +28,8 @@ _COLOURS = {"woman": "#b5338a", "man": "#1f6fb2", "non_binary": "#d9822b", "undi
 
 
 def _svg(figure: Any) -> str:
+    for axes in figure.axes:  # counts of people and pairs: no 0.5 ticks
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(figure)

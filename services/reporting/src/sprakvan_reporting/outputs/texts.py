@@ -146,6 +146,18 @@ CODE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "fair_stand": {"sv": "Mässa", "en": "Fair stand"},
         "kickoff": {"sv": "Kickoff", "en": "Kickoff"},
     },
+    "end_reason": {
+        "moved": {"sv": "Flyttat", "en": "Moved"},
+        "no_time": {"sv": "Tidsbrist", "en": "No time"},
+        "completed": {"sv": "Avslutat som planerat", "en": "Completed"},
+        "found_contacts": {"sv": "Har fått egna kontakter", "en": "Found contacts of their own"},
+        "not_a_match": {"sv": "Passade inte ihop", "en": "Not a good match"},
+        "not_interested": {"sv": "Inte längre intresserad", "en": "No longer interested"},
+        "unreachable": {"sv": "Går inte att nå", "en": "Unreachable"},
+        "withdrawn": {"sv": "Deltagare avbröt", "en": "A participant withdrew"},
+        "erased": {"sv": "Deltagare raderad", "en": "A participant was erased"},
+        "other": {"sv": "Annat", "en": "Other"},
+    },
     "origin": {
         "coordinator": {"sv": "Av samordnare", "en": "By a coordinator"},
         "group_matching": {"sv": "Gruppmatchning", "en": "Group matching"},
@@ -209,4 +221,7 @@ def label(kind: str, code: str | None, lang: str, configured: dict[str, Any]) ->
 def column_heading(key: str, lang: str) -> str:
     if key in TEXT:
         return TEXT[key][lang]
-    return CODE_LABELS["gender"].get(key, {}).get(lang, key)
+    role, _, gender = key.partition("_")  # "newcomer_woman": a role and a gender
+    if role in CODE_LABELS["role"] and gender in CODE_LABELS["gender"]:
+        return f"{CODE_LABELS['role'][role][lang]}: {CODE_LABELS['gender'][gender][lang].lower()}"
+    return key
