@@ -6,7 +6,13 @@ import uuid
 from datetime import date, timedelta
 
 from sprakvan_reporting.adapters import read_models as rm
-from sprakvan_reporting.adapters.read_models import ActivityFacts, OccurrenceFacts, PairFacts, ParticipantFacts
+from sprakvan_reporting.adapters.read_models import (
+    AttendanceFacts,
+    OccurrenceFacts,
+    PairFacts,
+    ParticipantFacts,
+    SignupFacts,
+)
 from sprakvan_reporting.domain.model import WALK_IN_SLOTS
 
 ORG = "linkoping"
@@ -59,41 +65,47 @@ def pair(newcomer: ParticipantFacts | None, established: ParticipantFacts | None
     return PairFacts(**values)
 
 
-def activity(activity_type: str = "language_cafe", district: str = "skaggetorp", **kw) -> ActivityFacts:
-    values = {
-        "organisation_id": ORG,
-        "activity_id": uuid.uuid4(),
-        "programme": "vises",
-        "activity_type": activity_type,
-        "district": district,
-        "version": 1,
-    }
-    values.update(kw)
-    return ActivityFacts(**values)
-
-
-def walk_ins(**counts: int) -> tuple[int, ...]:
-    """walk_ins(newcomer_woman=1, established_man=2) in the stored slot order."""
+def slots(**counts: int) -> tuple[int, ...]:
+    """slots(newcomer_woman=1, established_man=2): counts by role and gender in the stored order."""
     return tuple(counts.get(f"{role}_{gender}", 0) for role, gender in WALK_IN_SLOTS)
 
 
 def occurrence(
-    of: ActivityFacts, starts_on: date, *, attended: int = 0, signups: int | None = None, **kw
+    starts_on: date, activity_type: str = "language_cafe", district: str | None = "skaggetorp", **kw
 ) -> OccurrenceFacts:
     values = {
         "organisation_id": ORG,
         "occurrence_id": uuid.uuid4(),
-        "activity_id": of.activity_id,
-        "district": None,
+        "activity_id": uuid.uuid4(),
+        "programmes": (),
+        "activity_type": activity_type,
+        "district": district,
         "starts_on": starts_on,
-        "held": True,
-        "signups": attended if signups is None else signups,
-        "attended": attended,
-        "walk_ins": walk_ins(),
+        "cancelled": False,
         "version": 1,
     }
     values.update(kw)
     return OccurrenceFacts(**values)
+
+
+def attendance(
+    of: OccurrenceFacts, came: tuple[int, ...], walk_ins: tuple[int, ...] = slots(), **kw
+) -> AttendanceFacts:
+    values = {
+        "organisation_id": ORG,
+        "occurrence_id": of.occurrence_id,
+        "came": came,
+        "no_show": 0,
+        "walk_ins": walk_ins,
+        "campaign_signups": {},
+        "version": 2,
+    }
+    values.update(kw)
+    return AttendanceFacts(**values)
+
+
+def signups(of: OccurrenceFacts, count: int, status: str = "confirmed") -> list[SignupFacts]:
+    return [SignupFacts(ORG, uuid.uuid4(), of.occurrence_id, status, 1) for _ in range(count)]
 
 
 async def load_sample(conn) -> dict:
@@ -120,15 +132,23 @@ async def load_sample(conn) -> dict:
     p4 = pair(n3, e1, date(2019, 10, 31), origin="group_matching")
     await rm.upsert_pairs(conn, [p1, p2, p3, p4])
 
-    cafe, walk = activity(), activity("walk_and_talk", "ryd")
-    await rm.upsert_activities(conn, [cafe, walk])
+    cafe, walk = uuid.uuid4(), uuid.uuid4()
     tuesdays = [date(2019, 1, 1) + timedelta(weeks=w) for w in range(44)]  # 1 Jan .. 29 Oct
-    sessions = [
-        occurrence(cafe, d, attended=10, signups=12, walk_ins=walk_ins(newcomer_woman=1, newcomer_man=1))
-        for d in tuesdays
+    cafes = [occurrence(d, activity_id=cafe) for d in tuesdays]
+    cancelled = occurrence(date(2019, 3, 7), activity_id=cafe, cancelled=True)
+    walks = [occurrence(date(2019, 5, d), "walk_and_talk", "ryd", activity_id=walk) for d in (2, 9, 16)]
+    last_year = [occurrence(date(2018, 2, 1) + timedelta(weeks=w), activity_id=cafe) for w in range(10)]
+    stand = occurrence(date(2019, 8, 20), "fair_stand", "innerstaden", programmes=("guide",))
+    await rm.upsert_occurrences(conn, [*cafes, cancelled, *walks, *last_year, stand])
+    sheets = [
+        attendance(o, slots(newcomer_woman=6, established_woman=4), slots(newcomer_woman=1, newcomer_man=1))
+        for o in cafes
     ]
-    sessions.append(occurrence(cafe, date(2019, 3, 7), attended=9, held=False))  # cancelled
-    sessions += [occurrence(walk, date(2019, 5, d), attended=5) for d in (2, 9, 16)]
-    sessions += [occurrence(cafe, date(2018, 2, 1) + timedelta(weeks=w), attended=8) for w in range(10)]
-    await rm.upsert_occurrences(conn, sessions)
+    sheets.append(attendance(cancelled, slots(newcomer_man=9)))
+    sheets += [attendance(o, slots(newcomer_man=3, established_man=2)) for o in walks]
+    sheets += [attendance(o, slots(newcomer_woman=8)) for o in last_year]
+    sheets.append(attendance(stand, slots(), campaign_signups={"stadsfesten": 4}))
+    await rm.upsert_attendance(conn, sheets)
+    await rm.upsert_signups(conn, [s for o in cafes for s in signups(o, 12) + signups(o, 1, "waitlisted")])
+    await rm.upsert_signups(conn, [s for o in walks for s in signups(o, 5)])
     return {"n1": n1, "n3": n3, "p1": p1, "anon": anon}

@@ -73,19 +73,42 @@ async def test_waiting_list_and_missing_volunteers(conn, loaded):
 
 async def test_activities_sessions_attendance_and_weekly_districts(conn, loaded):
     now = (await period_figures(conn, ALL, PERIOD))["activities"]
-    assert (now["activities"], now["sessions"], now["signups"]) == (2, 47, 44 * 12 + 15)
+    # 44 cafés + 3 walks + 1 stand; the cancelled café is not counted
+    assert (now["activities"], now["sessions"], now["signups"]) == (3, 48, 44 * 12 + 15)
     assert (now["attended_registered"], now["attended_walk_in"], now["attendance"]) == (455, 88, 543)
-    assert now["mean_attendance_per_session"] == 11.55  # 543 / 47
+    assert now["mean_attendance_per_session"] == 11.31  # 543 / 48
     assert now["weeks_in_period"] == 44
     assert now["weekly_districts"] == ["skaggetorp"]
     assert now["by_district"]["ryd"]["sessions"] == 3
+    assert now["by_district"]["skaggetorp"]["mean_attendance_per_session"] == 12.0
+    assert now["attended_by_role_and_gender"]["established"]["woman"] == 44 * 4
     assert now["walk_ins_by_role_and_gender"]["newcomer"] == {"woman": 44, "man": 44, "non_binary": 0, "undisclosed": 0}
+    assert now["stand_signups_by_campaign"] == {"stadsfesten": 4}
     assert [(r["activity_type"], r["district"], r["sessions"]) for r in now["by_type_and_district"]] == [
+        ("fair_stand", "innerstaden", 1),
         ("language_cafe", "skaggetorp", 44),
         ("walk_and_talk", "ryd", 3),
     ]
     before = (await period_figures(conn, ALL, PERIOD.year_earlier()))["activities"]
     assert (before["sessions"], before["mean_attendance_per_session"]) == (10, 8.0)
+
+
+async def test_activities_of_one_programme_include_those_open_to_all(conn, loaded):
+    vises = (await period_figures(conn, Scope(ORG, "vises"), PERIOD))["activities"]
+    assert vises["sessions"] == 47  # the stand is the guide programme's only
+    guide = (await period_figures(conn, Scope(ORG, "guide"), PERIOD))["activities"]
+    assert guide["sessions"] == 48
+
+
+async def test_signups_are_recounted_when_one_changes_or_is_erased(conn, loaded):
+    occurrence_id = await conn.fetchval("SELECT occurrence_id FROM signup_counts WHERE confirmed = 5 LIMIT 1")
+    ids = [
+        r["signup_id"]
+        for r in await conn.fetch("SELECT signup_id FROM signups WHERE occurrence_id = $1", occurrence_id)
+    ]
+    await rm.upsert_signups(conn, [rm.SignupFacts(ORG, ids[0], occurrence_id, "cancelled", 2)])
+    await rm.erase_signups(conn, ORG, [ids[1]])
+    assert await conn.fetchval("SELECT confirmed FROM signup_counts WHERE occurrence_id = $1", occurrence_id) == 3
 
 
 async def test_erasure_keeps_counts_through_the_anonymous_record(conn, loaded):

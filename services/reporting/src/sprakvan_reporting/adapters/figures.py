@@ -112,24 +112,41 @@ SELECT coalesce(w.district, f.district) AS district, coalesce(w.n, 0) AS waiting
 FROM waiting w FULL JOIN free f ON f.district = w.district
 """
 
+# An occurrence open to every programme (no programmes named) counts in each programme's report.
+_OCCURRENCE_SCOPE = """o.organisation_id = $1 AND ($2::text IS NULL OR o.programmes = '{}' OR $2 = ANY(o.programmes))
+    AND NOT o.cancelled AND o.starts_on BETWEEN $3 AND $4"""
+
 _SESSIONS = f"""
 SELECT activity_type, district, GROUPING(activity_type, district) AS g,
        count(DISTINCT activity_id) AS activities, count(*) AS sessions, sum(signups) AS signups,
-       sum(attended) AS attended, sum(walk_ins_total) AS walk_ins, count(DISTINCT week) AS weeks
+       sum(came) AS attended, sum(walk_ins) AS walk_ins, count(DISTINCT week) AS weeks
 FROM (
-    SELECT a.activity_type, coalesce(o.district, a.district, '{_NONE}') AS district, o.activity_id, o.signups,
-           o.attended, o.walk_ins_total, date_trunc('week', o.starts_on) AS week
+    SELECT o.activity_type, coalesce(o.district, '{_NONE}') AS district, o.activity_id,
+           coalesce(s.confirmed, 0) AS signups, coalesce(a.came_total, 0) AS came,
+           coalesce(a.walk_ins_total, 0) AS walk_ins, date_trunc('week', o.starts_on) AS week
     FROM occurrences o
-    JOIN activities a ON a.organisation_id = o.organisation_id AND a.activity_id = o.activity_id
-    WHERE o.organisation_id = $1 AND {_PROGRAMME.format(table="a")} AND o.held AND o.starts_on BETWEEN $3 AND $4
+    LEFT JOIN signup_counts s ON s.organisation_id = o.organisation_id AND s.occurrence_id = o.occurrence_id
+    LEFT JOIN attendance a ON a.organisation_id = o.organisation_id AND a.occurrence_id = o.occurrence_id
+    WHERE {_OCCURRENCE_SCOPE}
 ) held
 GROUP BY GROUPING SETS ((activity_type, district), (district), ())
 """
 
-_WALK_INS = f"""
-SELECT {", ".join(f"coalesce(sum(o.walk_ins[{i + 1}]), 0)" for i in range(len(WALK_IN_SLOTS)))}
-FROM occurrences o JOIN activities a ON a.organisation_id = o.organisation_id AND a.activity_id = o.activity_id
-WHERE o.organisation_id = $1 AND {_PROGRAMME.format(table="a")} AND o.held AND o.starts_on BETWEEN $3 AND $4
+_SLOT_SUMS = f"""
+SELECT {", ".join(f"coalesce(sum(a.came[{i + 1}]), 0)" for i in range(len(WALK_IN_SLOTS)))},
+       {", ".join(f"coalesce(sum(a.walk_ins[{i + 1}]), 0)" for i in range(len(WALK_IN_SLOTS)))}
+FROM occurrences o
+JOIN attendance a ON a.organisation_id = o.organisation_id AND a.occurrence_id = o.occurrence_id
+WHERE {_OCCURRENCE_SCOPE}
+"""
+
+_CAMPAIGN_SIGNUPS = f"""
+SELECT c.key AS campaign, sum(c.value::integer) AS n
+FROM occurrences o
+JOIN attendance a ON a.organisation_id = o.organisation_id AND a.occurrence_id = o.occurrence_id
+CROSS JOIN LATERAL jsonb_each_text(a.campaign_signups) AS c
+WHERE {_OCCURRENCE_SCOPE} AND a.campaign_signups <> '{{}}'::jsonb
+GROUP BY 1 ORDER BY 1
 """
 
 
@@ -237,7 +254,9 @@ async def waiting_list(conn: asyncpg.Connection, scope: Scope, period: Period) -
 async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
     args = (scope.organisation_id, scope.programme, period.start, period.end)
     rows = await conn.fetch(_SESSIONS, *args)
-    walk_ins = await conn.fetchrow(_WALK_INS, *args)
+    slots = list(await conn.fetchrow(_SLOT_SUMS, *args))
+    came, walk_ins = slots[: len(WALK_IN_SLOTS)], slots[len(WALK_IN_SLOTS) :]
+    campaign_signups = {r["campaign"]: r["n"] for r in await conn.fetch(_CAMPAIGN_SIGNUPS, *args)}
 
     def figures(row: asyncpg.Record | None) -> dict[str, Any]:
         sessions = row["sessions"] if row else 0
@@ -270,12 +289,16 @@ async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> 
             }
             for d, r in sorted(by_district.items())
         },
-        "walk_ins_by_role_and_gender": {
-            role: {gender: walk_ins[i] for i, (r, gender) in enumerate(WALK_IN_SLOTS) if r == role} for role in ROLES
-        },
+        "attended_by_role_and_gender": _slots(came),
+        "walk_ins_by_role_and_gender": _slots(walk_ins),
+        "stand_signups_by_campaign": campaign_signups,
         "weekly_districts": weekly,
         "weeks_in_period": period.week_count(),
     }
+
+
+def _slots(values: list[int]) -> dict[str, dict[str, int]]:
+    return {role: {gender: values[i] for i, (r, gender) in enumerate(WALK_IN_SLOTS) if r == role} for role in ROLES}
 
 
 async def period_figures(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:

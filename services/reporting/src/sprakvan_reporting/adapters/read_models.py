@@ -7,6 +7,7 @@ thousands, through the same statements.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
@@ -56,30 +57,39 @@ class PairFacts:
 
 
 @dataclass(frozen=True)
-class ActivityFacts:
-    organisation_id: str
-    activity_id: uuid.UUID
-    programme: str | None
-    activity_type: str
-    district: str | None
-    version: int
-
-
-@dataclass(frozen=True)
 class OccurrenceFacts:
     organisation_id: str
     occurrence_id: uuid.UUID
     activity_id: uuid.UUID
+    programmes: tuple[str, ...]
+    activity_type: str
     district: str | None
     starts_on: date
-    held: bool
-    signups: int
-    attended: int
-    walk_ins: tuple[int, ...]  # in the order of WALK_IN_SLOTS
+    cancelled: bool
     version: int
 
 
-RowT = TypeVar("RowT", ParticipantFacts, PairFacts, ActivityFacts, OccurrenceFacts)
+@dataclass(frozen=True)
+class SignupFacts:
+    organisation_id: str
+    signup_id: uuid.UUID
+    occurrence_id: uuid.UUID
+    status: str
+    version: int
+
+
+@dataclass(frozen=True)
+class AttendanceFacts:
+    organisation_id: str
+    occurrence_id: uuid.UUID
+    came: tuple[int, ...]  # in the order of WALK_IN_SLOTS
+    no_show: int
+    walk_ins: tuple[int, ...]  # in the order of WALK_IN_SLOTS
+    campaign_signups: dict[str, int]
+    version: int
+
+
+RowT = TypeVar("RowT", ParticipantFacts, PairFacts, OccurrenceFacts, SignupFacts, AttendanceFacts)
 
 
 def latest(rows: Iterable[RowT], key: str) -> list[RowT]:
@@ -180,59 +190,146 @@ async def upsert_pairs(conn: asyncpg.Connection, rows: Iterable[PairFacts]) -> N
     await conn.execute(_UPSERT_PAIRS, *columns)
 
 
-_UPSERT_ACTIVITIES = """
-INSERT INTO activities (organisation_id, activity_id, programme, activity_type, district, version)
-SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::integer[])
-ON CONFLICT (organisation_id, activity_id) DO UPDATE SET
-    programme = excluded.programme, activity_type = excluded.activity_type, district = excluded.district,
-    version = excluded.version
-WHERE activities.version < excluded.version
-"""
-
-
-async def upsert_activities(conn: asyncpg.Connection, rows: Iterable[ActivityFacts]) -> None:
-    batch = latest(rows, "activity_id")
-    if batch:
-        await conn.execute(_UPSERT_ACTIVITIES, *_columns(batch))
-
-
-_SLOTS = len(WALK_IN_SLOTS)
-_UPSERT_OCCURRENCES = f"""
-INSERT INTO occurrences (organisation_id, occurrence_id, activity_id, district, starts_on, held, signups, attended,
-                         walk_ins, walk_ins_total, version)
-SELECT t.organisation_id, t.occurrence_id, t.activity_id, t.district, t.starts_on, t.held, t.signups, t.attended,
-       ARRAY[{", ".join(f"t.w{i}" for i in range(_SLOTS))}], {" + ".join(f"t.w{i}" for i in range(_SLOTS))},
-       t.version
-FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::date[], $6::boolean[], $7::integer[],
-            $8::integer[], $9::integer[],
-            {", ".join(f"${i + 10}::integer[]" for i in range(_SLOTS))})
-    AS t(organisation_id, occurrence_id, activity_id, district, starts_on, held, signups, attended, version,
-         {", ".join(f"w{i}" for i in range(_SLOTS))})
+_UPSERT_OCCURRENCES = """
+INSERT INTO occurrences (organisation_id, occurrence_id, activity_id, programmes, activity_type, district, starts_on,
+                         cancelled, version)
+SELECT t.organisation_id, t.occurrence_id, t.activity_id, t.programmes::text[], t.activity_type, t.district,
+       t.starts_on, t.cancelled, t.version
+FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::date[], $8::boolean[],
+            $9::integer[])
+    AS t(organisation_id, occurrence_id, activity_id, programmes, activity_type, district, starts_on, cancelled,
+         version)
 ON CONFLICT (organisation_id, occurrence_id) DO UPDATE SET
-    activity_id = excluded.activity_id, district = excluded.district, starts_on = excluded.starts_on,
-    held = excluded.held, signups = excluded.signups, attended = excluded.attended, walk_ins = excluded.walk_ins,
-    walk_ins_total = excluded.walk_ins_total, version = excluded.version
+    activity_id = excluded.activity_id, programmes = excluded.programmes, activity_type = excluded.activity_type,
+    district = excluded.district, starts_on = excluded.starts_on, cancelled = excluded.cancelled,
+    version = excluded.version
 WHERE occurrences.version < excluded.version
 """
+
+
+def _text_array_literal(values: Sequence[str]) -> str:
+    # Codes match [a-z0-9_-]: nothing in them needs quoting in an array literal.
+    return "{" + ",".join(sorted(values)) + "}"
 
 
 async def upsert_occurrences(conn: asyncpg.Connection, rows: Iterable[OccurrenceFacts]) -> None:
     batch = latest(rows, "occurrence_id")
     if not batch:
         return
+    columns = _columns(batch)
+    columns[3] = [_text_array_literal(codes) for codes in columns[3]]
+    await conn.execute(_UPSERT_OCCURRENCES, *columns)
+
+
+_UPSERT_SIGNUPS = """
+WITH changed AS (
+    INSERT INTO signups (organisation_id, signup_id, occurrence_id, status, version)
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::integer[])
+    ON CONFLICT (organisation_id, signup_id) DO UPDATE SET
+        occurrence_id = excluded.occurrence_id, status = excluded.status, version = excluded.version
+    WHERE signups.version < excluded.version
+    RETURNING organisation_id, occurrence_id
+)
+SELECT DISTINCT organisation_id, occurrence_id FROM changed
+"""
+
+_RECOUNT_SIGNUPS = """
+INSERT INTO signup_counts (organisation_id, occurrence_id, confirmed)
+SELECT t.organisation_id, t.occurrence_id,
+       (SELECT count(*) FROM signups s WHERE s.organisation_id = t.organisation_id
+            AND s.occurrence_id = t.occurrence_id AND s.status = 'confirmed')
+FROM unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)
+ON CONFLICT (organisation_id, occurrence_id) DO UPDATE SET confirmed = excluded.confirmed
+"""
+
+
+async def _recount_signups(conn: asyncpg.Connection, touched: Sequence[tuple[str, uuid.UUID]]) -> None:
+    if touched:
+        await conn.execute(_RECOUNT_SIGNUPS, [t[0] for t in touched], [t[1] for t in touched])
+
+
+async def upsert_signups(conn: asyncpg.Connection, rows: Iterable[SignupFacts]) -> None:
+    batch = latest(rows, "signup_id")
+    if not batch:
+        return
+    touched = await conn.fetch(_UPSERT_SIGNUPS, *_columns(batch))
+    # A sign-up that moved to another occurrence leaves the old one too: recount both.
+    await _recount_signups(conn, sorted({(r["organisation_id"], r["occurrence_id"]) for r in touched} | {
+        (r.organisation_id, r.occurrence_id) for r in batch}))  # fmt: skip
+
+
+async def erase_signups(conn: asyncpg.Connection, organisation_id: str, signup_ids: Sequence[uuid.UUID]) -> None:
+    """An erased participant's sign-ups go; the occurrences' counts follow."""
+    gone = await conn.fetch(
+        """DELETE FROM signups WHERE organisation_id = $1 AND signup_id = ANY($2::uuid[])
+           RETURNING organisation_id, occurrence_id""",
+        organisation_id,
+        list(signup_ids),
+    )
+    await _recount_signups(conn, sorted({(r["organisation_id"], r["occurrence_id"]) for r in gone}))
+
+
+_SLOTS = len(WALK_IN_SLOTS)
+_UPSERT_ATTENDANCE = f"""
+INSERT INTO attendance (organisation_id, occurrence_id, came, came_total, no_show, walk_ins, walk_ins_total,
+                        campaign_signups, version)
+SELECT t.organisation_id, t.occurrence_id,
+       ARRAY[{", ".join(f"t.c{i}" for i in range(_SLOTS))}], {" + ".join(f"t.c{i}" for i in range(_SLOTS))},
+       t.no_show,
+       ARRAY[{", ".join(f"t.w{i}" for i in range(_SLOTS))}], {" + ".join(f"t.w{i}" for i in range(_SLOTS))},
+       t.campaign_signups::jsonb, t.version
+FROM unnest($1::text[], $2::uuid[], $3::integer[], $4::text[], $5::integer[],
+            {", ".join(f"${i + 6}::integer[]" for i in range(2 * _SLOTS))})
+    AS t(organisation_id, occurrence_id, no_show, campaign_signups, version,
+         {", ".join(f"c{i}" for i in range(_SLOTS))}, {", ".join(f"w{i}" for i in range(_SLOTS))})
+ON CONFLICT (organisation_id, occurrence_id) DO UPDATE SET
+    came = excluded.came, came_total = excluded.came_total, no_show = excluded.no_show,
+    walk_ins = excluded.walk_ins, walk_ins_total = excluded.walk_ins_total,
+    campaign_signups = excluded.campaign_signups, version = excluded.version
+WHERE attendance.version < excluded.version
+"""
+
+
+async def upsert_attendance(conn: asyncpg.Connection, rows: Iterable[AttendanceFacts]) -> None:
+    batch = latest(rows, "occurrence_id")
+    if not batch:
+        return
     plain = [
         [r.organisation_id for r in batch],
         [r.occurrence_id for r in batch],
-        [r.activity_id for r in batch],
-        [r.district for r in batch],
-        [r.starts_on for r in batch],
-        [r.held for r in batch],
-        [r.signups for r in batch],
-        [r.attended for r in batch],
+        [r.no_show for r in batch],
+        [json.dumps(dict(sorted(r.campaign_signups.items()))) for r in batch],
         [r.version for r in batch],
     ]
-    slots = [[r.walk_ins[i] for r in batch] for i in range(_SLOTS)]
-    await conn.execute(_UPSERT_OCCURRENCES, *plain, *slots)
+    came = [[r.came[i] for r in batch] for i in range(_SLOTS)]
+    walk_ins = [[r.walk_ins[i] for r in batch] for i in range(_SLOTS)]
+    await conn.execute(_UPSERT_ATTENDANCE, *plain, *came, *walk_ins)
+
+
+async def replace_erasure_statistics(
+    conn: asyncpg.Connection, organisation_id: str, year: int, version: int, records: Sequence[ParticipantFacts]
+) -> bool:
+    """The anonymous records of one organisation and registration year, replaced as a whole when this
+    version is newer than the one applied. Returns whether it was."""
+    newer = await conn.fetchval(
+        """INSERT INTO erasure_statistics (organisation_id, year, version) VALUES ($1, $2, $3)
+           ON CONFLICT (organisation_id, year) DO UPDATE SET version = excluded.version
+           WHERE erasure_statistics.version < excluded.version
+           RETURNING true""",
+        organisation_id,
+        year,
+        version,
+    )
+    if not newer:
+        return False
+    await conn.execute(
+        """DELETE FROM participants WHERE organisation_id = $1 AND anonymous
+           AND registered_on >= make_date($2, 1, 1) AND registered_on < make_date($2 + 1, 1, 1)""",
+        organisation_id,
+        year,
+    )
+    await upsert_participants(conn, records)
+    return True
 
 
 async def upsert_organisation(
@@ -249,7 +346,10 @@ async def upsert_organisation(
     )
 
 
-READ_MODEL_TABLES = ("participants", "erased_participants", "pairs", "activities", "occurrences", "organisations")
+READ_MODEL_TABLES = (
+    "participants", "erased_participants", "erasure_statistics", "pairs", "occurrences", "signups", "signup_counts",
+    "attendance", "organisations",
+)  # fmt: skip
 
 
 async def drop_read_models(conn: asyncpg.Connection) -> None:

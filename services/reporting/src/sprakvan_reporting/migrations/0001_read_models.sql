@@ -3,8 +3,9 @@
 -- so a handler is an upsert and a replay rebuilds the same rows. Dates are local days of the
 -- organisation's time zone, computed when the event is applied.
 
--- A participant, or the anonymous statistical record intake publishes when a person is erased (a random
--- id, no link to the person, the same codes and dates): the person's row goes, the record counts instead.
+-- A participant, or an anonymous statistical record of an erased one (intake's erasure statistics: the
+-- same codes and days, no link to the person; record_id is made up here). When a person is erased their
+-- row goes and the anonymous record counts instead, so past figures stay as they were.
 CREATE TABLE participants (
     organisation_id text    NOT NULL,
     record_id       uuid    NOT NULL,
@@ -51,33 +52,65 @@ CREATE TABLE pairs (
 );
 CREATE INDEX pairs_by_formation ON pairs (organisation_id, formed_on);
 
-CREATE TABLE activities (
+-- One meeting of an activity (the events service's "activity" aggregate is the occurrence; activity_id
+-- is its series). Cancelled meetings stay, marked, so that a replay gives the same rows.
+CREATE TABLE occurrences (
     organisation_id text    NOT NULL,
+    occurrence_id   uuid    NOT NULL,
     activity_id     uuid    NOT NULL,
-    programme       text,
+    programmes      text[]  NOT NULL,  -- empty: open to every programme
     activity_type   text    NOT NULL,
     district        text,
+    starts_on       date    NOT NULL,
+    cancelled       boolean NOT NULL,
     version         integer NOT NULL,
-    PRIMARY KEY (organisation_id, activity_id)
-);
-
--- One session of an activity. Attendance is kept as counts (sign-ups, registered attendees, walk-ins by
--- role and gender in the order of domain.model.WALK_IN_SLOTS): the report sums sessions, never people.
-CREATE TABLE occurrences (
-    organisation_id text      NOT NULL,
-    occurrence_id   uuid      NOT NULL,
-    activity_id     uuid      NOT NULL,
-    district        text,
-    starts_on       date      NOT NULL,
-    held            boolean   NOT NULL,
-    signups         integer   NOT NULL,
-    attended        integer   NOT NULL,
-    walk_ins        integer[] NOT NULL,
-    walk_ins_total  integer   NOT NULL,
-    version         integer   NOT NULL,
     PRIMARY KEY (organisation_id, occurrence_id)
 );
 CREATE INDEX occurrences_by_day ON occurrences (organisation_id, starts_on);
+
+-- Sign-ups without the person: only what is counted. An erased person's sign-up is deleted.
+CREATE TABLE signups (
+    organisation_id text    NOT NULL,
+    signup_id       uuid    NOT NULL,
+    occurrence_id   uuid    NOT NULL,
+    status          text    NOT NULL,
+    version         integer NOT NULL,
+    PRIMARY KEY (organisation_id, signup_id)
+);
+CREATE INDEX signups_by_occurrence ON signups (organisation_id, occurrence_id);
+-- Confirmed sign-ups per occurrence, recounted (never incremented) whenever one of its sign-ups changes:
+-- the report reads one row per meeting instead of every sign-up.
+CREATE TABLE signup_counts (
+    organisation_id text    NOT NULL,
+    occurrence_id   uuid    NOT NULL,
+    confirmed       integer NOT NULL,
+    PRIMARY KEY (organisation_id, occurrence_id)
+);
+
+-- An occurrence's attendance sheet as counts by role and gender (slots in the order of
+-- domain.model.WALK_IN_SLOTS): registered participants who came (erased ones included, as the events
+-- service keeps them as counts), and walk-ins. Sign-ups taken at a stand, per campaign code.
+CREATE TABLE attendance (
+    organisation_id  text      NOT NULL,
+    occurrence_id    uuid      NOT NULL,
+    came             integer[] NOT NULL,
+    came_total       integer   NOT NULL,
+    no_show          integer   NOT NULL,
+    walk_ins         integer[] NOT NULL,
+    walk_ins_total   integer   NOT NULL,
+    campaign_signups jsonb     NOT NULL,
+    version          integer   NOT NULL,
+    PRIMARY KEY (organisation_id, occurrence_id)
+);
+
+-- The anonymous records of erased participants arrive per organisation and registration year, as a
+-- whole; their rows in `participants` are replaced together.
+CREATE TABLE erasure_statistics (
+    organisation_id text    NOT NULL,
+    year            integer NOT NULL,
+    version         integer NOT NULL,
+    PRIMARY KEY (organisation_id, year)
+);
 
 -- The organisation's configuration (labels of programmes, districts, referral sources, campaigns).
 CREATE TABLE organisations (
