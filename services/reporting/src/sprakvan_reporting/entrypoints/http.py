@@ -1,0 +1,219 @@
+"""The reporting HTTP API: thin translation between HTTP and the service layer. Every route is scoped to
+the caller's organisation; viewers read, admins write the partnership, coordinators the narrative."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import StringConstraints
+
+from sprakvan_shared import http
+from sprakvan_shared.auth import HS256Verifier, Principal, Role
+from sprakvan_shared.http import Reader, Writer, require_role
+
+from ..adapters import partnerships as repository
+from ..adapters.figures import Scope
+from ..domain.model import InvalidPeriod, Narrative, PartnershipTerms, Period
+from ..domain.review import to_json
+from ..outputs.csv_tables import table_csv
+from ..outputs.printable import render_html
+from ..service_layer.review import UnknownPartnership, compute_review
+from ..settings import ReportingSettings
+
+Admin = Annotated[Principal, Depends(require_role({Role.ADMIN}))]
+ProgrammeCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Language = Literal["sv", "en"]
+TableName = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,60}$")]
+
+reviews = APIRouter(prefix="/reviews", tags=["reviews"])
+partnerships = APIRouter(prefix="/partnerships", tags=["partnerships"])
+
+
+def _pool(request: Request):  # noqa: ANN202 - asyncpg.Pool
+    return request.app.state.runtime.pool
+
+
+def _period(start: date, end: date, field: tuple[str, str] = ("query", "to")) -> Period:
+    try:
+        return Period(start, end)
+    except InvalidPeriod as exc:
+        raise _Unprocessable(field, str(exc)) from exc
+
+
+class _Unprocessable(Exception):
+    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+        self.loc, self.message = loc, message
+
+
+class ReviewQuery:
+    """The review asked for: a period (days, inclusive), a programme or all, a partnership or the one
+    valid in the period."""
+
+    def __init__(
+        self,
+        start: Annotated[date, Query(alias="from", description="First day, inclusive.")],
+        end: Annotated[date, Query(alias="to", description="Last day, inclusive.")],
+        programme: Annotated[ProgrammeCode | None, Query(description="One programme; none for all.")] = None,
+        partnership_id: uuid.UUID | None = None,
+    ) -> None:
+        self.period = _period(start, end)
+        self.programme = programme
+        self.partnership_id = partnership_id
+
+
+async def _review(request: Request, principal: Principal, query: ReviewQuery) -> dict:
+    try:
+        return await compute_review(
+            _pool(request), Scope(principal.organisation_id, query.programme), query.period, query.partnership_id
+        )
+    except UnknownPartnership as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership") from exc
+
+
+@reviews.get("", summary="The partnership review as JSON")
+async def review_json(request: Request, principal: Reader, query: Annotated[ReviewQuery, Depends()]) -> Response:
+    """Figures for the period and the same period a year earlier, tables, goals, economy, narrative and
+    the definition of every figure. The same read models always give the same bytes."""
+    return Response(to_json(await _review(request, principal, query)), media_type="application/json")
+
+
+@reviews.get("/tables/{name}.csv", summary="One table of the review as CSV for Swedish Excel")
+async def review_csv(
+    name: TableName,
+    request: Request,
+    principal: Reader,
+    query: Annotated[ReviewQuery, Depends()],
+    lang: Language = "sv",
+) -> Response:
+    review = await _review(request, principal, query)
+    table = next((t for t in review["tables"] if t["name"] == name), None)
+    if table is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such table; GET /reviews lists them under tables[].name")
+    period = review["period"]
+    return Response(
+        table_csv(table, lang, review["labels"]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}_{period["start"]}_{period["end"]}.csv"'},
+    )
+
+
+@reviews.get("/print", response_class=HTMLResponse, summary="The printable review (HTML)")
+async def review_html(
+    request: Request, principal: Reader, query: Annotated[ReviewQuery, Depends()], lang: Language = "sv"
+) -> HTMLResponse:
+    review = await _review(request, principal, query)
+    return HTMLResponse(await request.app.state.run_in_thread(render_html, review, lang))
+
+
+@reviews.post("/pdf", status_code=status.HTTP_202_ACCEPTED, summary="Render the review as PDF, off the request path")
+async def request_pdf(
+    request: Request, principal: Reader, query: Annotated[ReviewQuery, Depends()], lang: Language = "sv"
+) -> JSONResponse:
+    review = await _review(request, principal, query)
+    render_id = await request.app.state.pdf.request(principal.organisation_id, review, lang)
+    return JSONResponse(
+        {"render_id": str(render_id), "status": "pending"},
+        status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"/reviews/pdf/{render_id}"},
+    )
+
+
+@reviews.get("/pdf/{render_id}", summary="A rendered PDF (202 while it is being made)")
+async def fetch_pdf(render_id: uuid.UUID, request: Request, principal: Reader) -> Response:
+    row = await request.app.state.pdf.fetch(principal.organisation_id, render_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such render")
+    if row["status"] == "pending":
+        return JSONResponse({"status": "pending"}, status_code=status.HTTP_202_ACCEPTED, headers={"Retry-After": "2"})
+    if row["status"] == "failed":
+        return JSONResponse({"status": "failed"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return Response(row["pdf"], media_type="application/pdf")
+
+
+def _partnership_out(p) -> dict:  # noqa: ANN001 - domain Partnership
+    return {"id": str(p.id), "version": p.version, **p.terms.model_dump(mode="json")}
+
+
+@partnerships.get("", summary="The organisation's partnerships")
+async def list_partnerships(request: Request, principal: Reader) -> list[dict]:
+    async with _pool(request).acquire() as conn:
+        return [_partnership_out(p) for p in await repository.list_all(conn, principal.organisation_id)]
+
+
+@partnerships.post("", status_code=status.HTTP_201_CREATED, summary="Record a partnership (admin)")
+async def add_partnership(terms: PartnershipTerms, request: Request, principal: Admin) -> JSONResponse:
+    async with _pool(request).acquire() as conn:
+        created = await repository.add(conn, principal.organisation_id, terms, principal.subject)
+    return JSONResponse(
+        _partnership_out(created),
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": f"/partnerships/{created.id}"},
+    )
+
+
+@partnerships.get("/{partnership_id}")
+async def get_partnership(partnership_id: uuid.UUID, request: Request, principal: Reader) -> dict:
+    async with _pool(request).acquire() as conn:
+        found = await repository.get(conn, principal.organisation_id, partnership_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership")
+    return _partnership_out(found)
+
+
+@partnerships.put("/{partnership_id}", summary="Replace a partnership's terms (admin)")
+async def replace_partnership(
+    partnership_id: uuid.UUID,
+    terms: PartnershipTerms,
+    request: Request,
+    principal: Admin,
+    if_match: Annotated[int | None, Header(alias="If-Match", description="The version you read.")] = None,
+) -> dict:
+    async with _pool(request).acquire() as conn:
+        try:
+            updated = await repository.replace(
+                conn, principal.organisation_id, partnership_id, terms, principal.subject, if_match
+            )
+        except repository.VersionConflict as exc:
+            raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, "the partnership changed; read it again") from exc
+    if updated is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership")
+    return _partnership_out(updated)
+
+
+@partnerships.put("/{partnership_id}/narratives/{start}/{end}", summary="Background, future and summary of a review")
+async def save_narrative(
+    partnership_id: uuid.UUID, start: date, end: date, narrative: Narrative, request: Request, principal: Writer
+) -> dict:
+    period = _period(start, end, ("path", "end"))
+    async with _pool(request).acquire() as conn, conn.transaction():
+        if await repository.get(conn, principal.organisation_id, partnership_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership")
+        await repository.save_narrative(conn, partnership_id, period, narrative, principal.subject)
+    return narrative.model_dump()
+
+
+def create_app(settings: ReportingSettings | None = None) -> FastAPI:
+    from ..service import make_runtime, wrap_lifespan
+
+    settings = settings or ReportingSettings()
+    runtime = make_runtime(settings)
+    app = FastAPI(
+        title="Språkvän reporting",
+        description="The partnership review, computed from the other services' events.",
+        version="1",
+    )
+    app.router.lifespan_context = wrap_lifespan(app, runtime)
+    app.state.settings = settings
+    http.install(app, runtime, HS256Verifier(settings.jwt_secret.get_secret_value()))
+
+    @app.exception_handler(_Unprocessable)
+    async def unprocessable(_: Request, exc: _Unprocessable) -> JSONResponse:
+        return http.unprocessable([(exc.loc, exc.message)])
+
+    app.include_router(reviews)
+    app.include_router(partnerships)
+    return app

@@ -1,0 +1,104 @@
+"""The reporting HTTP API on the real service (lifespan, PostgreSQL, NATS): roles, scoping, outputs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+from reporting_events import STOCKHOLM, configured, participant_state, registered
+
+from sprakvan_reporting.service_layer.consumers import apply_events
+
+pytestmark = pytest.mark.infra
+
+PARTNERSHIP = {
+    "title": "Vi ses! Språkvänner i Linköping",
+    "valid_from": "2019-01-01",
+    "valid_to": "2021-12-31",
+    "purpose": "Ett mer inkluderande Linköping.",
+    "partners": [
+        {"name": "Linköpings kommun", "yearly_contribution_sek": 600000, "covers": "Projektledare"},
+        {"name": "Linköping Södra Röda Korskrets", "yearly_contribution_sek": 477600, "covers": "OH, lokaler, resor"},
+    ],
+    "goals": [{"kind": "regular_activity_in_district", "district": "ryd"}],
+}
+PERIOD = {"from": "2019-01-01", "to": "2019-10-31"}
+
+
+@pytest.fixture
+async def loaded(reporting_app):
+    app, client = reporting_app
+    events = [configured(), *(registered(participant_state(date(2019, 3, d))) for d in range(1, 4))]
+    async with app.state.runtime.pool.acquire() as conn, conn.transaction():
+        await apply_events(conn, events, STOCKHOLM)
+    return client
+
+
+async def test_admin_writes_the_partnership_viewer_reads_the_review(loaded, token):
+    client = loaded
+    refused = await client.post("/partnerships", json=PARTNERSHIP, headers=token("coordinator"))
+    assert refused.status_code == 403
+    created = await client.post("/partnerships", json=PARTNERSHIP, headers=token("admin"))
+    assert created.status_code == 201, created.text
+    review = await client.get("/reviews", params=PERIOD, headers=token("viewer"))
+    assert review.status_code == 200
+    body = review.json()
+    assert body["figures"]["current"]["registrations"]["total_by_role"]["newcomer"] == 3
+    assert [p["yearly_contribution_sek"] for p in body["economy"]["partners"]] == [600000, 477600]
+    assert body["goals"][0]["status"] == "not_met"
+    again = await client.get("/reviews", params=PERIOD, headers=token("viewer"))
+    assert again.content == review.content
+
+
+async def test_other_organisations_see_nothing_of_it(loaded, token):
+    client = loaded
+    created = (await client.post("/partnerships", json=PARTNERSHIP, headers=token("admin"))).json()
+    other = token("admin", org="norrkoping")
+    assert (await client.get(f"/partnerships/{created['id']}", headers=other)).status_code == 404
+    assert (await client.put(f"/partnerships/{created['id']}", json=PARTNERSHIP, headers=other)).status_code == 404
+    review = (await client.get("/reviews", params=PERIOD, headers=other)).json()
+    assert review["figures"]["current"]["registrations"]["total_by_role"]["newcomer"] == 0
+    assert review["partnership"] is None
+
+
+async def test_hostile_input_is_a_4xx_naming_the_field(loaded, token):
+    client = loaded
+    viewer = token("viewer")
+    backwards = await client.get("/reviews", params={"from": "2019-10-31", "to": "2019-01-01"}, headers=viewer)
+    assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == ["query", "to"]
+    bad_programme = await client.get("/reviews", params={**PERIOD, "programme": "x'; drop"}, headers=viewer)
+    assert bad_programme.status_code == 422 and bad_programme.json()["detail"][0]["loc"] == ["query", "programme"]
+    bad_money = await client.post(
+        "/partnerships", json={**PARTNERSHIP, "partners": [{"name": "X", "yearly_contribution_sek": -1}]},
+        headers=token("admin"),
+    )  # fmt: skip
+    assert bad_money.status_code == 422 and "yearly_contribution_sek" in bad_money.json()["detail"][0]["loc"]
+    assert (await client.get("/reviews/tables/nope.csv", params=PERIOD, headers=viewer)).status_code == 404
+    assert (await client.get("/reviews", params=PERIOD)).status_code == 401
+
+
+async def test_narrative_csv_html_and_pdf(loaded, token):
+    client = loaded
+    created = (await client.post("/partnerships", json=PARTNERSHIP, headers=token("admin"))).json()
+    narrative = {"background": "Sedan januari 2019 ett IOP.", "future": "Ryd.", "summary": "Fungerar bra."}
+    saved = await client.put(
+        f"/partnerships/{created['id']}/narratives/2019-01-01/2019-10-31", json=narrative, headers=token("coordinator")
+    )
+    assert saved.status_code == 200, saved.text
+    viewer = token("viewer")
+    csv = await client.get("/reviews/tables/registrations_by_gender.csv", params=PERIOD, headers=viewer)
+    assert csv.content.startswith(b"\xef\xbb\xbfGrupp;K\xc3\xb6n;Perioden;\xc3\x85ret innan\r\n")
+    assert "Nyanlända;Kvinnor;3;0" in csv.content.decode("utf-8-sig")
+    html = await client.get("/reviews/print", params={**PERIOD, "lang": "en"}, headers=viewer)
+    assert "Sedan januari 2019 ett IOP." in html.text and "Registered newcomers" in html.text
+    asked = await client.post("/reviews/pdf", params=PERIOD, headers=viewer)
+    assert asked.status_code == 202
+    location = asked.headers["Location"]
+    for _ in range(600):  # the worker process imports WeasyPrint first
+        fetched = await client.get(location, headers=viewer)
+        if fetched.status_code != 202:
+            break
+        await asyncio.sleep(0.1)
+    assert fetched.status_code == 200 and fetched.content.startswith(b"%PDF-")
+    assert (await client.get(location, headers=token("viewer", org="norrkoping"))).status_code == 404
