@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from reporting_events import STOCKHOLM, configured, participant_state, registered
 
+from sprakvan_reporting.service import SERVICE
 from sprakvan_reporting.service_layer.consumers import apply_events
 
 pytestmark = pytest.mark.infra
@@ -27,12 +28,12 @@ PERIOD = {"from": "2019-01-01", "to": "2019-10-31"}
 
 
 @pytest.fixture
-async def loaded(reporting_app):
-    app, client = reporting_app
-    events = [configured(), *(registered(participant_state(date(2019, 3, d))) for d in range(1, 4))]
-    async with app.state.runtime.pool.acquire() as conn, conn.transaction():
-        await apply_events(conn, events, STOCKHOLM)
-    return client
+async def loaded(start_service):
+    async with start_service(SERVICE) as reporting:
+        events = [configured(), *(registered(participant_state(date(2019, 3, d))) for d in range(1, 4))]
+        async with reporting.pool.acquire() as conn, conn.transaction():
+            await apply_events(conn, events, STOCKHOLM)
+        yield reporting.client
 
 
 async def test_admin_writes_the_partnership_viewer_reads_the_review(loaded, token):
@@ -75,7 +76,7 @@ async def test_hostile_input_is_a_4xx_naming_the_field(loaded, token):
     )  # fmt: skip
     assert bad_money.status_code == 422 and "yearly_contribution_sek" in bad_money.json()["detail"][0]["loc"]
     assert (await client.get("/reviews/tables/nope.csv", params=PERIOD, headers=viewer)).status_code == 404
-    assert (await client.get("/reviews", params=PERIOD)).status_code == 401
+    assert (await client.get("/reviews", params=PERIOD, headers={"Authorization": "Bearer x"})).status_code == 401
 
 
 async def test_narrative_csv_html_and_pdf(loaded, token):

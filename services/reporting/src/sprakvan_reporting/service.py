@@ -1,4 +1,8 @@
-"""How reporting is assembled and found by the ``sprakvan`` CLI (entry point ``sprakvan.services``)."""
+"""The reporting service, as the kit and the ``sprakvan`` CLI see it (entry point ``sprakvan.services``).
+
+It publishes nothing (no outbox relay) and consumes intake's, matching's and the events service's
+streams through one gated consumer each; every handler is the same full-state upsert the replay uses.
+"""
 
 from __future__ import annotations
 
@@ -6,57 +10,86 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
-from importlib import resources
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+import asyncpg
 from fastapi import FastAPI
 
-from sprakvan_shared.db import load_migrations
-from sprakvan_shared.logging import configure_logging
-from sprakvan_shared.runtime import ServiceRuntime, ServiceSpec
+from sprakvan_shared.consumer import EventConsumer
+from sprakvan_shared.contracts.envelope import IntegrationEvent
+from sprakvan_shared.contracts.subjects import EVENTS_STREAM, INTAKE_STREAM, MATCHING_STREAM
+from sprakvan_shared.kit import Service
+from sprakvan_shared.settings import ServiceSettings
 
+from .entrypoints.http import install_error_handlers, partnerships, reviews
+from .service_layer.consumers import CONSUMED, make_handler
 from .service_layer.pdf import PdfRenderer
-from .service_layer.replay import READ_STREAMS
 from .settings import ReportingSettings
 
 NAME = "reporting"
 T = TypeVar("T")
 
-SERVICE = ServiceSpec(
+
+@functools.cache
+def _zone() -> ZoneInfo:
+    # Handlers are registered at import, before settings exist: read the zone once, from the environment.
+    return ZoneInfo(ReportingSettings().timezone)
+
+
+async def handle(conn: asyncpg.Connection, event: IntegrationEvent) -> None:
+    await make_handler(_zone())(conn, event)
+
+
+def _consumers() -> tuple[EventConsumer, ...]:
+    consumers = {spec.key: EventConsumer(NAME, spec) for spec in (INTAKE_STREAM, MATCHING_STREAM, EVENTS_STREAM)}
+    for event_type in CONSUMED:
+        consumers[event_type.PRODUCER.upper()].on(event_type)(handle)
+    return tuple(consumers.values())
+
+
+CONSUMERS = _consumers()
+
+
+@functools.cache
+def _render_slots() -> asyncio.Semaphore:
+    return asyncio.Semaphore(2)  # charts take CPU: two HTML renders at a time keep the loop answering
+
+
+async def run_in_thread(function: Callable[..., T], *args: Any) -> T:
+    async with _render_slots():
+        return await asyncio.to_thread(functools.partial(function, *args))
+
+
+class ReportingService(Service):
+    """The kit's service plus the PDF worker process, started and stopped with it."""
+
+    def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:
+        app = super().create_app(settings)
+        kit_lifespan = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(the_app: FastAPI) -> AsyncIterator[None]:
+            async with kit_lifespan(the_app):
+                the_app.state.pdf = PdfRenderer(the_app.state.runtime.pool)
+                the_app.state.run_in_thread = run_in_thread
+                await the_app.state.pdf.start()
+                try:
+                    yield
+                finally:
+                    await the_app.state.pdf.stop()
+
+        app.router.lifespan_context = lifespan
+        return app
+
+
+SERVICE = ReportingService(
     name=NAME,
-    app_factory="sprakvan_reporting.entrypoints.http:create_app",
     default_port=8004,
-    description="The partnership review from intake's, matching's and events' events",
+    description="The partnership review (IOP) for funders, computed from intake's, matching's and the events "
+    "service's events; JSON, CSV, printable HTML and PDF",
+    settings=ReportingSettings,
+    routers=(reviews, partnerships),
+    consumers=CONSUMERS,
+    error_handlers=install_error_handlers,
 )
-
-
-def make_runtime(settings: ReportingSettings) -> ServiceRuntime:
-    migrations = load_migrations(NAME, resources.files("sprakvan_reporting") / "migrations")
-    # Reporting publishes nothing: no outbox relay.
-    return ServiceRuntime(
-        name=NAME, settings=settings, migrations=migrations, streams=list(READ_STREAMS), relay_outbox=False
-    )
-
-
-def wrap_lifespan(app: FastAPI, runtime: ServiceRuntime) -> Callable[[Any], contextlib.AbstractAsyncContextManager]:
-    """The runtime's lifespan, plus the PDF worker and a bounded pool of threads for HTML renders."""
-    renders = asyncio.Semaphore(2)  # charts take CPU: two at a time keep the event loop answering
-
-    async def run_in_thread(function: Callable[..., T], *args: Any) -> T:
-        async with renders:
-            return await asyncio.to_thread(functools.partial(function, *args))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: Any) -> AsyncIterator[None]:
-        configure_logging(runtime.name, runtime.settings.log_level, runtime.settings.log_json)
-        await runtime.start()
-        app.state.pdf = PdfRenderer(runtime.pool)
-        app.state.run_in_thread = run_in_thread
-        await app.state.pdf.start()
-        try:
-            yield
-        finally:
-            await app.state.pdf.stop()
-            await runtime.stop()
-
-    return lifespan

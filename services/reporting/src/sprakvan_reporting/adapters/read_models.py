@@ -130,8 +130,15 @@ async def upsert_participants(conn: asyncpg.Connection, rows: Iterable[Participa
         await conn.execute(_UPSERT_PARTICIPANTS, *_columns(batch))
 
 
+# Pairs and erasures are different aggregates, applied in parallel: a pair written while its person is
+# being erased could keep the link. Pair writes share this lock; an erasure takes it alone, so it sees
+# every pair committed before it and every pair written after it sees the erasure.
+_ERASURE_LOCK = 0x5250_4552  # "RPER"
+
+
 async def erase_participants(conn: asyncpg.Connection, organisation_id: str, ids: Sequence[uuid.UUID]) -> None:
     """The person's row goes (their anonymous record, if any, counts instead), and pairs lose the link."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _ERASURE_LOCK)
     await conn.execute(
         """INSERT INTO erased_participants (organisation_id, participant_id)
            SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING""",
@@ -187,6 +194,7 @@ async def upsert_pairs(conn: asyncpg.Connection, rows: Iterable[PairFacts]) -> N
         return
     columns = _columns(batch)
     columns[12] = [_date_array_literal(days) for days in columns[12]]  # ragged arrays travel as literals
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", _ERASURE_LOCK)
     await conn.execute(_UPSERT_PAIRS, *columns)
 
 
@@ -233,19 +241,33 @@ WITH changed AS (
 SELECT DISTINCT organisation_id, occurrence_id FROM changed
 """
 
+# Sign-ups of one occurrence are different aggregates, applied in parallel: each recount first locks the
+# occurrence's count row (in id order, so two batches cannot deadlock), and the count statement that
+# follows then sees every sign-up committed before it.
+_LOCK_SIGNUP_COUNTS = """
+WITH wanted AS (SELECT * FROM unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)),
+created AS (
+    INSERT INTO signup_counts (organisation_id, occurrence_id, confirmed)
+    SELECT organisation_id, occurrence_id, 0 FROM wanted ON CONFLICT DO NOTHING
+)
+SELECT 1 FROM signup_counts c JOIN wanted w USING (organisation_id, occurrence_id)
+ORDER BY c.organisation_id, c.occurrence_id FOR UPDATE OF c
+"""
+
 _RECOUNT_SIGNUPS = """
-INSERT INTO signup_counts (organisation_id, occurrence_id, confirmed)
-SELECT t.organisation_id, t.occurrence_id,
-       (SELECT count(*) FROM signups s WHERE s.organisation_id = t.organisation_id
-            AND s.occurrence_id = t.occurrence_id AND s.status = 'confirmed')
+UPDATE signup_counts c SET confirmed = (
+    SELECT count(*) FROM signups s WHERE s.organisation_id = c.organisation_id
+        AND s.occurrence_id = c.occurrence_id AND s.status = 'confirmed')
 FROM unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)
-ON CONFLICT (organisation_id, occurrence_id) DO UPDATE SET confirmed = excluded.confirmed
+WHERE c.organisation_id = t.organisation_id AND c.occurrence_id = t.occurrence_id
 """
 
 
 async def _recount_signups(conn: asyncpg.Connection, touched: Sequence[tuple[str, uuid.UUID]]) -> None:
     if touched:
-        await conn.execute(_RECOUNT_SIGNUPS, [t[0] for t in touched], [t[1] for t in touched])
+        orgs, ids = [t[0] for t in touched], [t[1] for t in touched]
+        await conn.execute(_LOCK_SIGNUP_COUNTS, orgs, ids)
+        await conn.execute(_RECOUNT_SIGNUPS, orgs, ids)
 
 
 async def upsert_signups(conn: asyncpg.Connection, rows: Iterable[SignupFacts]) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import StringConstraints
 
 from sprakvan_shared import http
-from sprakvan_shared.auth import HS256Verifier, Principal, Role
+from sprakvan_shared.auth import Principal, Role
 from sprakvan_shared.http import Reader, Writer, require_role
 
 from ..adapters import partnerships as repository
@@ -22,7 +22,6 @@ from ..domain.review import to_json
 from ..outputs.csv_tables import table_csv
 from ..outputs.printable import render_html
 from ..service_layer.review import UnknownPartnership, compute_review
-from ..settings import ReportingSettings
 
 Admin = Annotated[Principal, Depends(require_role({Role.ADMIN}))]
 ProgrammeCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
@@ -196,24 +195,7 @@ async def save_narrative(
     return narrative.model_dump()
 
 
-def create_app(settings: ReportingSettings | None = None) -> FastAPI:
-    from ..service import make_runtime, wrap_lifespan
-
-    settings = settings or ReportingSettings()
-    runtime = make_runtime(settings)
-    app = FastAPI(
-        title="Språkvän reporting",
-        description="The partnership review, computed from the other services' events.",
-        version="1",
-    )
-    app.router.lifespan_context = wrap_lifespan(app, runtime)
-    app.state.settings = settings
-    http.install(app, runtime, HS256Verifier(settings.jwt_secret.get_secret_value()))
-
+def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(_Unprocessable)
     async def unprocessable(_: Request, exc: _Unprocessable) -> JSONResponse:
         return http.unprocessable([(exc.loc, exc.message)])
-
-    app.include_router(reviews)
-    app.include_router(partnerships)
-    return app
