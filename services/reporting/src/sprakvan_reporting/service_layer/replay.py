@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import nats
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -22,8 +24,10 @@ from pydantic import ValidationError
 
 from sprakvan_shared.contracts.envelope import IntegrationEvent, parse_subject
 from sprakvan_shared.contracts.subjects import EVENTS_STREAM, INTAKE_STREAM, MATCHING_STREAM, Namespace, StreamSpec
+from sprakvan_shared.db import create_pool, load_migrations, migrate, shared_migrations
 
 from ..adapters import read_models as rm
+from ..settings import ReportingSettings
 from .consumers import CONSUMED, Batch
 
 log = structlog.get_logger(__name__)
@@ -121,3 +125,31 @@ async def rebuild(
     result = ReplayResult(applied, skipped, time.perf_counter() - started)
     log.info("replay_done", events=result.events, skipped=result.skipped, seconds=round(result.seconds, 2))
     return result
+
+
+async def replay_from_streams(settings: ReportingSettings) -> ReplayResult:
+    """Drop the read models and rebuild them from intake's, matching's and the events service's streams."""
+    from ..service import CONSUMERS  # the durables whose gate rows a rebuild resets
+
+    pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, [*shared_migrations(), *reporting_migrations()])
+        nc = await nats.connect([url.strip() for url in settings.nats_url.split(",")], name="sprakvan-reporting-replay")
+        try:
+            messages = stream_messages(nc.jetstream(), settings.namespace, READ_STREAMS)
+            return await rebuild(
+                pool,
+                messages,
+                ZoneInfo(settings.timezone),
+                batch_size=settings.replay_batch_size,
+                consumer_names=[c.name for c in CONSUMERS],
+            )
+        finally:
+            await nc.close()
+    finally:
+        await pool.close()
+
+
+def reporting_migrations() -> list:
+    return load_migrations("reporting", resources.files("sprakvan_reporting") / "migrations")
