@@ -3,6 +3,7 @@ and an erasure that keeps the counts."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import date
 
@@ -110,3 +111,22 @@ async def test_erasure_keeps_the_counts(conn):
     assert after["pairs"]["new"] == before["pairs"]["new"]
     assert await conn.fetchval("SELECT count(*) FROM participants WHERE record_id = $1", anna.participant_id) == 0
     assert await conn.fetchval("SELECT count(*) FROM pairs WHERE newcomer_id = $1", anna.participant_id) == 0
+
+
+async def test_sign_ups_of_one_occurrence_applied_in_parallel_are_all_counted(reporting_db):
+    from sprakvan_shared.db import create_pool
+
+    cafe = occurrence_event(date(2019, 3, 5))
+    signups = [signup_event(cafe) for _ in range(24)]
+    pool = await create_pool(reporting_db, min_size=8, max_size=8)
+    try:
+        handle = make_handler(STOCKHOLM)
+
+        async def apply(event):
+            async with pool.acquire() as conn, conn.transaction():
+                await handle(conn, event)
+
+        await asyncio.gather(*(apply(e) for e in signups))
+        assert await pool.fetchval("SELECT confirmed FROM signup_counts") == 24
+    finally:
+        await pool.close()

@@ -241,16 +241,19 @@ WITH changed AS (
 SELECT DISTINCT organisation_id, occurrence_id FROM changed
 """
 
-# Sign-ups of one occurrence are different aggregates, applied in parallel: each recount first locks the
-# occurrence's count row (in id order, so two batches cannot deadlock), and the count statement that
-# follows then sees every sign-up committed before it.
+# Sign-ups of one occurrence are different aggregates, applied in parallel. Each recount first makes sure
+# the occurrence's count row exists, then locks it (in id order, so two batches cannot deadlock) in a
+# statement of its own, so that the count statement after it takes its snapshot only once it holds the
+# lock, and sees every sign-up of those who counted before. (One statement with a data-modifying CTE
+# cannot lock a row it has just inserted, and an UPDATE re-checked after waiting keeps its old snapshot.)
+_CREATE_SIGNUP_COUNTS = """
+INSERT INTO signup_counts (organisation_id, occurrence_id, confirmed)
+SELECT * , 0 FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING
+"""
+
 _LOCK_SIGNUP_COUNTS = """
-WITH wanted AS (SELECT * FROM unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)),
-created AS (
-    INSERT INTO signup_counts (organisation_id, occurrence_id, confirmed)
-    SELECT organisation_id, occurrence_id, 0 FROM wanted ON CONFLICT DO NOTHING
-)
-SELECT 1 FROM signup_counts c JOIN wanted w USING (organisation_id, occurrence_id)
+SELECT 1 FROM signup_counts c JOIN unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)
+    ON c.organisation_id = t.organisation_id AND c.occurrence_id = t.occurrence_id
 ORDER BY c.organisation_id, c.occurrence_id FOR UPDATE OF c
 """
 
@@ -266,6 +269,7 @@ WHERE c.organisation_id = t.organisation_id AND c.occurrence_id = t.occurrence_i
 async def _recount_signups(conn: asyncpg.Connection, touched: Sequence[tuple[str, uuid.UUID]]) -> None:
     if touched:
         orgs, ids = [t[0] for t in touched], [t[1] for t in touched]
+        await conn.execute(_CREATE_SIGNUP_COUNTS, orgs, ids)
         await conn.execute(_LOCK_SIGNUP_COUNTS, orgs, ids)
         await conn.execute(_RECOUNT_SIGNUPS, orgs, ids)
 
