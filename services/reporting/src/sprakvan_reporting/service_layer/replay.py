@@ -8,6 +8,8 @@ event that arrives meanwhile waits on the rows' locks and is applied after, vers
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -83,12 +85,13 @@ async def stream_messages(
             ),
         )
         try:
-            while True:
-                messages = await subscription.fetch(fetch, timeout=5)
+            # Ask for exactly what is left: a fetch for more than the stream holds waits out its timeout.
+            remaining = (await subscription.consumer_info()).num_pending
+            while remaining > 0:
+                messages = await subscription.fetch(min(fetch, remaining), timeout=30)
                 for message in messages:
                     yield namespace.relative(message.subject), message.data
-                if messages[-1].metadata.num_pending == 0:
-                    break
+                remaining = messages[-1].metadata.num_pending
         finally:
             await subscription.unsubscribe()
 
@@ -109,19 +112,34 @@ async def rebuild(
         # The kit's gate remembers what this service applied; a rebuild starts it afresh.
         if await conn.fetchval("SELECT to_regclass('consumed_aggregates') IS NOT NULL"):
             await conn.execute("DELETE FROM consumed_aggregates WHERE consumer = ANY($1::text[])", list(consumer_names))
+        # Pipelined: PostgreSQL applies one batch while this process parses the next (one statement at a
+        # time on the connection; the loop yields now and then so the applying task can send its next one).
         batch, in_batch = Batch(), 0
-        async for subject, data in messages:
-            event = parse(subject, data)
-            if event is None:
-                skipped += 1
-                continue
-            batch.add(event, zone)
-            applied += 1
-            in_batch += 1
-            if in_batch >= batch_size:
-                await batch.apply(conn)
-                batch, in_batch = Batch(), 0
-        await batch.apply(conn)
+        applying: asyncio.Task[None] | None = None
+        try:
+            async for subject, data in messages:
+                event = parse(subject, data)
+                if event is None:
+                    skipped += 1
+                    continue
+                batch.add(event, zone)
+                applied += 1
+                in_batch += 1
+                if in_batch % 250 == 0:
+                    await asyncio.sleep(0)
+                if in_batch >= batch_size:
+                    if applying is not None:
+                        await applying
+                    applying = asyncio.create_task(batch.apply(conn))
+                    batch, in_batch = Batch(), 0
+            if applying is not None:
+                await applying
+            await batch.apply(conn)
+        finally:
+            if applying is not None and not applying.done():
+                applying.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await applying
     result = ReplayResult(applied, skipped, time.perf_counter() - started)
     log.info("replay_done", events=result.events, skipped=result.skipped, seconds=round(result.seconds, 2))
     return result
