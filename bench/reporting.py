@@ -195,37 +195,30 @@ def rows_of(events: list[tuple[str, bytes, str]]) -> dict[str, list[tuple]]:
     counts: dict[uuid.UUID, int] = {}
     for s in batch.signups:
         counts[s.occurrence_id] = counts.get(s.occurrence_id, 0) + (s.status == "confirmed")
+    sheets = {a.occurrence_id: a for a in batch.attendance}
+    sessions = []
+    for o in batch.occurrences:  # the bench has a sheet for every occurrence
+        a = sheets[o.occurrence_id]
+        sessions.append((
+            o.organisation_id, o.occurrence_id, o.activity_id, list(o.programmes), o.activity_type, o.district,
+            o.starts_on, o.cancelled, o.version, list(a.came), sum(a.came), a.no_show, list(a.walk_ins),
+            sum(a.walk_ins), json.dumps(a.campaign_signups), a.version, counts.get(o.occurrence_id, 0),
+        ))  # fmt: skip
     return {
         "participants": [astuple(p) for p in batch.participants],
         "pairs": pairs,
-        "occurrences": [(*astuple(o)[:3], list(o.programmes), *astuple(o)[4:]) for o in batch.occurrences],
+        "sessions": sessions,
         "signups": [astuple(s) for s in batch.signups],
-        "signup_counts": [(ORG, o, n) for o, n in counts.items()],
-        "attendance": [
-            (
-                a.organisation_id,
-                a.occurrence_id,
-                list(a.came),
-                sum(a.came),
-                a.no_show,
-                list(a.walk_ins),
-                sum(a.walk_ins),
-                json.dumps(a.campaign_signups),
-                a.version,
-            )
-            for a in batch.attendance
-        ],  # fmt: skip
     }
 
 
 _COLUMNS = {
     "participants": [f.name for f in fields(rm.ParticipantFacts)],
     "pairs": [f.name for f in fields(rm.PairFacts)],
-    "occurrences": [f.name for f in fields(rm.OccurrenceFacts)],
+    "sessions": ["organisation_id", "occurrence_id", "activity_id", "programmes", "activity_type", "district",
+                 "starts_on", "cancelled", "occurrence_version", "came", "came_total", "no_show", "walk_ins",
+                 "walk_ins_total", "campaign_signups", "attendance_version", "signups_confirmed"],
     "signups": [f.name for f in fields(rm.SignupFacts)],
-    "signup_counts": ["organisation_id", "occurrence_id", "confirmed"],
-    "attendance": ["organisation_id", "occurrence_id", "came", "came_total", "no_show", "walk_ins", "walk_ins_total",
-                   "campaign_signups", "version"],
 }  # fmt: skip
 
 
@@ -252,9 +245,11 @@ async def bare_scan(pool: asyncpg.Pool) -> None:
             "SELECT role, gender, count(*) FROM participants WHERE organisation_id = $1 GROUP BY 1, 2", ORG
         )
         await conn.fetch("SELECT status, count(*) FROM pairs WHERE organisation_id = $1 GROUP BY 1", ORG)
-        await conn.fetch("SELECT activity_type, count(*) FROM occurrences WHERE organisation_id = $1 GROUP BY 1", ORG)
-        await conn.fetchval("SELECT sum(came_total) FROM attendance WHERE organisation_id = $1", ORG)
-        await conn.fetchval("SELECT sum(confirmed) FROM signup_counts WHERE organisation_id = $1", ORG)
+        await conn.fetch(
+            "SELECT activity_type, count(*), sum(came_total), sum(signups_confirmed) FROM sessions"
+            " WHERE organisation_id = $1 GROUP BY 1",
+            ORG,
+        )
 
 
 async def timed(call, rounds: int) -> list[float]:
@@ -289,9 +284,9 @@ async def run(args: argparse.Namespace, postgres_url: str, nats_url: str) -> dic
 
         async with replay_pool.acquire() as conn:
             await conn.execute("ANALYZE")
-            tables = ("participants", "pairs", "occurrences", "signups", "attendance")
+            tables = ("participants", "pairs", "sessions", "signups")
             sizes = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
-            check_ins = await conn.fetchval("SELECT sum(came_total + no_show) FROM attendance")
+            check_ins = await conn.fetchval("SELECT sum(came_total + no_show) FROM sessions")
         period = Period(date(2019, 1, 1), date(2019, 10, 31))
 
         async def review() -> None:

@@ -86,7 +86,7 @@ async def test_late_duplicated_and_reordered_events_change_nothing(conn, reporti
     events, _ = history()
     await apply_events(conn, events, STOCKHOLM)
     expected = await figures(conn)
-    await conn.execute("TRUNCATE participants, pairs, occurrences, signups, signup_counts, attendance, organisations")
+    await conn.execute("TRUNCATE participants, pairs, sessions, signups, organisations")
 
     handle = make_handler(STOCKHOLM)
     shuffled = events * 2
@@ -127,6 +127,6 @@ async def test_sign_ups_of_one_occurrence_applied_in_parallel_are_all_counted(re
                 await handle(conn, event)
 
         await asyncio.gather(*(apply(e) for e in signups))
-        assert await pool.fetchval("SELECT confirmed FROM signup_counts") == 24
+        assert await pool.fetchval("SELECT signups_confirmed FROM sessions") == 24
     finally:
         await pool.close()

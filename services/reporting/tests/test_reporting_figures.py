@@ -101,14 +101,14 @@ async def test_activities_of_one_programme_include_those_open_to_all(conn, loade
 
 
 async def test_signups_are_recounted_when_one_changes_or_is_erased(conn, loaded):
-    occurrence_id = await conn.fetchval("SELECT occurrence_id FROM signup_counts WHERE confirmed = 5 LIMIT 1")
+    occurrence_id = await conn.fetchval("SELECT occurrence_id FROM sessions WHERE signups_confirmed = 5 LIMIT 1")
     ids = [
         r["signup_id"]
         for r in await conn.fetch("SELECT signup_id FROM signups WHERE occurrence_id = $1", occurrence_id)
     ]
     await rm.upsert_signups(conn, [rm.SignupFacts(ORG, ids[0], occurrence_id, "cancelled", 2)])
     await rm.erase_signups(conn, ORG, [ids[1]])
-    assert await conn.fetchval("SELECT confirmed FROM signup_counts WHERE occurrence_id = $1", occurrence_id) == 3
+    assert await conn.fetchval("SELECT signups_confirmed FROM sessions WHERE occurrence_id = $1", occurrence_id) == 3
 
 
 async def test_erasure_keeps_counts_through_the_anonymous_record(conn, loaded):

@@ -27,7 +27,10 @@ _PROGRAMME = "($2::text IS NULL OR {table}.programme = $2)"
 _NONE = "-"  # the key for a missing code (no campaign, no district) in tables
 
 _REGISTRATIONS = f"""
-SELECT role, gender, district, referral_source, campaign, to_char(registered_on, 'YYYY-MM') AS month,
+SELECT role, gender, district, referral_source, campaign,
+       -- the month as a timestamp without time zone: date_trunc on a date would convert it to timestamptz
+       -- (time zone arithmetic for every row)
+       date_trunc('month', registered_on::timestamp)::date AS month,
        GROUPING(gender, district, referral_source, campaign) AS grouping_set, count(*) AS n
 FROM participants p
 WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND p.registered_on BETWEEN $3 AND $4
@@ -85,67 +88,55 @@ FROM pairs p JOIN participants n ON n.organisation_id = p.organisation_id AND n.
 WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND p.formed_on BETWEEN $3 AND $4
 """
 
-# At the end of the period: who is waiting, and how many more places volunteers offer, per district.
+# At the end of the period: who is waiting, and how many more places volunteers offer, per district. One
+# pass over the people and one over the pairs (a pair counts once for each of its two people).
 _WAITING_LIST = f"""
-WITH paired_at_end AS (
-    SELECT newcomer_id, established_id FROM pairs p
+WITH open_pairs AS (
+    SELECT person, count(*) AS n
+    FROM pairs p CROSS JOIN LATERAL (VALUES (p.newcomer_id), (p.established_id)) AS side(person)
     WHERE p.organisation_id = $1 AND p.formed_on <= $3 AND (p.ended_on IS NULL OR p.ended_on > $3)
-),
-present AS (
-    SELECT * FROM participants p
-    WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND NOT p.anonymous
-      AND p.registered_on <= $3 AND (p.withdrawn_on IS NULL OR p.withdrawn_on > $3)
-),
-waiting AS (
-    SELECT coalesce(district, '{_NONE}') AS district, count(*) AS n FROM present n
-    WHERE n.role = 'newcomer' AND NOT EXISTS (SELECT 1 FROM paired_at_end a WHERE a.newcomer_id = n.record_id)
-    GROUP BY 1
-),
-load AS (SELECT established_id, count(*) AS pairs FROM paired_at_end GROUP BY 1),
-free AS (
-    SELECT coalesce(v.district, '{_NONE}') AS district,
-           sum(greatest(coalesce(v.capacity, 1) - coalesce(l.pairs, 0), 0)) AS n
-    FROM present v LEFT JOIN load l ON l.established_id = v.record_id
-    WHERE v.role = 'established' GROUP BY 1
+      AND person IS NOT NULL
+    GROUP BY person
 )
-SELECT coalesce(w.district, f.district) AS district, coalesce(w.n, 0) AS waiting, coalesce(f.n, 0) AS free_places
-FROM waiting w FULL JOIN free f ON f.district = w.district
+SELECT coalesce(p.district, '{_NONE}') AS district,
+       count(*) FILTER (WHERE p.role = 'newcomer' AND o.n IS NULL) AS waiting,
+       coalesce(sum(greatest(coalesce(p.capacity, 1) - coalesce(o.n, 0), 0)) FILTER (WHERE p.role = 'established'), 0)
+           AS free_places
+FROM participants p LEFT JOIN open_pairs o ON o.person = p.record_id
+WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND NOT p.anonymous
+  AND p.registered_on <= $3 AND (p.withdrawn_on IS NULL OR p.withdrawn_on > $3)
+GROUP BY 1
 """
 
-# An occurrence open to every programme (no programmes named) counts in each programme's report.
-_OCCURRENCE_SCOPE = """o.organisation_id = $1 AND ($2::text IS NULL OR o.programmes = '{}' OR $2 = ANY(o.programmes))
+# A meeting open to every programme (no programmes named) counts in each programme's report.
+_SESSION_SCOPE = """o.organisation_id = $1 AND ($2::text IS NULL OR o.programmes = '{}' OR $2 = ANY(o.programmes))
     AND NOT o.cancelled AND o.starts_on BETWEEN $3 AND $4"""
 
-_SESSIONS = f"""
-SELECT activity_type, district, GROUPING(activity_type, district) AS g,
-       count(DISTINCT activity_id) AS activities, count(*) AS sessions, sum(signups) AS signups,
-       sum(came) AS attended, sum(walk_ins) AS walk_ins, count(DISTINCT week) AS weeks
-FROM (
-    SELECT o.activity_type, coalesce(o.district, '{_NONE}') AS district, o.activity_id,
-           coalesce(s.confirmed, 0) AS signups, coalesce(a.came_total, 0) AS came,
-           coalesce(a.walk_ins_total, 0) AS walk_ins, date_trunc('week', o.starts_on) AS week
-    FROM occurrences o
-    LEFT JOIN signup_counts s ON s.organisation_id = o.organisation_id AND s.occurrence_id = o.occurrence_id
-    LEFT JOIN attendance a ON a.organisation_id = o.organisation_id AND a.occurrence_id = o.occurrence_id
-    WHERE {_OCCURRENCE_SCOPE}
-) held
-GROUP BY GROUPING SETS ((activity_type, district), (district), ())
+# Two passes over the period's meetings: by type, district and week (weeks as whole numbers since a
+# Monday: date_trunc would convert every date to a timestamp with time zone), and by type, district and
+# series with the counts by role and gender. Totals, districts and the distinct weeks and series are
+# added up from these groups in Python (count(DISTINCT) in grouping sets sorted the period three times).
+_MONDAY = "date '2000-01-03'"
+_SESSION_WEEKS = f"""
+SELECT o.activity_type, coalesce(o.district, '{_NONE}') AS district, (o.starts_on - {_MONDAY}) / 7 AS week,
+       count(*) AS sessions, sum(o.signups_confirmed) AS signups, sum(o.came_total) AS attended,
+       sum(o.walk_ins_total) AS walk_ins
+FROM sessions o WHERE {_SESSION_SCOPE}
+GROUP BY 1, 2, 3
 """
 
-_SLOT_SUMS = f"""
-SELECT {", ".join(f"coalesce(sum(a.came[{i + 1}]), 0)" for i in range(len(WALK_IN_SLOTS)))},
-       {", ".join(f"coalesce(sum(a.walk_ins[{i + 1}]), 0)" for i in range(len(WALK_IN_SLOTS)))}
-FROM occurrences o
-JOIN attendance a ON a.organisation_id = o.organisation_id AND a.occurrence_id = o.occurrence_id
-WHERE {_OCCURRENCE_SCOPE}
+_SESSION_SERIES = f"""
+SELECT o.activity_type, coalesce(o.district, '{_NONE}') AS district, o.activity_id,
+       {", ".join(f"sum(o.came[{i + 1}]) AS c{i}" for i in range(len(WALK_IN_SLOTS)))},
+       {", ".join(f"sum(o.walk_ins[{i + 1}]) AS w{i}" for i in range(len(WALK_IN_SLOTS)))}
+FROM sessions o WHERE {_SESSION_SCOPE}
+GROUP BY 1, 2, 3
 """
 
 _CAMPAIGN_SIGNUPS = f"""
 SELECT c.key AS campaign, sum(c.value::integer) AS n
-FROM occurrences o
-JOIN attendance a ON a.organisation_id = o.organisation_id AND a.occurrence_id = o.occurrence_id
-CROSS JOIN LATERAL jsonb_each_text(a.campaign_signups) AS c
-WHERE {_OCCURRENCE_SCOPE} AND a.campaign_signups <> '{{}}'::jsonb
+FROM sessions o CROSS JOIN LATERAL jsonb_each_text(o.campaign_signups) AS c
+WHERE {_SESSION_SCOPE} AND o.campaign_signups <> '{{}}'::jsonb
 GROUP BY 1 ORDER BY 1
 """
 
@@ -183,7 +174,7 @@ async def registrations(conn: asyncpg.Connection, scope: Scope, period: Period) 
     months = {m.strftime("%Y-%m") for m in period.month_ends()}
     by_month: dict[str, Any] = {m: {role: dict.fromkeys(GENDERS, 0) for role in ROLES} for m in sorted(months)}
     for r in sets.get("month", []):
-        by_month[r["month"]][r["role"]][r["gender"]] = r["n"]
+        by_month[r["month"].strftime("%Y-%m")][r["role"]][r["gender"]] = r["n"]
     return {
         "by_role_and_gender": _role_gender(by_gender),
         "total_by_role": {role: sum(by_gender[role, g] for g in GENDERS) for role in ROLES},
@@ -238,9 +229,9 @@ async def waiting_list(conn: asyncpg.Connection, scope: Scope, period: Period) -
     rows = await conn.fetch(_WAITING_LIST, scope.organisation_id, scope.programme, period.end)
     by_district = {
         r["district"]: {
-            "waiting": r["waiting"],
+            "waiting": int(r["waiting"]),
             "free_places": int(r["free_places"]),
-            "volunteers_missing": max(r["waiting"] - int(r["free_places"]), 0),
+            "volunteers_missing": max(int(r["waiting"]) - int(r["free_places"]), 0),
         }
         for r in sorted(rows, key=lambda r: r["district"])
     }
@@ -251,49 +242,77 @@ async def waiting_list(conn: asyncpg.Connection, scope: Scope, period: Period) -
     }
 
 
-async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
-    args = (scope.organisation_id, scope.programme, period.start, period.end)
-    rows = await conn.fetch(_SESSIONS, *args)
-    slots = list(await conn.fetchrow(_SLOT_SUMS, *args))
-    came, walk_ins = slots[: len(WALK_IN_SLOTS)], slots[len(WALK_IN_SLOTS) :]
-    campaign_signups = {r["campaign"]: r["n"] for r in await conn.fetch(_CAMPAIGN_SIGNUPS, *args)}
+@dataclass
+class _Tally:
+    sessions: int = 0
+    signups: int = 0
+    attended: int = 0
+    walk_ins: int = 0
 
-    def figures(row: asyncpg.Record | None) -> dict[str, Any]:
-        sessions = row["sessions"] if row else 0
-        attended = (row["attended"] or 0) if row else 0
-        walk = (row["walk_ins"] or 0) if row else 0
+    def __post_init__(self) -> None:
+        self.series: set = set()
+        self.weeks: set = set()
+
+    def add_week(self, row: asyncpg.Record) -> None:
+        self.sessions += row["sessions"]
+        self.signups += row["signups"]
+        self.attended += row["attended"]
+        self.walk_ins += row["walk_ins"]
+        self.weeks.add(row["week"])
+
+    def figures(self) -> dict[str, Any]:
         return {
-            "activities": row["activities"] if row else 0,
-            "sessions": sessions,
-            "signups": (row["signups"] or 0) if row else 0,
-            "attended_registered": attended,
-            "attended_walk_in": walk,
-            "attendance": attended + walk,
-            "mean_attendance_per_session": ratio(attended + walk, sessions),
+            "activities": len(self.series),
+            "sessions": self.sessions,
+            "signups": self.signups,
+            "attended_registered": self.attended,
+            "attended_walk_in": self.walk_ins,
+            "attendance": self.attended + self.walk_ins,
+            "mean_attendance_per_session": ratio(self.attended + self.walk_ins, self.sessions),
         }
 
-    total = next((r for r in rows if r["g"] == 3), None)
-    by_district = {r["district"]: r for r in rows if r["g"] == 2}
-    by_type_and_district = sorted((r for r in rows if r["g"] == 0), key=lambda r: (r["activity_type"], r["district"]))
-    weekly = sorted(d for d, r in by_district.items() if d != _NONE and is_weekly(r["weeks"], period))
+
+async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
+    args = (scope.organisation_id, scope.programme, period.start, period.end)
+    campaign_signups = {r["campaign"]: r["n"] for r in await conn.fetch(_CAMPAIGN_SIGNUPS, *args)}
+    total, by_district, by_type_and_district = _Tally(), {}, {}
+
+    def tallies(row: asyncpg.Record) -> tuple[_Tally, ...]:
+        key = (row["activity_type"], row["district"])
+        return (
+            total,
+            by_district.setdefault(row["district"], _Tally()),
+            by_type_and_district.setdefault(key, _Tally()),
+        )
+
+    for row in await conn.fetch(_SESSION_WEEKS, *args):
+        for tally in tallies(row):
+            tally.add_week(row)
+    slots = len(WALK_IN_SLOTS)
+    came, walk_ins = [0] * slots, [0] * slots
+    for row in await conn.fetch(_SESSION_SERIES, *args):
+        for tally in tallies(row):
+            tally.series.add(row["activity_id"])
+        for i in range(slots):
+            came[i] += row[f"c{i}"]
+            walk_ins[i] += row[f"w{i}"]
+    weeks = period.week_count()
+    weekly = sorted(d for d, t in by_district.items() if d != _NONE and is_weekly(len(t.weeks), period))
     return {
-        **figures(total),
+        **total.figures(),
         "by_type_and_district": [
-            {"activity_type": r["activity_type"], "district": r["district"], **figures(r)} for r in by_type_and_district
+            {"activity_type": kind, "district": district, **t.figures()}
+            for (kind, district), t in sorted(by_type_and_district.items())
         ],
         "by_district": {
-            d: {
-                **figures(r),
-                "weeks_with_sessions": r["weeks"],
-                "sessions_per_week": ratio(r["sessions"], period.week_count(), 1),
-            }
-            for d, r in sorted(by_district.items())
+            d: {**t.figures(), "weeks_with_sessions": len(t.weeks), "sessions_per_week": ratio(t.sessions, weeks, 1)}
+            for d, t in sorted(by_district.items())
         },
         "attended_by_role_and_gender": _slots(came),
         "walk_ins_by_role_and_gender": _slots(walk_ins),
         "stand_signups_by_campaign": campaign_signups,
         "weekly_districts": weekly,
-        "weeks_in_period": period.week_count(),
+        "weeks_in_period": weeks,
     }
 
 
@@ -301,10 +320,16 @@ def _slots(values: list[int]) -> dict[str, dict[str, int]]:
     return {role: {gender: values[i] for i, (r, gender) in enumerate(WALK_IN_SLOTS) if r == role} for role in ROLES}
 
 
-async def period_figures(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
-    return {
+async def period_figures(
+    conn: asyncpg.Connection, scope: Scope, period: Period, *, with_waiting_list: bool = True
+) -> dict[str, Any]:
+    """The waiting list is a snapshot at the period's end, shown for the period only: the year before
+    leaves it out (it costs two joins of everyone with every pair)."""
+    figures = {
         "registrations": await registrations(conn, scope, period),
         "pairs": await pairs(conn, scope, period),
-        "waiting_list": await waiting_list(conn, scope, period),
         "activities": await activities(conn, scope, period),
     }
+    if with_waiting_list:
+        figures["waiting_list"] = await waiting_list(conn, scope, period)
+    return figures

@@ -203,8 +203,8 @@ async def upsert_pairs(conn: asyncpg.Connection, rows: Iterable[PairFacts]) -> N
 
 
 _UPSERT_OCCURRENCES = """
-INSERT INTO occurrences (organisation_id, occurrence_id, activity_id, programmes, activity_type, district, starts_on,
-                         cancelled, version)
+INSERT INTO sessions (organisation_id, occurrence_id, activity_id, programmes, activity_type, district, starts_on,
+                      cancelled, occurrence_version)
 SELECT t.organisation_id, t.occurrence_id, t.activity_id, t.programmes::text[], t.activity_type, t.district,
        t.starts_on, t.cancelled, t.version
 FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::date[], $8::boolean[],
@@ -214,8 +214,8 @@ FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text
 ON CONFLICT (organisation_id, occurrence_id) DO UPDATE SET
     activity_id = excluded.activity_id, programmes = excluded.programmes, activity_type = excluded.activity_type,
     district = excluded.district, starts_on = excluded.starts_on, cancelled = excluded.cancelled,
-    version = excluded.version
-WHERE occurrences.version < excluded.version
+    occurrence_version = excluded.occurrence_version
+WHERE sessions.occurrence_version IS NULL OR sessions.occurrence_version < excluded.occurrence_version
 """
 
 
@@ -246,23 +246,23 @@ SELECT DISTINCT organisation_id, occurrence_id FROM changed
 """
 
 # Sign-ups of one occurrence are different aggregates, applied in parallel. Each recount first makes sure
-# the occurrence's count row exists, then locks it (in id order, so two batches cannot deadlock) in a
+# the occurrence's session row exists, then locks it (in id order, so two batches cannot deadlock) in a
 # statement of its own, so that the count statement after it takes its snapshot only once it holds the
 # lock, and sees every sign-up of those who counted before. (One statement with a data-modifying CTE
 # cannot lock a row it has just inserted, and an UPDATE re-checked after waiting keeps its old snapshot.)
 _CREATE_SIGNUP_COUNTS = """
-INSERT INTO signup_counts (organisation_id, occurrence_id, confirmed)
-SELECT * , 0 FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING
+INSERT INTO sessions (organisation_id, occurrence_id)
+SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT DO NOTHING
 """
 
 _LOCK_SIGNUP_COUNTS = """
-SELECT 1 FROM signup_counts c JOIN unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)
+SELECT 1 FROM sessions c JOIN unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)
     ON c.organisation_id = t.organisation_id AND c.occurrence_id = t.occurrence_id
 ORDER BY c.organisation_id, c.occurrence_id FOR UPDATE OF c
 """
 
 _RECOUNT_SIGNUPS = """
-UPDATE signup_counts c SET confirmed = (
+UPDATE sessions c SET signups_confirmed = (
     SELECT count(*) FROM signups s WHERE s.organisation_id = c.organisation_id
         AND s.occurrence_id = c.occurrence_id AND s.status = 'confirmed')
 FROM unnest($1::text[], $2::uuid[]) AS t(organisation_id, occurrence_id)
@@ -301,8 +301,8 @@ async def erase_signups(conn: asyncpg.Connection, organisation_id: str, signup_i
 
 _SLOTS = len(WALK_IN_SLOTS)
 _UPSERT_ATTENDANCE = f"""
-INSERT INTO attendance (organisation_id, occurrence_id, came, came_total, no_show, walk_ins, walk_ins_total,
-                        campaign_signups, version)
+INSERT INTO sessions (organisation_id, occurrence_id, came, came_total, no_show, walk_ins, walk_ins_total,
+                      campaign_signups, attendance_version)
 SELECT t.organisation_id, t.occurrence_id,
        ARRAY[{", ".join(f"t.c{i}" for i in range(_SLOTS))}], {" + ".join(f"t.c{i}" for i in range(_SLOTS))},
        t.no_show,
@@ -315,8 +315,8 @@ FROM unnest($1::text[], $2::uuid[], $3::integer[], $4::text[], $5::integer[],
 ON CONFLICT (organisation_id, occurrence_id) DO UPDATE SET
     came = excluded.came, came_total = excluded.came_total, no_show = excluded.no_show,
     walk_ins = excluded.walk_ins, walk_ins_total = excluded.walk_ins_total,
-    campaign_signups = excluded.campaign_signups, version = excluded.version
-WHERE attendance.version < excluded.version
+    campaign_signups = excluded.campaign_signups, attendance_version = excluded.attendance_version
+WHERE sessions.attendance_version IS NULL OR sessions.attendance_version < excluded.attendance_version
 """
 
 
@@ -377,8 +377,7 @@ async def upsert_organisation(
 
 
 READ_MODEL_TABLES = (
-    "participants", "erased_participants", "erasure_statistics", "pairs", "occurrences", "signups", "signup_counts",
-    "attendance", "organisations",
+    "participants", "erased_participants", "erasure_statistics", "pairs", "sessions", "signups", "organisations",
 )  # fmt: skip
 
 

@@ -52,21 +52,33 @@ CREATE TABLE pairs (
 );
 CREATE INDEX pairs_by_formation ON pairs (organisation_id, formed_on);
 
--- One meeting of an activity (the events service's "activity" aggregate is the occurrence; activity_id
--- is its series). Cancelled meetings stay, marked, so that a replay gives the same rows.
-CREATE TABLE occurrences (
-    organisation_id text    NOT NULL,
-    occurrence_id   uuid    NOT NULL,
-    activity_id     uuid    NOT NULL,
-    programmes      text[]  NOT NULL,  -- empty: open to every programme
-    activity_type   text    NOT NULL,
-    district        text,
-    starts_on       date    NOT NULL,
-    cancelled       boolean NOT NULL,
-    version         integer NOT NULL,
+-- One meeting of an activity as the report counts it. Three aggregates of the events service each own
+-- their columns, each with its own version: the occurrence (the events service's "activity" aggregate;
+-- activity_id is its series), its attendance sheet (counts by role and gender, slots in the order of
+-- domain.model.WALK_IN_SLOTS: registered participants who came, erased ones included as counts, and
+-- walk-ins), and its confirmed sign-ups (recounted from `signups`). Whichever arrives first creates the
+-- row; the report reads one row per meeting and joins nothing.
+CREATE TABLE sessions (
+    organisation_id    text      NOT NULL,
+    occurrence_id      uuid      NOT NULL,
+    activity_id        uuid,
+    programmes         text[],   -- empty: open to every programme
+    activity_type      text,
+    district           text,
+    starts_on          date,     -- NULL until the occurrence itself has arrived
+    cancelled          boolean,
+    occurrence_version integer,
+    came               integer[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0}',
+    came_total         integer   NOT NULL DEFAULT 0,
+    no_show            integer   NOT NULL DEFAULT 0,
+    walk_ins           integer[] NOT NULL DEFAULT '{0,0,0,0,0,0,0,0}',
+    walk_ins_total     integer   NOT NULL DEFAULT 0,
+    campaign_signups   jsonb     NOT NULL DEFAULT '{}',
+    attendance_version integer,
+    signups_confirmed  integer   NOT NULL DEFAULT 0,
     PRIMARY KEY (organisation_id, occurrence_id)
 );
-CREATE INDEX occurrences_by_day ON occurrences (organisation_id, starts_on);
+CREATE INDEX sessions_by_day ON sessions (organisation_id, starts_on);
 
 -- Sign-ups without the person: only what is counted. An erased person's sign-up is deleted.
 CREATE TABLE signups (
@@ -78,30 +90,6 @@ CREATE TABLE signups (
     PRIMARY KEY (organisation_id, signup_id)
 );
 CREATE INDEX signups_by_occurrence ON signups (organisation_id, occurrence_id);
--- Confirmed sign-ups per occurrence, recounted (never incremented) whenever one of its sign-ups changes:
--- the report reads one row per meeting instead of every sign-up.
-CREATE TABLE signup_counts (
-    organisation_id text    NOT NULL,
-    occurrence_id   uuid    NOT NULL,
-    confirmed       integer NOT NULL,
-    PRIMARY KEY (organisation_id, occurrence_id)
-);
-
--- An occurrence's attendance sheet as counts by role and gender (slots in the order of
--- domain.model.WALK_IN_SLOTS): registered participants who came (erased ones included, as the events
--- service keeps them as counts), and walk-ins. Sign-ups taken at a stand, per campaign code.
-CREATE TABLE attendance (
-    organisation_id  text      NOT NULL,
-    occurrence_id    uuid      NOT NULL,
-    came             integer[] NOT NULL,
-    came_total       integer   NOT NULL,
-    no_show          integer   NOT NULL,
-    walk_ins         integer[] NOT NULL,
-    walk_ins_total   integer   NOT NULL,
-    campaign_signups jsonb     NOT NULL,
-    version          integer   NOT NULL,
-    PRIMARY KEY (organisation_id, occurrence_id)
-);
 
 -- The anonymous records of erased participants arrive per organisation and registration year, as a
 -- whole; their rows in `participants` are replaced together.

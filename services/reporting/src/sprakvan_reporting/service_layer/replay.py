@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import nats
 import structlog
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
@@ -66,9 +66,13 @@ def parse(relative_subject: str, data: bytes) -> IntegrationEvent | None:
 
 
 async def stream_messages(
-    js: JetStreamContext, namespace: Namespace, specs: Iterable[StreamSpec], *, fetch: int = 2000
+    js: JetStreamContext, namespace: Namespace, specs: Iterable[StreamSpec], *, chunk: int = 1000, idle: float = 3.0
 ) -> AsyncIterator[tuple[str, bytes]]:
-    """Every retained message of the streams, oldest first, through an ephemeral consumer (no acks)."""
+    """Every message the streams hold when this starts, oldest first, through an ordered push consumer
+    (measured here: about four times the rate of pull fetches or of iterating a subscription). The
+    callback hands chunks over a bounded queue, so a slow rebuild holds the consumer back rather than
+    filling memory; the ordered consumer itself recovers from any gap. A stream ends when its last
+    message at the start has arrived, or when nothing came for ``idle`` seconds (it was purged)."""
     for spec in specs:
         name = namespace.stream(spec)
         try:
@@ -77,23 +81,75 @@ async def stream_messages(
             continue  # that service has never published
         if info.state.messages == 0:
             continue
-        subscription = await js.pull_subscribe(
-            namespace.subject(spec.subjects[0]),
-            stream=name,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, max_ack_pending=-1, mem_storage=True
-            ),
-        )
-        try:
-            # Ask for exactly what is left: a fetch for more than the stream holds waits out its timeout.
-            remaining = (await subscription.consumer_info()).num_pending
-            while remaining > 0:
-                messages = await subscription.fetch(min(fetch, remaining), timeout=30)
-                for message in messages:
-                    yield namespace.relative(message.subject), message.data
-                remaining = messages[-1].metadata.num_pending
-        finally:
-            await subscription.unsubscribe()
+        async for item in _read_stream(js, namespace, spec, info.state.messages, info.state.last_seq, chunk, idle):
+            yield item
+
+
+async def _read_stream(
+    js: JetStreamContext, namespace: Namespace, spec: StreamSpec, total: int, last: int, chunk: int, idle: float
+) -> AsyncIterator[tuple[str, bytes]]:
+    queue: asyncio.Queue[list[tuple[str, bytes]] | None] = asyncio.Queue(maxsize=8)
+    buffer: list[tuple[str, bytes]] = []
+    seen = 0
+    done = False
+    latest: Msg | None = None
+
+    async def on_message(msg: Msg) -> None:
+        nonlocal buffer, seen, done, latest
+        if done:
+            return
+        seen += 1
+        latest = msg
+        buffer.append((namespace.relative(msg.subject), msg.data))
+        # Metadata costs a parse of the reply subject: look only once the count says it may be the end.
+        end = seen >= total and msg.metadata.sequence.stream >= last
+        if end or len(buffer) >= chunk:
+            ready, buffer = buffer, []
+            await queue.put(ready)
+        if end:
+            done = True
+            await queue.put(None)
+
+    subscription = await js.subscribe(
+        namespace.subject(spec.subjects[0]),
+        stream=namespace.stream(spec),
+        ordered_consumer=True,
+        cb=on_message,
+        pending_msgs_limit=chunk * 16,
+        pending_bytes_limit=256 * 1024 * 1024,
+    )
+    try:
+        while True:
+            try:
+                ready = await asyncio.wait_for(queue.get(), timeout=idle)
+            except TimeoutError:
+                if not await _nothing_left(js, namespace.stream(spec), latest, last):
+                    continue  # only slow: keep waiting
+                done = True
+                ready, buffer = buffer, []
+                for item in ready:
+                    yield item
+                break
+            if ready is None:
+                break
+            for item in ready:
+                yield item
+    finally:
+        done = True
+        await subscription.unsubscribe()
+
+
+async def _nothing_left(js: JetStreamContext, stream: str, latest: Msg | None, last: int) -> bool:
+    """Whether the stream holds no message between the latest one seen and the last one at the start
+    (those were purged meanwhile, by an erasure), so the read is complete."""
+    after = latest.metadata.sequence.stream + 1 if latest is not None else 1
+    if after > last:
+        return True
+    try:
+        upcoming = await js.get_msg(stream, seq=after, next=True)
+    except NotFoundError:
+        return True
+    return upcoming.seq > last
 
 
 async def rebuild(
