@@ -233,16 +233,12 @@ async def upsert_occurrences(conn: asyncpg.Connection, rows: Iterable[Occurrence
     await conn.execute(_UPSERT_OCCURRENCES, *columns)
 
 
+# A sign-up belongs to one occurrence for good (the events contract never moves it).
 _UPSERT_SIGNUPS = """
-WITH changed AS (
-    INSERT INTO signups (organisation_id, signup_id, occurrence_id, status, version)
-    SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::integer[])
-    ON CONFLICT (organisation_id, signup_id) DO UPDATE SET
-        occurrence_id = excluded.occurrence_id, status = excluded.status, version = excluded.version
-    WHERE signups.version < excluded.version
-    RETURNING organisation_id, occurrence_id
-)
-SELECT DISTINCT organisation_id, occurrence_id FROM changed
+INSERT INTO signups (organisation_id, signup_id, occurrence_id, status, version)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::integer[])
+ON CONFLICT (organisation_id, signup_id) DO UPDATE SET status = excluded.status, version = excluded.version
+WHERE signups.version < excluded.version
 """
 
 # Sign-ups of one occurrence are different aggregates, applied in parallel. Each recount first makes sure
@@ -278,14 +274,24 @@ async def _recount_signups(conn: asyncpg.Connection, touched: Sequence[tuple[str
         await conn.execute(_RECOUNT_SIGNUPS, orgs, ids)
 
 
-async def upsert_signups(conn: asyncpg.Connection, rows: Iterable[SignupFacts]) -> None:
+async def upsert_signups(conn: asyncpg.Connection, rows: Iterable[SignupFacts], *, recount: bool = True) -> None:
+    """``recount=False``: the caller recounts every occurrence once at the end (``recount_all_signups``),
+    as a rebuild does, which no one reads before it commits."""
     batch = latest(rows, "signup_id")
     if not batch:
         return
-    touched = await conn.fetch(_UPSERT_SIGNUPS, *_columns(batch))
-    # A sign-up that moved to another occurrence leaves the old one too: recount both.
-    await _recount_signups(conn, sorted({(r["organisation_id"], r["occurrence_id"]) for r in touched} | {
-        (r.organisation_id, r.occurrence_id) for r in batch}))  # fmt: skip
+    await conn.execute(_UPSERT_SIGNUPS, *_columns(batch))
+    if recount:
+        await _recount_signups(conn, sorted({(r.organisation_id, r.occurrence_id) for r in batch}))
+
+
+async def recount_all_signups(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        """INSERT INTO sessions (organisation_id, occurrence_id, signups_confirmed)
+           SELECT organisation_id, occurrence_id, count(*) FILTER (WHERE status = 'confirmed')
+           FROM signups GROUP BY 1, 2
+           ON CONFLICT (organisation_id, occurrence_id) DO UPDATE SET signups_confirmed = excluded.signups_confirmed"""
+    )
 
 
 async def erase_signups(conn: asyncpg.Connection, organisation_id: str, signup_ids: Sequence[uuid.UUID]) -> None:

@@ -98,7 +98,7 @@ class Batch:
     def _signup(self, event: ev.SignupConfirmed, _: ZoneInfo) -> None:
         self.signups.append(translate.signup_facts(event))
 
-    async def apply(self, conn: asyncpg.Connection) -> None:
+    async def apply(self, conn: asyncpg.Connection, *, recount_signups: bool = True) -> None:
         await rm.upsert_participants(conn, self.participants)
         for (org, year), event in sorted(self.statistics.items()):
             await rm.replace_erasure_statistics(conn, org, year, event.version, translate.anonymous_facts(event))
@@ -106,7 +106,7 @@ class Batch:
             await rm.upsert_organisation(conn, org, event.payload.model_dump(mode="json"), event.version)
         await rm.upsert_pairs(conn, self.pairs)
         await rm.upsert_occurrences(conn, self.occurrences)
-        await rm.upsert_signups(conn, self.signups)
+        await rm.upsert_signups(conn, self.signups, recount=recount_signups)
         await rm.upsert_attendance(conn, self.attendance)
         for org, ids in sorted(self.erased.items()):
             await rm.erase_participants(conn, org, sorted(ids))

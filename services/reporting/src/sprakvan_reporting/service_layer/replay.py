@@ -186,11 +186,12 @@ async def rebuild(
                 if in_batch >= batch_size:
                     if applying is not None:
                         await applying
-                    applying = asyncio.create_task(batch.apply(conn))
+                    applying = asyncio.create_task(batch.apply(conn, recount_signups=False))
                     batch, in_batch = Batch(), 0
             if applying is not None:
                 await applying
-            await batch.apply(conn)
+            await batch.apply(conn, recount_signups=False)
+            await rm.recount_all_signups(conn)
         finally:
             if applying is not None and not applying.done():
                 applying.cancel()
