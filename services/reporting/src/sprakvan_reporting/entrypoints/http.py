@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import StringConstraints
@@ -17,7 +18,7 @@ from sprakvan_shared.http import Reader, Writer, require_role
 
 from ..adapters import partnerships as repository
 from ..adapters.figures import Scope
-from ..domain.model import InvalidPeriod, Narrative, PartnershipTerms, Period
+from ..domain.model import InvalidPeriod, Narrative, Partnership, PartnershipTerms, Period
 from ..domain.review import to_json
 from ..outputs.csv_tables import table_csv
 from ..outputs.printable import render_html
@@ -32,7 +33,7 @@ reviews = APIRouter(prefix="/reviews", tags=["reviews"])
 partnerships = APIRouter(prefix="/partnerships", tags=["partnerships"])
 
 
-def _pool(request: Request):  # noqa: ANN202 - asyncpg.Pool
+def _pool(request: Request) -> asyncpg.Pool:
     return request.app.state.runtime.pool
 
 
@@ -133,7 +134,7 @@ async def fetch_pdf(render_id: uuid.UUID, request: Request, principal: Reader) -
     return Response(row["pdf"], media_type="application/pdf")
 
 
-def _partnership_out(p) -> dict:  # noqa: ANN001 - domain Partnership
+def _partnership_out(p: Partnership) -> dict:
     return {"id": str(p.id), "version": p.version, **p.terms.model_dump(mode="json")}
 
 

@@ -36,6 +36,8 @@ class PdfRenderer:
 
     async def start(self) -> None:
         self._executor = ProcessPoolExecutor(max_workers=1)
+        # A render waits a week to be fetched; then it goes.
+        await self._pool.execute("DELETE FROM pdf_renders WHERE requested_at < now() - interval '7 days'")
         for row in await self._pool.fetch("SELECT render_id FROM pdf_renders WHERE status = 'pending'"):
             self._spawn(row["render_id"])
 
