@@ -49,7 +49,7 @@ def pair(newcomer: ParticipantFacts | None, established: ParticipantFacts | None
         "programme": "vises",
         "newcomer_id": newcomer.record_id if newcomer else None,
         "established_id": established.record_id if established else None,
-        "origin": "coordinator",
+        "origin": "proposal",
         "status": "active",
         "proposed_on": formed_on,
         "formed_on": formed_on,
@@ -127,9 +127,13 @@ async def load_sample(conn) -> dict:
     p1 = pair(
         n1, e1, date(2019, 2, 10), activated_on=date(2019, 2, 15), follow_up_dates=(date(2019, 5, 1), date(2019, 12, 1))
     )
-    p2 = pair(n2018, e2018, date(2018, 6, 1), ended_on=date(2019, 3, 1), end_reason="moved")
-    p3 = pair(None, None, date(2018, 3, 1), ended_on=date(2018, 12, 31), end_reason="completed")
-    p4 = pair(n3, e1, date(2019, 10, 31), origin="group_matching")
+    p2 = pair(
+        n2018, e2018, date(2018, 6, 1), activated_on=date(2018, 6, 5), ended_on=date(2019, 3, 1), end_reason="moved"
+    )
+    p3 = pair(
+        None, None, date(2018, 3, 1), activated_on=date(2018, 3, 5), ended_on=date(2018, 12, 31), end_reason="completed"
+    )
+    p4 = pair(n3, e1, date(2019, 10, 31), origin="group_meetup")  # formed, not yet introduced: new, not active
     await rm.upsert_pairs(conn, [p1, p2, p3, p4])
 
     cafe, walk = uuid.uuid4(), uuid.uuid4()

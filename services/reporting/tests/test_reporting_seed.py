@@ -4,7 +4,7 @@ reporting's API. Checked again after one counted participant is erased, and afte
 give the same JSON byte for byte.
 
 Matching is not on main yet: its pairs are published on the matching stream as matching's stand-in
-contract describes them (``upstream/matching_standin.py``). Intake dates a registration when it is
+contract on its branch describes them (``upstream/matching_copy.py``). Intake dates a registration when it is
 made, so the period is this year rather than Jan-Oct 2019 (``test_reporting_seed_2019`` replays that
 period through the streams).
 """
@@ -60,12 +60,14 @@ async def register_all(client, bodies) -> list[str]:
     return ids
 
 
-def pair(newcomer_id, established_id, formed: datetime, version: int = 2) -> matching.PairFormed:
+def pair(newcomer_id, established_id, formed: datetime, version: int = 3) -> matching.PairActivated:
+    """A pair formed and introduced (its matching conversation held) that day."""
     state = matching.PairState(
         pair_id=uuid.uuid4(), programme="sprakvan", newcomer_id=newcomer_id, established_id=established_id,
-        origin="proposal", status="formed", proposed_at=formed, formed_at=formed,
+        origin="proposal", status="active", proposed_at=formed, formed_at=formed, activated_at=formed,
+        activated_on=formed.date(),
     )  # fmt: skip
-    return matching.PairFormed(
+    return matching.PairActivated(
         organisation_id="linkoping", aggregate_id=str(state.pair_id), version=version, payload=state
     )
 

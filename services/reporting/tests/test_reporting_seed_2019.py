@@ -50,11 +50,14 @@ def programme_2019():
     pairs = []
     for i, n in enumerate(newcomers[:71]):
         formed_on = max(n.registered_at.date() + timedelta(days=14), date(2019, 1, 15))
-        pairs.append(pair_event(matching.PairFormed, n, volunteers[i % 89], min(formed_on, date(2019, 10, 31)),
-                                programme="sprakvan"))  # fmt: skip
+        formed_on = min(formed_on, date(2019, 10, 31))
+        pairs.append(pair_event(matching.PairActivated, n, volunteers[i % 89], formed_on, programme="sprakvan",
+                                status="active", activated_on=formed_on))  # fmt: skip
     pairs += [
-        pair_event(matching.PairFormed, n, old_volunteer, date(2018, 6, 1), programme="sprakvan") for n in earlier
-    ]
+        pair_event(matching.PairActivated, n, old_volunteer, date(2018, 6, 1), programme="sprakvan", status="active",
+                   activated_on=date(2018, 6, 8))
+        for n in earlier
+    ]  # fmt: skip
     cafes = [occurrence_event(date(2019, 1, 7) + timedelta(weeks=w)) for w in range(43)]  # Mondays in Skäggetorp
     sheets = [attendance_event(o, [("newcomer", "woman")] * 8 + [("established", "man")] * 4, [("newcomer", "man", 2)])
               for o in cafes]  # fmt: skip

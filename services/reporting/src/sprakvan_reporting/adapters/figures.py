@@ -38,9 +38,10 @@ GROUP BY GROUPING SETS ((role, gender), (role, district), (role, referral_source
                         (role, gender, month))
 """
 
-# Pair life: a pair is active from its introduction (its formation when no introduction is recorded)
-# until it ends; the day it ends it no longer is.
-_ACTIVE_FROM = "coalesce(activated_on, formed_on)"
+# Pair life, as the matching contract defines it: a pair is active from its matching conversation (or the
+# group meetup where it formed itself) until it ends; the day it ends it no longer is. A pair formed but
+# not yet introduced is new, not active.
+_ACTIVE_FROM = "activated_on"
 
 _PAIRS = f"""
 SELECT count(*) FILTER (WHERE formed_on BETWEEN $3 AND $4) AS new_pairs,

@@ -30,11 +30,12 @@ DEFINITIONS: dict[str, dict[str, str]] = {
     },
     "active_pairs": {
         "sv": "Aktiva par under perioden: par som var aktiva någon dag under perioden. Ett par är aktivt från "
-        "matchningssamtalet (eller från matchningen om inget samtal är registrerat) till den dag det avslutas. "
-        "Aktiva vid periodens slut: aktiva den sista dagen.",
+        "matchningssamtalet (eller gruppträffen där det bildades) till den dag det avslutas; ett matchat par "
+        "som ännu inte har haft sitt samtal är nytt men inte aktivt. Aktiva vid periodens slut: aktiva den "
+        "sista dagen.",
         "en": "Active pairs in the period: pairs active on at least one day of it. A pair is active from its "
-        "introduction (or from its formation when no introduction is recorded) until the day it ends. "
-        "Active at the end: active on the last day.",
+        "matching conversation (or the group meetup where it formed itself) until the day it ends; a pair "
+        "formed but not yet introduced is new, not active. Active at the end: active on the last day.",
     },
     "ended_pairs": {
         "sv": "Avslutade par: par som avslutades under perioden, efter orsak.",

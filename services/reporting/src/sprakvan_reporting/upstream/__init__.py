@@ -1,8 +1,8 @@
 """The contracts of the services reporting reads, wherever they are today.
 
-Intake's contract is on main. The events service's contract is on its branch: until it reaches main,
-``events_copy`` is a verbatim copy of it. The matching service has not published a contract yet:
-``matching_standin`` is ours, modelled on its domain, until it does. Each import prefers the real one.
+Intake's contract is on main. The events and matching services' contracts were on their branches when
+this was written: ``events_copy`` and ``matching_copy`` are verbatim copies of them, used only while
+the real module is not on main. Each import prefers the real one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ except ImportError:  # the events service is not on main yet
 
 try:
     from sprakvan_shared.contracts import matching
-except ImportError:  # the matching service has not published its contract yet
-    from . import matching_standin as matching  # type: ignore[no-redef]
+except ImportError:  # the matching service is not on main yet
+    from . import matching_copy as matching  # type: ignore[no-redef]
 
 __all__ = ["events", "matching"]
