@@ -2,6 +2,7 @@
 
 * ``sprakvan serve NAME``  runs one service with uvicorn, configured by the environment (as compose does);
 * ``sprakvan token``       mints a bearer token;
+* ``sprakvan migrate NAME`` applies a service's migrations (a deploy step, ``migrate.py``);
 * ``sprakvan up``          runs everything locally: embedded NATS and PostgreSQL plus every service,
                            with data kept under ``$SPRAKVAN_HOME``; ``--demo`` loads a demo programme.
 
@@ -753,6 +754,10 @@ def build_parser() -> argparse.ArgumentParser:
         "as in Linköping 2019; other sizes keep the proportions); implies --demo",
     )
     up.set_defaults(handler=cmd_up, parser=up)
+
+    from .migrate import add_migrate_command  # stdlib only at import
+
+    add_migrate_command(commands)
     return parser
 
 
