@@ -10,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sprakvan_intake.service import SERVICE as INTAKE
 from sprakvan_shared import metrics
 from sprakvan_shared.contracts.subjects import INTAKE_STREAM, Namespace
 
@@ -19,16 +20,17 @@ from .factories import newcomer
 
 @contextlib.asynccontextmanager
 async def intake_with_metrics(
-    database_url: str, nats_url: str, token: str
+    database_url: str, nats_url: str, ns: Namespace, token: str
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    from sprakvan_intake.entrypoints.http import create_app
-    from sprakvan_intake.settings import IntakeSettings
-
-    settings = IntakeSettings(
-        DATABASE_URL=database_url, NATS_URL=nats_url, JWT_SECRET=JWT_SECRET, relay_poll_interval=0.1
+    settings = INTAKE.settings(
+        DATABASE_URL=database_url,
+        NATS_URL=nats_url,
+        NATS_NAMESPACE=ns.root,
+        JWT_SECRET=JWT_SECRET,
+        relay_poll_interval=0.1,
     )
-    app = create_app(settings)
-    metrics.install_metrics(app, app.state.runtime)
+    app = INTAKE.create_app(settings)
+    metrics.install_metrics(app, app.state.runtime)  # idempotent: harmless once the kit installs it too
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake",
@@ -51,9 +53,9 @@ async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
 
 @pytest.fixture
 async def served(
-    database_url: str, nats_url: str, mint: Callable[..., str]
+    database_url: str, nats_url: str, ns: Namespace, mint: Callable[..., str]
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    async with intake_with_metrics(database_url, nats_url, mint()) as running:
+    async with intake_with_metrics(database_url, nats_url, ns, mint()) as running:
         yield running
 
 
@@ -77,7 +79,7 @@ async def test_requests_are_counted_and_timed_by_route_template(served: tuple[An
     assert not any(participant_id in key for key in after)  # ids never become labels
 
 
-async def test_outbox_relay_and_consumer_metrics(served: tuple[Any, httpx.AsyncClient], nc) -> None:  # noqa: ANN001
+async def test_outbox_relay_and_consumer_metrics(served: tuple[Any, httpx.AsyncClient], nc, ns: Namespace) -> None:  # noqa: ANN001
     app, client = served
     for _ in range(3):
         assert (await client.post("/participants", json=newcomer())).status_code == 201
@@ -102,7 +104,7 @@ async def test_outbox_relay_and_consumer_metrics(served: tuple[Any, httpx.AsyncC
 
     # Consumer lag, sampled from JetStream, and dead letters, recorded by the consumer code.
     js = nc.jetstream()
-    stream = Namespace().stream(INTAKE_STREAM)
+    stream = ns.stream(INTAKE_STREAM)
     await js.add_consumer(stream, durable_name="metrics-probe")
     assert await metrics.sample_consumer_lag(js, stream, "metrics-probe") == 3
     metrics.record_dead_letter("metrics-probe")

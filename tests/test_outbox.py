@@ -22,8 +22,6 @@ from .conftest import eventually
 from .factories import ProbeErased, ProbeHappened, probe_event
 from .streams import stream_messages
 
-INTAKE = Namespace().stream(INTAKE_STREAM)
-
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
@@ -35,9 +33,11 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def js(nc: nats.NATS):  # noqa: ANN201
+async def js(nc: nats.NATS, ns: Namespace):  # noqa: ANN201
     js = nc.jetstream()
-    await ensure_streams(js, [INTAKE_STREAM, DEAD_LETTER_STREAM], Namespace())
+    await ensure_streams(js, [INTAKE_STREAM, DEAD_LETTER_STREAM], ns)
+    js.intake = ns.stream(INTAKE_STREAM)  # the stream's name in this test's namespace
+    js.ns = ns
     return js
 
 
@@ -65,6 +65,7 @@ async def test_relay_killed_between_publish_and_mark_leaves_no_second_copy(
         "tests.relay_crash_child",
         database_url,
         nats_url,
+        js.ns.root,
         stdout=asyncio.subprocess.PIPE,
     )
     output, _ = await asyncio.wait_for(child.communicate(), timeout=30)
@@ -72,19 +73,19 @@ async def test_relay_killed_between_publish_and_mark_leaves_no_second_copy(
     assert b"acked 10" in output
     # Published, acknowledged, but never marked: the crash window.
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 10
-    assert len(await stream_messages(js, INTAKE)) == 10
+    assert len(await stream_messages(js, js.intake)) == 10
 
     # A new relay republishes all ten; JetStream drops them as duplicates of their event ids.
-    relay = OutboxRelay(pool, js._nc)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns)
     assert await relay.relay_batch() == 10
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
-    stored = await stream_messages(js, INTAKE)
+    stored = await stream_messages(js, js.intake)
     assert len(stored) == 10
     assert sorted(m.headers[HEADER_MSG_ID] for m in stored) == sorted(str(e.event_id) for e in events)
 
     # And a consumer reading the stream from the start sees each event once.
-    subscription = await js.pull_subscribe(Namespace().subject(ProbeHappened.subject_filter()), stream=INTAKE)
+    subscription = await js.pull_subscribe(js.ns.subject(ProbeHappened.subject_filter()), stream=js.intake)
     seen = []
     for message in await subscription.fetch(50, timeout=2):
         seen.append(ProbeHappened.model_validate_json(message.data).event_id)
@@ -100,20 +101,20 @@ async def test_row_committed_late_with_a_lower_id_is_still_published(pool: async
     await outbox.enqueue(slow, late)  # takes the lower id, commits last
     early = await enqueue(pool, 3)
 
-    relay = OutboxRelay(pool, js._nc)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns)
     assert await relay.relay_batch() == 3
     await transaction.commit()
     await pool.release(slow)
     assert await relay.relay_batch() == 1
 
-    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, INTAKE)]
+    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, js.intake)]
     assert ids == [str(e.event_id) for e in early] + [str(late.event_id)]
 
 
 async def test_running_relay_wakes_on_notify_and_a_second_relay_stands_by(pool: asyncpg.Pool, js) -> None:
     # A long poll interval: only NOTIFY can make the leader publish quickly.
-    leader = OutboxRelay(pool, js._nc, poll_interval=30)
-    standby = OutboxRelay(pool, js._nc, poll_interval=0.1)
+    leader = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=30)
+    standby = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=0.1)
     tasks = [asyncio.create_task(leader.run()), asyncio.create_task(standby.run())]
     try:
         await asyncio.sleep(0.3)
@@ -130,7 +131,7 @@ async def test_running_relay_wakes_on_notify_and_a_second_relay_stands_by(pool: 
 
 async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyncpg.Pool, js) -> None:
     await enqueue(pool, 3)
-    relay = OutboxRelay(pool, js._nc, retention=timedelta(days=7))
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns, retention=timedelta(days=7))
     await relay.relay_batch()
     await pool.execute(
         "UPDATE outbox SET published_at = now() - interval '8 days' WHERE id = (SELECT min(id) FROM outbox)"
@@ -141,7 +142,7 @@ async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyn
 
 
 async def _count(js, expected: int) -> bool:  # noqa: ANN001
-    return len(await stream_messages(js, INTAKE)) == expected
+    return len(await stream_messages(js, js.intake)) == expected
 
 
 async def _insert_stray(pool: asyncpg.Pool) -> ProbeHappened:
@@ -156,13 +157,13 @@ async def _insert_stray(pool: asyncpg.Pool) -> ProbeHappened:
 async def test_a_row_that_fails_alone_is_retried_later_and_the_rest_is_marked(pool: asyncpg.Pool, js) -> None:  # noqa: ANN001
     good = await enqueue(pool, 2)
     stray = await _insert_stray(pool)
-    relay = OutboxRelay(pool, js._nc, publish_timeout=2)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns, publish_timeout=2)
     assert await relay.relay_batch() == 2  # no PublishFailed: NATS is fine, the row is not
     row = await pool.fetchrow("SELECT event_id, attempts, last_error, next_attempt_at > now() AS later FROM outbox "
                               "WHERE published_at IS NULL")  # fmt: skip
     assert (row["event_id"], row["attempts"], row["later"]) == (stray.event_id, 1, True)
     assert "NoStreamResponse" in row["last_error"]
-    assert len(await stream_messages(js, INTAKE)) == len(good)
+    assert len(await stream_messages(js, js.intake)) == len(good)
     assert await relay.relay_batch() == 0  # not before its next attempt is due
 
 
@@ -170,7 +171,9 @@ async def test_one_poison_row_among_1200_is_parked_and_the_rest_flows_without_ba
     await enqueue(pool, 400)
     poison = await _insert_stray(pool)
     await enqueue(pool, 799)
-    relay = OutboxRelay(pool, js._nc, batch_size=100, poll_interval=0.05, max_attempts=3, retry_delay=0.05)
+    relay = OutboxRelay(
+        pool, js._nc, namespace=js.ns, batch_size=100, poll_interval=0.05, max_attempts=3, retry_delay=0.05
+    )
     task = asyncio.create_task(relay.run())
     try:
         await eventually(lambda: _count(js, 1199), timeout=30)
@@ -195,9 +198,9 @@ async def _parked(pool: asyncpg.Pool) -> outbox.OutboxStatus | None:
 
 async def test_pipelined_batches_publish_every_row_once_in_id_order(pool: asyncpg.Pool, js) -> None:  # noqa: ANN001
     events = await enqueue(pool, 1000)
-    relay = OutboxRelay(pool, js._nc, batch_size=64)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns, batch_size=64)
     assert await relay.drain() == 1000
-    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, INTAKE)]
+    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, js.intake)]
     assert ids == [str(e.event_id) for e in events]
     assert (await outbox.outbox_status(pool)).backlog == 0
 
@@ -212,11 +215,12 @@ async def test_a_tombstone_purges_the_aggregates_earlier_messages_and_rows(pool:
         await outbox.enqueue(conn, registered, other)
     async with pool.acquire() as conn, conn.transaction():
         await outbox.enqueue(conn, tombstone)
-    relay = OutboxRelay(pool, js._nc, batch_size=2)  # the tombstone comes in the second, pipelined batch
+    relay = OutboxRelay(
+        pool, js._nc, namespace=js.ns, batch_size=2
+    )  # the tombstone comes in the second, pipelined batch
     assert await relay.drain() == 3
-    subjects = [m.subject for m in await stream_messages(js, INTAKE)]
-    ns = Namespace()
-    assert subjects == [ns.subject(other.subject), ns.subject(tombstone.subject)]
+    subjects = [m.subject for m in await stream_messages(js, js.intake)]
+    assert subjects == [js.ns.subject(other.subject), js.ns.subject(tombstone.subject)]
     remaining = await pool.fetch("SELECT event_id FROM outbox ORDER BY id")
     assert [r["event_id"] for r in remaining] == [other.event_id, tombstone.event_id]
 
@@ -232,8 +236,12 @@ async def test_the_leader_whose_backend_dies_stops_publishing_and_the_standby_ta
 
         return record
 
-    first = OutboxRelay(pool, js._nc, poll_interval=0.05, batch_size=50, after_publish=recorder("first"))
-    second = OutboxRelay(pool, js._nc, poll_interval=0.05, batch_size=50, after_publish=recorder("second"))
+    first = OutboxRelay(
+        pool, js._nc, namespace=js.ns, poll_interval=0.05, batch_size=50, after_publish=recorder("first")
+    )
+    second = OutboxRelay(
+        pool, js._nc, namespace=js.ns, poll_interval=0.05, batch_size=50, after_publish=recorder("second")
+    )
     tasks = [asyncio.create_task(first.run())]
     producing = asyncio.Event()
 
@@ -269,7 +277,7 @@ async def test_the_leader_whose_backend_dies_stops_publishing_and_the_standby_ta
     assert not first.leading
     # Every row once in the stream, none lost, none twice.
     total = await pool.fetchval("SELECT count(*) FROM outbox")
-    stored = await stream_messages(js, INTAKE)
+    stored = await stream_messages(js, js.intake)
     assert len(stored) == total == len({m.headers[HEADER_MSG_ID] for m in stored})
 
 
@@ -281,9 +289,9 @@ async def test_prune_runs_on_its_schedule_and_refuses_a_retention_within_the_dup
     pool: asyncpg.Pool, js
 ) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="duplicate window"):
-        OutboxRelay(pool, js._nc, retention=timedelta(hours=24))
+        OutboxRelay(pool, js._nc, namespace=js.ns, retention=timedelta(hours=24))
     await enqueue(pool, 3)
-    relay = OutboxRelay(pool, js._nc, poll_interval=0.05, prune_interval=0.1)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=0.05, prune_interval=0.1)
     task = asyncio.create_task(relay.run())
     try:
         await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
@@ -326,7 +334,7 @@ async def test_after_repeated_nats_outages_the_backlog_is_published_within_about
     assert max(lags) < 4, lags
     nc = await nats.connect(embedded_nats.url)
     try:
-        stored = await stream_messages(nc.jetstream(), INTAKE)
+        stored = await stream_messages(nc.jetstream(), Namespace().stream(INTAKE_STREAM))
     finally:
         await nc.close()
     assert len({m.headers[HEADER_MSG_ID] for m in stored}) == 1500

@@ -5,8 +5,7 @@ then the service's own, once each, under an advisory lock), against ``DATABASE_U
 a new version starts lets a failing migration stop the deploy instead of a crash-looping service; the
 service's own start-up then finds nothing left to do.
 
-A service's migrations are the ``migrations`` of its ``ServiceSpec`` when it declares them, else the
-``migrations`` directory of the package that holds its app factory (``sprakvan_intake/migrations``).
+A service's migrations are what its kit ``Service.migrations()`` finds (``sprakvan_<name>/migrations``).
 """
 
 from __future__ import annotations
@@ -14,12 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sprakvan_shared.db import Migration
-    from sprakvan_shared.runtime import ServiceSpec
+    from sprakvan_shared.kit import Service
 
 
 def add_migrate_command(commands: Any) -> None:
@@ -35,17 +33,10 @@ def add_migrate_command(commands: Any) -> None:
     migrate.set_defaults(handler=cmd_migrate, parser=migrate)
 
 
-def service_migrations(spec: ServiceSpec) -> list[Migration]:
-    from sprakvan_shared.db import load_migrations, shared_migrations
+def service_migrations(spec: Service) -> list[Migration]:
+    from sprakvan_shared.db import shared_migrations
 
-    declared = getattr(spec, "migrations", None)
-    if declared is not None:
-        own = list(declared() if callable(declared) else declared)
-    else:
-        package = spec.app_factory.split(":", 1)[0].split(".", 1)[0]
-        directory = resources.files(package) / "migrations"
-        own = load_migrations(spec.name, directory) if directory.is_dir() else []
-    return [*shared_migrations(), *own]
+    return [*shared_migrations(), *spec.migrations()]
 
 
 def cmd_migrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -136,8 +136,12 @@ async def refresh(runtime: ServiceRuntime) -> None:
 
 
 def install_metrics(app: FastAPI, runtime: ServiceRuntime) -> None:
-    """Add the request metrics middleware and ``GET /metrics`` to a service's app."""
+    """Add the request metrics middleware and ``GET /metrics`` to a service's app (once; a second call
+    does nothing)."""
     global _service_name
+    if getattr(app.state, "metrics_installed", False):
+        return
+    app.state.metrics_installed = True
     _service_name = runtime.name
     app.add_middleware(MetricsMiddleware, service=runtime.name)
 

@@ -63,12 +63,12 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+DEFAULT = Namespace()
 NOTIFY_CHANNEL = "sprakvan_outbox"  # also in migrations/0002_outbox_notify_trigger.sql
 _RELAY_LOCK_KEY = 0x4F555442  # "OUTB": one active relay per database (fits in pg_locks.objid, classid 0)
 
 OUTBOX_COLUMNS = "event_id, subject, event_type, organisation_id, aggregate_id, correlation_id, body, purges"
 _COLUMN_COUNT = len(OUTBOX_COLUMNS.split(","))
-_DEFAULT_NAMESPACE = Namespace()
 
 
 def outbox_row(event: IntegrationEvent) -> tuple[object, ...]:
@@ -198,7 +198,7 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         nats: NatsClient,
         *,
-        namespace: Namespace = _DEFAULT_NAMESPACE,
+        namespace: Namespace = DEFAULT,
         batch_size: int = 500,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
