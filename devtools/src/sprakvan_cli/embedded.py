@@ -22,6 +22,7 @@ pytest's ``/tmp/pytest-of-root``); directory listings stay private.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import json
 import os
@@ -38,6 +39,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
@@ -47,6 +49,7 @@ __all__ = [
     "EmbeddedPostgres",
     "EmbeddedServerError",
     "free_port",
+    "servers_from_env_or_embedded",
 ]
 
 LOCALHOST = "127.0.0.1"
@@ -465,6 +468,19 @@ class EmbeddedNatsCluster:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def servers_from_env_or_embedded(data_dir: Path) -> Iterator[tuple[str, str, str]]:
+    """``(nats_url, postgres_url, source)``: ``NATS_URL`` / ``DATABASE_URL`` when both are set, else an
+    embedded NATS and PostgreSQL under ``data_dir``, stopped on exit. What the tests (after Docker) and
+    the benchmarks do; the PostgreSQL URL must allow CREATE DATABASE."""
+    nats_url, postgres_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
+    if nats_url and postgres_url:
+        yield nats_url, postgres_url, "environment"
+        return
+    with EmbeddedNats(Path(data_dir) / "nats") as nats, EmbeddedPostgres(Path(data_dir) / "postgres") as postgres:
+        yield nats.url, postgres.url, "embedded"
 
 
 # --------------------------------------------------------------------------
