@@ -316,14 +316,12 @@ class OutboxRelay:
                     continue
                 # Clear before reading: a NOTIFY that arrives during the read wakes the next round.
                 self._wake.clear()
-                batch = await self._claim(leader_pid)
+                batch = await self._claim_finishing_the_oldest(leader_pid, unfinished)
                 if batch is not None:
                     unfinished.append(batch)
                     await self._publish(batch)
-                if len(unfinished) > 1 or (unfinished and unfinished[-1] is not batch):
-                    await self._finish(unfinished.pop(0))  # the previous one, whose acks had time to come
-                if batch is not None and len(batch.rows) == self._batch_size:
-                    continue  # likely more: claim the next one while this one's acks come in
+                    if len(batch.rows) == self._batch_size:
+                        continue  # likely more: claim the next one while this one's acks come in
                 while unfinished:
                     await self._finish(unfinished.pop(0))
                 if until_empty and batch is None:
@@ -336,6 +334,20 @@ class OutboxRelay:
         finally:
             for batch in unfinished:
                 await self._abandon(batch)
+
+    async def _claim_finishing_the_oldest(self, leader_pid: int, unfinished: list[_Batch]) -> _Batch | None:
+        """Claim the next batch; meanwhile (on another connection) finish the oldest of two batches in
+        flight, whose acknowledgements had a whole batch's time to arrive. Batches finish in order."""
+        claiming = asyncio.ensure_future(self._claim(leader_pid))
+        try:
+            if len(unfinished) >= 2:
+                await self._finish(unfinished.pop(0))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if (claimed := await claiming) is not None:
+                    unfinished.append(claimed)  # abandoned by the caller, with the others
+            raise
+        return await claiming
 
     async def _wait_for_nats(self) -> None:
         deadline = asyncio.get_running_loop().time() + self._poll_interval
