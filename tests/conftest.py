@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 from sprakvan_shared.auth import HS256Verifier, Role
 from sprakvan_shared.contracts.subjects import DEFAULT_NAMESPACE
 
+from . import factories
 from .infra import Infrastructure, infrastructure
 
 JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
@@ -148,6 +149,7 @@ def start_intake(mint: Callable[..., str]) -> IntakeFactory:
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://intake", headers={"Authorization": f"Bearer {mint()}"}
             ) as client:
+                await factories.configure(client, [mint(org, Role.ADMIN) for org in (ORG_A, ORG_B)])
                 yield app, client
 
     return start

@@ -21,6 +21,7 @@ from ..domain.commands import RecordInterview, RegisterParticipant, WithdrawPart
 from ..domain.model import InvalidParticipant, InvalidTransition, ParticipantStatus
 from ..service_layer import handlers
 from ..settings import IntakeSettings
+from . import configuration
 from .schemas import InterviewOut, ParticipantOut, ParticipantPage, ParticipantPatch
 
 router = APIRouter(prefix="/participants", tags=["participants"])
@@ -173,4 +174,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     http.install(app, runtime, HS256Verifier(settings.jwt_secret.get_secret_value()))
     _install_error_handlers(app)
     app.include_router(router)
+    app.include_router(configuration.router)
     return app
