@@ -175,3 +175,17 @@ async def test_registrations_and_changes_use_the_organisations_codes(intake: htt
     refused = await intake.post("/participants", json=newcomer(), headers=other)
     assert locations(refused) == [["body", "programme"]]
     assert "admin" in refused.json()["detail"][0]["msg"]
+
+
+async def test_a_code_another_replica_just_added_is_accepted_at_once(
+    start_intake, database_url: str, nats_url: str, mint: Mint
+) -> None:  # noqa: ANN001
+    async with (
+        start_intake(database_url, nats_url) as (_, one),
+        start_intake(database_url, nats_url) as (_, other),
+    ):
+        assert (await one.post("/participants", json=newcomer())).status_code == 201  # one has read it
+        added = await other.put("/configuration", json=lambohov_added(), headers=as_(mint, If_Match="1"))
+        assert added.status_code == 200
+        registered = await one.post("/participants", json=newcomer(district="lambohov"))
+        assert registered.status_code == 201, registered.text

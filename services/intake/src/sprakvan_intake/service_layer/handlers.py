@@ -25,7 +25,7 @@ from ..domain.commands import RecordInterview, RegisterParticipant, WithdrawPart
 from ..domain.configuration import unknown_codes
 from ..domain.model import FieldError, Interview, InvalidParticipant, Participant, ParticipantDetails, ParticipantStatus
 from . import events
-from .configuration import configuration_of
+from .configuration import configuration_of, unknown_registration_codes
 
 log = structlog.get_logger(__name__)
 
@@ -80,8 +80,7 @@ async def register_participant(
     details = ParticipantDetails.model_construct(
         **{name: getattr(command, name) for name in ParticipantDetails.model_fields}
     )
-    async with pool.acquire() as conn:
-        code_errors = unknown_codes(await configuration_of(conn, principal.organisation_id), dict(details))
+    code_errors = await unknown_registration_codes(pool, principal.organisation_id, dict(details))
     participant = _also_failing(
         code_errors,
         lambda: Participant.register(
