@@ -81,6 +81,10 @@ async def test_only_an_admin_may_write_and_only_with_the_current_version(intake:
     garbled = await intake.put("/configuration", json=lambohov_added(), headers=as_(mint, If_Match="yesterday"))
     assert locations(garbled) == [["header", "If-Match"]]
     assert (await intake.get("/configuration")).json()["version"] == 1
+    weak = await intake.put("/configuration", json=lambohov_added(), headers=as_(mint, If_Match='W/"1"'))
+    assert weak.status_code == 200 and weak.json()["version"] == 2
+    anything = await intake.put("/configuration", json=configuration(), headers=as_(mint, If_Match="*"))
+    assert anything.status_code == 200 and anything.json()["version"] == 3
 
 
 async def test_an_organisation_sees_and_changes_only_its_own_configuration(
