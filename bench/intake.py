@@ -1217,14 +1217,11 @@ async def http_phase(
             registered = await conn.fetchval("SELECT count(*) FROM participants")
         finally:
             await conn.close()
-        published = await guard.count_since(Namespace().stream(INTAKE_STREAM)) - 1  # the organisation.configured event
+        stream = Namespace().stream(INTAKE_STREAM)
+        published = await guard.count_since(stream) - 1  # less the organisation.configured event
         if published != registered:
-            notes.append(
-                f"WARNING: {registered} participants but {published} events in {Namespace().stream(INTAKE_STREAM)}"
-            )
-        notes.append(
-            f"intake registrations (incl. warm-up) {registered}, events added to {Namespace().stream(INTAKE_STREAM)}: {published}"
-        )
+            notes.append(f"WARNING: {registered} participants but {published} events in {stream}")
+        notes.append(f"intake registrations (incl. warm-up) {registered}, events added to {stream}: {published}")
     finally:
         await probe.close()
         for server in (intake, baseline):
