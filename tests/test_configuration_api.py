@@ -17,7 +17,6 @@ from .conftest import ORG_A, ORG_B, eventually
 from .factories import configuration, established, newcomer
 from .streams import stream_messages
 
-INTAKE = Namespace().stream(INTAKE_STREAM)
 Mint = Callable[..., str]
 
 
@@ -39,7 +38,7 @@ def lambohov_added() -> dict[str, Any]:
 
 
 async def test_an_admins_change_is_versioned_and_published_in_full(
-    intake: httpx.AsyncClient, mint: Mint, nc: nats.NATS
+    intake: httpx.AsyncClient, mint: Mint, nc: nats.NATS, ns: Namespace
 ) -> None:
     before = await intake.get("/configuration")  # configured by the fixture, read by a coordinator
     assert before.status_code == 200 and before.headers["etag"] == '"1"' and before.json()["version"] == 1
@@ -54,10 +53,10 @@ async def test_an_admins_change_is_versioned_and_published_in_full(
     assert neighbours["ekholmen"] == ["berga", "lambohov"]
     assert (await intake.get("/configuration", headers=as_(mint, role=Role.VIEWER))).json() == stored
 
-    subject = f"sprakvan.intake.organisation.{ORG_A}.configured"
+    subject = ns.subject(f"intake.organisation.{ORG_A}.configured")
 
     async def version_2() -> list | None:
-        found = await stream_messages(nc.jetstream(), INTAKE, subject)
+        found = await stream_messages(nc.jetstream(), ns.stream(INTAKE_STREAM), subject)
         return found if found and found[-1].json["version"] == 2 else None
 
     (message,) = await eventually(version_2)  # the stream keeps the latest per organisation

@@ -33,6 +33,9 @@ Clock = Callable[[], datetime]
 _T = TypeVar("_T")
 
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -212,7 +215,7 @@ async def erase_participant(
     principal: Principal,
     participant_id: uuid.UUID,
     *,
-    zone: ZoneInfo = ZoneInfo("Europe/Stockholm"),
+    zone: ZoneInfo = STOCKHOLM,
     clock: Clock = utcnow,
 ) -> None:
     """Forget the person; keep an anonymous record for the statistics (``ErasureStatisticsRecorded``)."""
