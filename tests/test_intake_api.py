@@ -11,7 +11,7 @@ import pytest
 
 from sprakvan_shared.auth import Role
 
-from .conftest import ORG_B
+from .conftest import ORG_B, eventually
 from .factories import established, newcomer
 
 # The fixture's organisations are configured: their organisation.configured rows are not a participant's.
@@ -252,7 +252,12 @@ async def test_tokens_and_roles(intake: httpx.AsyncClient, mint) -> None:  # noq
 
 async def test_health_and_readiness(intake: httpx.AsyncClient) -> None:
     assert (await intake.get("/health", headers={})).json()["status"] == "ok"
-    ready = await intake.get("/ready")
+
+    async def drained() -> httpx.Response | None:  # once the fixture's organisation.configured events are out
+        response = await intake.get("/ready")
+        return response if response.json()["checks"].get("outbox_backlog") == 0 else None
+
+    ready = await eventually(drained)
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": True, "nats": True, "outbox_backlog": 0}
     assert ready.headers["x-correlation-id"]
