@@ -14,6 +14,7 @@ from sprakvan_intake.service import SERVICE as INTAKE
 from sprakvan_shared import metrics
 from sprakvan_shared.contracts.subjects import INTAKE_STREAM, Namespace
 
+from . import factories
 from .conftest import JWT_SECRET, eventually
 from .factories import newcomer
 
@@ -56,6 +57,7 @@ async def served(
     database_url: str, nats_url: str, ns: Namespace, mint: Callable[..., str]
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     async with intake_with_metrics(database_url, nats_url, ns, mint()) as running:
+        await factories.configure(running[1], [mint(role="admin")])  # the codes the bodies use
         yield running
 
 
@@ -98,16 +100,17 @@ async def test_outbox_relay_and_consumer_metrics(served: tuple[Any, httpx.AsyncC
     assert found["sprakvan_outbox_parked{}"] == 0
 
     # A parked row and a backlog show up (the relay takes no row marked parked).
+    rows = await app.state.runtime.pool.fetchval("SELECT count(*) FROM outbox")  # and the configuration event
     await app.state.runtime.pool.execute("UPDATE outbox SET published_at = NULL, parked_at = now()")
     found = await scrape(client)
-    assert found["sprakvan_outbox_parked{}"] == 3
+    assert found["sprakvan_outbox_parked{}"] == rows
 
     # Consumer lag, sampled from JetStream, and dead letters, recorded by the consumer code.
     js = nc.jetstream()
     stream = ns.stream(INTAKE_STREAM)
     await js.add_consumer(stream, durable_name="metrics-probe")
-    assert await metrics.sample_consumer_lag(js, stream, "metrics-probe") == 3
+    assert await metrics.sample_consumer_lag(js, stream, "metrics-probe") == rows
     metrics.record_dead_letter("metrics-probe")
     found = await scrape(client)
-    assert found["sprakvan_consumer_pending_messages{consumer=metrics-probe}"] == 3
+    assert found["sprakvan_consumer_pending_messages{consumer=metrics-probe}"] == rows
     assert found["sprakvan_dead_letters_total{consumer=metrics-probe}"] >= 1

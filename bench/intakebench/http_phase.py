@@ -9,6 +9,7 @@ import json
 import secrets
 import statistics
 import time
+import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,13 @@ import asyncpg
 import nats
 from nats.js.errors import NotFoundError
 
+from sprakvan_cli.demo import demo_configuration
 from sprakvan_intake.settings import IntakeSettings
 from sprakvan_shared.auth import HS256Verifier, Role
 from sprakvan_shared.contracts.intake import STREAM as INTAKE_STREAM
 
 from .bodies import make_bodies
-from .common import BENCH_DIR, HTTP_TARGET, percentile, say
+from .common import BENCH_DIR, HTTP_TARGET, LOCALHOST, NO_PROXY, percentile, say
 from .infra import Infra, ScratchDatabases
 from .load import LoadGenerator, LoadRun
 from .servers import UvicornServer
@@ -71,6 +73,18 @@ async def _wait_outbox_drained(dsn: str, timeout: float = 120.0) -> tuple[int, f
     return first, time.perf_counter() - started
 
 
+def configure_intake(port: int, admin_token: str) -> None:
+    """Give the run's organisation the demo's configuration: every code the demo bodies use."""
+    request = urllib.request.Request(
+        f"http://{LOCALHOST}:{port}/configuration",
+        data=json.dumps(demo_configuration()).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
+    )
+    with NO_PROXY.open(request, timeout=10) as response:
+        assert response.status in (200, 201), response.status
+
+
 async def _stream_last_seq(nats_url: str, stream: str) -> int:
     nc = await nats.connect(nats_url)
     try:
@@ -87,6 +101,7 @@ async def http_phase(
     settings = IntakeSettings()
     secret = secrets.token_urlsafe(48)
     organisation_id = f"bench-{tag}"
+    admin_token = HS256Verifier(secret).mint(subject="bench-admin", organisation_id=organisation_id, role=Role.ADMIN)
     token = HS256Verifier(secret).mint(
         subject="bench-coordinator", organisation_id=organisation_id, role=Role.COORDINATOR
     )
@@ -136,6 +151,7 @@ async def http_phase(
     try:
         for server in (baseline, intake):
             server.start()
+        configure_intake(intake.port, admin_token)
         say(
             f"servers up: baseline :{baseline.port} (pid {baseline.pid}), intake :{intake.port} (pid {intake.pid}); "
             f"pool {settings.db_pool_min}-{settings.db_pool_max}, {len(bodies)} distinct bodies "
@@ -185,7 +201,7 @@ async def http_phase(
             registered = await conn.fetchval("SELECT count(*) FROM participants")
         finally:
             await conn.close()
-        published = await _stream_last_seq(infra.nats_url, intake_stream)
+        published = await _stream_last_seq(infra.nats_url, intake_stream) - 1  # less organisation.configured
         if published != registered:
             notes.append(f"WARNING: {registered} participants but {published} events in {intake_stream}")
         notes.append(f"intake registrations (incl. warm-up) {registered}, events in {intake_stream}: {published}")
