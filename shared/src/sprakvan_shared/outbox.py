@@ -15,8 +15,8 @@ together or not at all. ``OutboxRelay`` publishes committed rows to JetStream:
   it (``pg_locks``): when the leader's backend dies, its lock and its leadership end together, and the
   relay that takes over skips the rows still locked by the old leader's unfinished batches.
 * Batches overlap: while one full batch waits for its acknowledgements, the next is selected (on another
-  connection, ``SKIP LOCKED`` keeps the two apart) and published; batches are finished (marked,
-  committed) strictly in order.
+  connection, ``SKIP LOCKED`` keeps them apart) and published, and the oldest of two in flight is marked
+  while the next is selected; batches are finished (marked, committed) strictly in order.
 * A row that fails for a reason of its own (no stream captures its subject, too large) is retried with a
   growing delay and, after ``max_attempts``, parked (``parked_at``, ``last_error``): visible, kept, and
   out of the way of the rest, which flows on without backoff. Only failures of NATS or the database
