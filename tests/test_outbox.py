@@ -332,6 +332,7 @@ async def test_after_repeated_nats_outages_the_backlog_is_published_within_about
     assert relay.backoff == 0.1  # reset by the batches after the outage
     # About a second: the client's reconnect wait (1 s) plus a batch; a backoff grown over three outages
     # (or a 30 s cap) would show here.
+    print(f"publish lag after each outage: {[round(lag, 2) for lag in lags]} s")
     assert max(lags) < 4, lags
     nc = await nats.connect(embedded_nats.url)
     try:
