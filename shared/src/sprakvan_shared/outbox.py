@@ -294,10 +294,12 @@ class OutboxRelay:
     async def _release_lock(self, leader: asyncpg.Connection) -> None:
         # The pool skips the server reset (db.create_pool): unlisten and unlock here, or the lock would
         # stay with the pooled connection.
+        if leader.is_closed():
+            return  # a closed connection holds no lock
         with contextlib.suppress(*_DATABASE_ERRORS):
-            if not leader.is_closed():
-                await leader.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-                await leader.execute("SELECT pg_advisory_unlock_all()")
+            await leader.execute("SELECT pg_advisory_unlock_all()")
+        with contextlib.suppress(*_DATABASE_ERRORS):
+            await leader.remove_listener(NOTIFY_CHANNEL, self._on_notify)
 
     async def _relay_while_leading(self, leader_pid: int, *, until_empty: bool) -> None:
         loop = asyncio.get_running_loop()
