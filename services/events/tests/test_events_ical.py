@@ -27,6 +27,7 @@ def entries() -> list[FeedEntry]:
             s.starts_at,
             s.ends_at,
             VENUE.id,
+            VENUE.district,
             15,
             original_start=s.original_start,
             updated_at=NOW,

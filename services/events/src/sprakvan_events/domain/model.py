@@ -158,6 +158,7 @@ class Occurrence:
     starts_at: datetime
     ends_at: datetime
     venue_id: uuid.UUID | None
+    district: str | None
     capacity: int | None
     original_start: datetime | None = None
     status: OccurrenceStatus = OccurrenceStatus.SCHEDULED
@@ -186,9 +187,9 @@ class Occurrence:
             raise InvalidInput(errors)
         return self._changed(now, visible=True, starts_at=starts_at, ends_at=ends_at)
 
-    def relocate(self, venue_id: uuid.UUID | None, now: datetime) -> Occurrence:
+    def relocate(self, venue_id: uuid.UUID | None, district: str | None, now: datetime) -> Occurrence:
         self._require_scheduled("move")
-        return self._changed(now, visible=True, venue_id=venue_id)
+        return self._changed(now, visible=True, venue_id=venue_id, district=district)
 
     def resize(self, capacity: int | None, now: datetime) -> Occurrence:
         errors = check_capacity(capacity, "capacity")
