@@ -32,7 +32,9 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 def occurrence(capacity: int | None = 10, starts_in: timedelta = timedelta(days=2)) -> Occurrence:
     starts = NOW + starts_in
-    return Occurrence(uuid.uuid4(), "linkoping", uuid.uuid4(), starts, starts + timedelta(hours=2), None, "berga", capacity)
+    return Occurrence(
+        uuid.uuid4(), "linkoping", uuid.uuid4(), starts, starts + timedelta(hours=2), None, "berga", capacity
+    )
 
 
 def signup(arrival: int, status: SignupStatus = SignupStatus.WAITLISTED) -> Signup:

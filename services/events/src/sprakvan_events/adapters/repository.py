@@ -481,7 +481,9 @@ async def load_attendance(conn: asyncpg.Connection, organisation_id: str, occurr
     walk_ins, campaigns, anonymous = (_json(counts[k]) for k in ("walk_ins", "campaign_signups", "anonymous"))
     return AttendanceSheet(
         occurrence_id,
-        check_ins=tuple(CheckIn(r["participant_id"], Outcome(r["outcome"]), r["role"], r["gender"], r["recorded_at"]) for r in rows),
+        check_ins=tuple(
+            CheckIn(r["participant_id"], Outcome(r["outcome"]), r["role"], r["gender"], r["recorded_at"]) for r in rows
+        ),
         walk_ins=tuple(Headcount(**c) for c in walk_ins),
         campaign_signups=tuple(CampaignCount(**c) for c in campaigns),
         anonymous=tuple(AnonymousCount(Outcome(c["outcome"]), c["role"], c["gender"], c["count"]) for c in anonymous),

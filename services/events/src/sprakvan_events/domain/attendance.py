@@ -11,19 +11,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
+
+from sprakvan_shared.contracts.events import AttendanceOutcome as Outcome
 
 from .model import Conflict, FieldError, InvalidInput, Occurrence
 
 ROLES = ("newcomer", "established")
 GENDERS = ("woman", "man", "non_binary", "undisclosed")
 MAX_HEADCOUNT = 10_000
-
-
-class Outcome(StrEnum):
-    CAME = "came"
-    NO_SHOW = "no_show"
-    CANCELLED_LATE = "cancelled_late"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from sprakvan_shared.contracts.events import ActivityKind, OccurrenceStatus
+from sprakvan_shared.contracts.events import BuiltInActivityType as BuiltInType
+from sprakvan_shared.contracts.events import OccurrenceCancelReason as CancelReason
+
 # Occurrence ids derive from the series and the rule's original start, so materialising twice (or on two
 # replicas) makes the same rows, and a calendar sees the same UID for ever.
 _OCCURRENCE_NAMESPACE = uuid.UUID("8f6a3c0e-4f55-4a43-9d1e-5b8f8a6b1e01")
@@ -37,19 +41,6 @@ class InvalidInput(Exception):
 
 class Conflict(Exception):
     """The request is well formed but the current state refuses it (sign-up twice, closed occurrence)."""
-
-
-class BuiltInType(StrEnum):
-    LANGUAGE_CAFE = "language_cafe"
-    POPUP_CAFE = "popup_cafe"
-    WALK_AND_TALK = "walk_and_talk"
-    SPORT = "sport"
-    GUIDED_TOUR = "guided_tour"
-    GARDENING = "gardening"
-    SOCIAL = "social"
-    KICKOFF = "kickoff"
-    GROUP_MATCHING = "group_matching"
-    FAIR_STAND = "fair_stand"
 
 
 # Types where people come without signing up and are counted by headcount.
@@ -127,19 +118,6 @@ def check_times(starts_at: datetime, ends_at: datetime, *prefix: str) -> list[Fi
     if ends_at <= starts_at:
         return [FieldError((*prefix, "ends_at"), "ends before (or when) it starts")]
     return []
-
-
-class OccurrenceStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    CANCELLED = "cancelled"
-
-
-class CancelReason(StrEnum):
-    """Why an occurrence was cancelled: a code, never free text (it travels in events)."""
-
-    CANCELLED = "cancelled"  # by a coordinator (a holiday, an ill host)
-    SERIES_CHANGED = "series_changed"  # replaced by the series' "from now on" change
-    SERIES_ENDED = "series_ended"  # the series was cut short or cancelled
 
 
 def occurrence_id(series_id: uuid.UUID, original_start: datetime) -> uuid.UUID:
@@ -239,11 +217,6 @@ def check_details(details: ActivityDetails, custom_types: dict[str, ActivityType
     if details.venue_id is None and details.district is None:
         errors.append(FieldError(("district",), "give a venue or a district"))
     return errors
-
-
-class ActivityKind(StrEnum):
-    ONE_OFF = "one_off"
-    SERIES = "series"
 
 
 class ActivityStatus(StrEnum):

@@ -10,34 +10,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
+
+from sprakvan_shared.contracts.events import SignupCancelReason, SignupStatus
+from sprakvan_shared.contracts.intake import ParticipantStatus as ParticipantStanding
 
 from .model import Conflict, Occurrence
 
 # A cancellation this close to the start is "late" (the attendance sheet shows it).
 LATE_CANCELLATION = timedelta(hours=24)
-
-
-class SignupStatus(StrEnum):
-    CONFIRMED = "confirmed"
-    WAITLISTED = "waitlisted"
-    CANCELLED = "cancelled"
-
-
-class SignupCancelReason(StrEnum):
-    PARTICIPANT = "participant"  # they said so (through a coordinator or later a self-service page)
-    COORDINATOR = "coordinator"
-    OCCURRENCE_CANCELLED = "occurrence_cancelled"
-    WITHDRAWN = "withdrawn"  # left the programme (intake's participant.withdrawn)
-
-
-class ParticipantStanding(StrEnum):
-    """What this service knows of a participant, from intake's events."""
-
-    REGISTERED = "registered"
-    INTERVIEWED = "interviewed"
-    WITHDRAWN = "withdrawn"
-    ERASED = "erased"
 
 
 @dataclass(frozen=True)
