@@ -21,16 +21,20 @@ from ..domain.model import (
     ActivityDetails,
     ActivityKind,
     ActivityStatus,
+    ActivityType,
     CancelReason,
     Occurrence,
     OccurrenceStatus,
+    Partner,
+    PartnerKind,
+    Venue,
 )
 from ..domain.recurrence import Schedule
 from ..domain.signups import KnownParticipant, ParticipantStanding, Signup, SignupCancelReason, SignupStatus
 
 _OCCURRENCE_COLUMNS = (
     "id, organisation_id, activity_id, original_start, starts_at, ends_at, venue_id, district, capacity, status, "
-    "cancel_reason, sequence, version, updated_at"
+    "cancel_reason, sequence, version, created_at, updated_at, cancelled_at"
 )
 _SIGNUP_COLUMNS = (
     "id, organisation_id, occurrence_id, participant_id, status, arrival, signed_up_at, confirmed_at, promoted_at, "
@@ -40,6 +44,84 @@ _SIGNUP_COLUMNS = (
 
 class NotFound(Exception):
     pass
+
+
+# -- venues, partners, types ---------------------------------------------------------------------------
+
+
+async def insert_venue(conn: asyncpg.Connection, venue: Venue) -> None:
+    await conn.execute(
+        """INSERT INTO venues (id, organisation_id, name, district, address, capacity, accessibility)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        venue.id,
+        venue.organisation_id,
+        venue.name,
+        venue.district,
+        venue.address,
+        venue.capacity,
+        venue.accessibility,
+    )
+
+
+def _venue_from(row: asyncpg.Record) -> Venue:
+    return Venue(
+        row["id"],
+        row["organisation_id"],
+        row["name"],
+        row["district"],
+        row["address"],
+        row["capacity"],
+        row["accessibility"],
+    )
+
+
+async def load_venue(conn: asyncpg.Connection, organisation_id: str, venue_id: uuid.UUID) -> Venue | None:
+    row = await conn.fetchrow("SELECT * FROM venues WHERE id = $1 AND organisation_id = $2", venue_id, organisation_id)
+    return _venue_from(row) if row else None
+
+
+async def list_venues(conn: asyncpg.Connection, organisation_id: str) -> list[Venue]:
+    rows = await conn.fetch("SELECT * FROM venues WHERE organisation_id = $1 ORDER BY name, id", organisation_id)
+    return [_venue_from(r) for r in rows]
+
+
+async def insert_partner(conn: asyncpg.Connection, partner: Partner) -> None:
+    await conn.execute(
+        "INSERT INTO partners (id, organisation_id, name, kind) VALUES ($1, $2, $3, $4)",
+        partner.id,
+        partner.organisation_id,
+        partner.name,
+        partner.kind.value,
+    )
+
+
+async def list_partners(conn: asyncpg.Connection, organisation_id: str) -> list[Partner]:
+    rows = await conn.fetch("SELECT * FROM partners WHERE organisation_id = $1 ORDER BY name, id", organisation_id)
+    return [Partner(r["id"], r["organisation_id"], r["name"], PartnerKind(r["kind"])) for r in rows]
+
+
+async def known_partners(conn: asyncpg.Connection, organisation_id: str, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT id FROM partners WHERE organisation_id = $1 AND id = ANY($2::uuid[])", organisation_id, list(ids)
+    )
+    return {r["id"] for r in rows}
+
+
+async def upsert_type(conn: asyncpg.Connection, organisation_id: str, activity_type: ActivityType) -> None:
+    await conn.execute(
+        """INSERT INTO activity_types (organisation_id, code, labels, programme) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (organisation_id, code)
+           DO UPDATE SET labels = EXCLUDED.labels, programme = EXCLUDED.programme""",
+        organisation_id,
+        activity_type.code,
+        activity_type.labels,
+        activity_type.programme,
+    )
+
+
+async def custom_types(conn: asyncpg.Connection, organisation_id: str) -> dict[str, ActivityType]:
+    rows = await conn.fetch("SELECT * FROM activity_types WHERE organisation_id = $1", organisation_id)
+    return {r["code"]: ActivityType(r["code"], _json(r["labels"]), r["programme"]) for r in rows}
 
 
 # -- activities ----------------------------------------------------------------------------------------
@@ -178,6 +260,12 @@ async def load_activity(
     return _activity_from(row)
 
 
+async def set_materialised_to(conn: asyncpg.Connection, activity_id: uuid.UUID, until: datetime) -> None:
+    await conn.execute(
+        "UPDATE activities SET materialised_to = GREATEST(materialised_to, $2) WHERE id = $1", activity_id, until
+    )
+
+
 async def series_to_materialise(conn: asyncpg.Connection, horizon: datetime) -> list[StoredActivity]:
     """Active series (of every organisation) whose occurrences do not reach ``horizon`` yet."""
     rows = await conn.fetch(
@@ -206,7 +294,9 @@ def _occurrence_from(row: asyncpg.Record) -> Occurrence:
         cancel_reason=CancelReason(row["cancel_reason"]) if row["cancel_reason"] else None,
         sequence=row["sequence"],
         version=row["version"],
+        created_at=row["created_at"],
         updated_at=row["updated_at"],
+        cancelled_at=row["cancelled_at"],
     )
 
 
@@ -225,7 +315,9 @@ def _occurrence_row(o: Occurrence) -> tuple[Any, ...]:
         o.cancel_reason.value if o.cancel_reason else None,
         o.sequence,
         o.version,
+        o.created_at,
         o.updated_at,
+        o.cancelled_at,
     )
 
 
@@ -239,7 +331,7 @@ async def insert_occurrences(conn: asyncpg.Connection, occurrences: Sequence[Occ
         f"""INSERT INTO occurrences ({_OCCURRENCE_COLUMNS})
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::timestamptz[],
                                  $6::timestamptz[], $7::uuid[], $8::text[], $9::int[], $10::text[], $11::text[],
-                                 $12::int[], $13::int[], $14::timestamptz[])
+                                 $12::int[], $13::int[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[])
             ON CONFLICT DO NOTHING RETURNING id""",
         *columns,
     )
@@ -248,10 +340,22 @@ async def insert_occurrences(conn: asyncpg.Connection, occurrences: Sequence[Occ
 
 async def save_occurrence(conn: asyncpg.Connection, o: Occurrence) -> None:
     await conn.execute(
-        """UPDATE occurrences SET starts_at = $5, ends_at = $6, venue_id = $7, district = $8, capacity = $9,
-               status = $10, cancel_reason = $11, sequence = $12, version = $13, updated_at = $14
-           WHERE id = $1 AND organisation_id = $2 AND activity_id = $3 AND original_start IS NOT DISTINCT FROM $4""",
-        *_occurrence_row(o),
+        """UPDATE occurrences SET starts_at = $3, ends_at = $4, venue_id = $5, district = $6, capacity = $7,
+               status = $8, cancel_reason = $9, sequence = $10, version = $11, updated_at = $12, cancelled_at = $13
+           WHERE id = $1 AND organisation_id = $2""",
+        o.id,
+        o.organisation_id,
+        o.starts_at,
+        o.ends_at,
+        o.venue_id,
+        o.district,
+        o.capacity,
+        o.status.value,
+        o.cancel_reason.value if o.cancel_reason else None,
+        o.sequence,
+        o.version,
+        o.updated_at,
+        o.cancelled_at,
     )
 
 

@@ -143,7 +143,9 @@ class Occurrence:
     cancel_reason: CancelReason | None = None
     sequence: int = 0
     version: int = 1
+    created_at: datetime | None = None
     updated_at: datetime | None = None
+    cancelled_at: datetime | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -179,7 +181,9 @@ class Occurrence:
     def cancel(self, now: datetime, reason: CancelReason = CancelReason.CANCELLED) -> Occurrence:
         if self.cancelled:
             return self
-        return self._changed(now, visible=True, status=OccurrenceStatus.CANCELLED, cancel_reason=reason)
+        return self._changed(
+            now, visible=True, status=OccurrenceStatus.CANCELLED, cancel_reason=reason, cancelled_at=now
+        )
 
     def touched(self, now: datetime) -> Occurrence:
         """A new version without a visible change (attendance recorded, sign-up counts moved)."""

@@ -68,7 +68,9 @@ CREATE TABLE occurrences (
     cancel_reason   text,
     sequence        integer NOT NULL DEFAULT 0,
     version         integer NOT NULL DEFAULT 1,
+    created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,
+    cancelled_at    timestamptz,
     -- Kept under the row lock that every sign-up decision takes: the truth, no count(*) needed.
     confirmed       integer NOT NULL DEFAULT 0,
     waitlisted      integer NOT NULL DEFAULT 0,
