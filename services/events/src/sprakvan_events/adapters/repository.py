@@ -527,6 +527,17 @@ async def active_signups_of_participant(
     return [(r["occurrence_id"], r["id"]) for r in rows]
 
 
+async def delete_signups_of_participant(
+    conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID
+) -> list[Signup]:
+    rows = await conn.fetch(
+        f"DELETE FROM signups WHERE organisation_id = $1 AND participant_id = $2 RETURNING {_SIGNUP_COLUMNS}",
+        organisation_id,
+        participant_id,
+    )
+    return [_signup_from(r) for r in rows]
+
+
 # -- participants (read model of intake's events) --------------------------------------------------------
 
 
