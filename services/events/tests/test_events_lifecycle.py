@@ -190,3 +190,34 @@ async def test_attendance_withdrawal_and_erasure(pool: asyncpg.Pool) -> None:
         assert latest["payload"]["campaign_signups"] == [{"campaign": "tartkalas", "count": 2}]
         versions = [e["version"] for e in await events_of(conn, "attendance.recorded")]
         assert versions == sorted(versions) and len(set(versions)) == len(versions)
+
+
+async def test_feeds_by_token_show_moves_and_cancellations_and_keep_their_uids(pool: asyncpg.Pool) -> None:
+    import icalendar
+    import recurring_ical_events
+
+    from sprakvan_events.service_layer import feeds
+
+    async with pool.acquire() as conn:
+        v, elsewhere = await venue(conn), await venue(conn, "berga")
+        _, created = await activities.schedule_series(
+            conn, ORG, details(v), MON_WED, now=NOW, horizon=timedelta(days=30)
+        )
+        await activities.schedule_series(conn, ORG, details(elsewhere), MON_WED, now=NOW, horizon=timedelta(days=30))
+        moved_to = datetime(2026, 9, 15, 17, tzinfo=LOCAL)
+        await activities.move_occurrence(conn, ORG, created[2].id, moved_to, moved_to + timedelta(hours=2), now=NOW)
+        await activities.cancel_occurrence(conn, ORG, created[3].id, now=NOW)
+        _, token = await feeds.create_feed(conn, ORG, "district", "skaggetorp", "Skäggetorp", now=NOW)
+        first = await feeds.render(conn, token, now=NOW)
+        second = await feeds.render(conn, token, now=NOW + timedelta(minutes=5))
+        assert await feeds.render(conn, token + "x", now=NOW) is None
+        with pytest.raises(InvalidInput, match="unknown venue"):
+            await feeds.create_feed(conn, ORG, "venue", str(uuid.uuid4()), "x", now=NOW)
+    assert first is not None and first == second
+    calendar = icalendar.Calendar.from_ical(first)
+    events = recurring_ical_events.of(calendar).between(date(2026, 9, 1), date(2026, 10, 10))
+    assert len(events) == len(created)  # only Skäggetorp's series
+    by_uid = {str(e["UID"]).split("@")[0]: e for e in events}
+    assert by_uid[str(created[2].id)].start == moved_to
+    assert str(by_uid[str(created[3].id)]["STATUS"]) == "CANCELLED"
+    assert {str(e["STATUS"]) for e in events} == {"CONFIRMED", "CANCELLED"}
