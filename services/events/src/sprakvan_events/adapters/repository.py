@@ -15,6 +15,9 @@ from typing import Any
 
 import asyncpg
 
+from sprakvan_shared import outbox
+from sprakvan_shared.contracts.envelope import IntegrationEvent
+
 from ..domain.attendance import AnonymousCount, AttendanceSheet, CampaignCount, CheckIn, Headcount, Outcome
 from ..domain.model import (
     Activity,
@@ -387,6 +390,46 @@ async def lock_occurrence(conn: asyncpg.Connection, organisation_id: str, occurr
     )
 
 
+async def lock_for_signup(
+    conn: asyncpg.Connection, organisation_id: str, occurrence_id: uuid.UUID, participant_id: uuid.UUID
+) -> tuple[LockedOccurrence, bool]:
+    """``lock_occurrence`` that also tells whether the participant holds an active sign-up (one round trip)."""
+    row = await conn.fetchrow(
+        f"""SELECT {", ".join("o." + c.strip() for c in _OCCURRENCE_COLUMNS.split(","))},
+                   o.confirmed, o.waitlisted, o.arrivals, a.programmes,
+                   EXISTS (SELECT 1 FROM signups s WHERE s.occurrence_id = o.id AND s.participant_id = $3
+                           AND s.status <> 'cancelled') AS already
+            FROM occurrences o JOIN activities a ON a.id = o.activity_id
+            WHERE o.id = $1 AND o.organisation_id = $2 FOR UPDATE OF o""",
+        occurrence_id,
+        organisation_id,
+        participant_id,
+    )
+    if row is None:
+        raise NotFound("occurrence")
+    locked = LockedOccurrence(
+        _occurrence_from(row), row["confirmed"], row["waitlisted"], row["arrivals"], tuple(row["programmes"])
+    )
+    return locked, row["already"]
+
+
+_ADD_SIGNUP_ANNOUNCED = f"""
+    WITH added AS (INSERT INTO signups ({_SIGNUP_COLUMNS}) VALUES ({", ".join(f"${i}" for i in range(1, 15))})),
+         counted AS (UPDATE occurrences SET confirmed = $15, waitlisted = $16, arrivals = $17 WHERE id = $3)
+    INSERT INTO outbox ({outbox.OUTBOX_COLUMNS})
+    VALUES ({", ".join(f"${i}" for i in range(18, 18 + len(outbox.OUTBOX_COLUMNS.split(","))))})"""
+
+
+async def add_signup_announced(
+    conn: asyncpg.Connection, signup: Signup, confirmed: int, waitlisted: int, event: IntegrationEvent
+) -> None:
+    """The sign-up row, the occurrence's counters and the outbox row in one statement: the occurrence lock is
+    held for one round trip less per statement saved, and that lock is what limits sign-ups per second."""
+    await conn.execute(
+        _ADD_SIGNUP_ANNOUNCED, *_signup_row(signup), confirmed, waitlisted, signup.arrival, *outbox.outbox_row(event)
+    )
+
+
 async def set_seat_counters(
     conn: asyncpg.Connection, occurrence_id: uuid.UUID, confirmed: int, waitlisted: int, arrivals: int
 ) -> None:
@@ -543,10 +586,14 @@ async def delete_signups_of_participant(
 
 
 async def load_participant(
-    conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID
+    conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID, *, share_lock: bool = False
 ) -> KnownParticipant | None:
+    """``share_lock``: hold off a concurrent withdrawal or erasure until this transaction ends."""
     row = await conn.fetchrow(
-        "SELECT * FROM participants WHERE participant_id = $1 AND organisation_id = $2", participant_id, organisation_id
+        "SELECT * FROM participants WHERE participant_id = $1 AND organisation_id = $2"
+        + (" FOR SHARE" if share_lock else ""),
+        participant_id,
+        organisation_id,
     )
     if row is None:
         return None

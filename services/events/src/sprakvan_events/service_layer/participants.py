@@ -45,6 +45,12 @@ async def erase(conn: asyncpg.Connection, organisation_id: str, participant_id: 
     """Inside a transaction: forget the participant. Future sign-ups are cancelled first (the queue moves),
     then every sign-up row is deleted behind a ``signup.erased`` tombstone (which purges its earlier
     messages from the stream), and check-ins become anonymous counts on their occurrences."""
+    # Participant row first, occurrences after: the lock order of sign-up, so the two never deadlock.
+    await conn.execute(
+        "SELECT 1 FROM participants WHERE participant_id = $1 AND organisation_id = $2 FOR UPDATE",
+        participant_id,
+        organisation_id,
+    )
     await _cancel_future(conn, organisation_id, participant_id, now)
     erased = await repo.delete_signups_of_participant(conn, organisation_id, participant_id)
     if erased:

@@ -52,9 +52,12 @@ async def sign_up(
     correlation_id: str | None = None,
 ) -> Signup:
     async with conn.transaction():
-        locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id)
-        check_may_sign_up(await repo.load_participant(conn, organisation_id, participant_id), locked.programmes)
-        if await repo.active_signup(conn, occurrence_id, participant_id) is not None:
+        # Participant first (a share lock: a withdrawal or erasure waits for us, then sees this sign-up),
+        # then the occurrence: the same order as the participant handlers, so no deadlock.
+        participant = await repo.load_participant(conn, organisation_id, participant_id, share_lock=True)
+        locked, already = await repo.lock_for_signup(conn, organisation_id, occurrence_id, participant_id)
+        check_may_sign_up(participant, locked.programmes)
+        if already:
             raise Conflict("the participant is already signed up to this occurrence")
         occurrence = locked.occurrence
         status = place(occurrence, locked.confirmed, now, over_capacity=over_capacity)
@@ -70,16 +73,14 @@ async def sign_up(
             confirmed_at=now if confirmed else None,
             over_capacity=confirmed and free_seats(occurrence, locked.confirmed) == 0,
         )
-        await repo.insert_signup(conn, signup)
-        await repo.set_seat_counters(
+        event_type = contracts.SignupConfirmed if confirmed else contracts.SignupWaitlisted
+        await repo.add_signup_announced(
             conn,
-            occurrence_id,
+            signup,
             locked.confirmed + confirmed,
             locked.waitlisted + (not confirmed),
-            signup.arrival,
+            signup_event(event_type, signup, occurrence, correlation_id),
         )
-        event_type = contracts.SignupConfirmed if confirmed else contracts.SignupWaitlisted
-        await outbox.enqueue(conn, signup_event(event_type, signup, occurrence, correlation_id))
     return signup
 
 
