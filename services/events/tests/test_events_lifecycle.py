@@ -76,7 +76,7 @@ async def test_bad_series_and_unknown_venue_are_refused_with_the_field(pool: asy
                 Schedule(date(2026, 9, 8), time(18), time(17), "FREQ=WEEKLY"),
                 now=NOW,
             )
-        assert {e.field for e in bad.value.errors} == {("ends",)}
+        assert {e.field for e in bad.value.errors} == {("schedule", "ends")}
         with pytest.raises(InvalidInput) as bad:
             await activities.schedule_series(conn, ORG, details(v, capacity=-1), MON_WED, now=NOW)
         assert {e.field for e in bad.value.errors} == {("capacity",)}

@@ -755,3 +755,67 @@ async def feed_entries(conn: asyncpg.Connection, feed: Feed, start: datetime, en
         )
         for r in rows
     ]
+
+
+# -- listings ------------------------------------------------------------------------------------------
+
+
+async def list_activities(conn: asyncpg.Connection, organisation_id: str, limit: int) -> list[StoredActivity]:
+    rows = await conn.fetch(
+        "SELECT * FROM activities WHERE organisation_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+        organisation_id,
+        limit,
+    )
+    return [_activity_from(r) for r in rows]
+
+
+async def list_occurrences(
+    conn: asyncpg.Connection,
+    organisation_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    district: str | None = None,
+    venue_id: uuid.UUID | None = None,
+    programme: str | None = None,
+    limit: int = 500,
+) -> list[LockedOccurrence]:
+    """Occurrences starting in [start, end) with their seat counters (read without a lock)."""
+    rows = await conn.fetch(
+        f"""SELECT {", ".join("o." + c.strip() for c in _OCCURRENCE_COLUMNS.split(","))},
+                   o.confirmed, o.waitlisted, o.arrivals, a.programmes
+            FROM occurrences o JOIN activities a ON a.id = o.activity_id
+            WHERE o.organisation_id = $1 AND o.starts_at >= $2 AND o.starts_at < $3
+              AND ($4::text IS NULL OR o.district = $4) AND ($5::uuid IS NULL OR o.venue_id = $5)
+              AND ($6::text IS NULL OR a.programmes = '{{}}' OR $6 = ANY(a.programmes))
+            ORDER BY o.starts_at, o.id LIMIT $7""",
+        organisation_id,
+        start,
+        end,
+        district,
+        venue_id,
+        programme,
+        limit,
+    )
+    return [
+        LockedOccurrence(_occurrence_from(r), r["confirmed"], r["waitlisted"], r["arrivals"], tuple(r["programmes"]))
+        for r in rows
+    ]
+
+
+async def occurrence_with_seats(
+    conn: asyncpg.Connection, organisation_id: str, occurrence_id: uuid.UUID
+) -> LockedOccurrence:
+    row = await conn.fetchrow(
+        f"""SELECT {", ".join("o." + c.strip() for c in _OCCURRENCE_COLUMNS.split(","))},
+                   o.confirmed, o.waitlisted, o.arrivals, a.programmes
+            FROM occurrences o JOIN activities a ON a.id = o.activity_id
+            WHERE o.id = $1 AND o.organisation_id = $2""",
+        occurrence_id,
+        organisation_id,
+    )
+    if row is None:
+        raise NotFound("occurrence")
+    return LockedOccurrence(
+        _occurrence_from(row), row["confirmed"], row["waitlisted"], row["arrivals"], tuple(row["programmes"])
+    )

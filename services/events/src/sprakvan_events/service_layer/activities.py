@@ -25,6 +25,7 @@ from ..domain.model import (
     ActivityStatus,
     CancelReason,
     Conflict,
+    FieldError,
     InvalidInput,
     Occurrence,
     check_details,
@@ -99,7 +100,7 @@ async def schedule_series(
     continues: uuid.UUID | None = None,
     correlation_id: str | None = None,
 ) -> tuple[Activity, list[Occurrence]]:
-    errors = schedule.check()
+    errors = [FieldError(("schedule", *e.field), e.message) for e in schedule.check()]
     if errors:
         raise InvalidInput(errors)
     async with conn.transaction():
@@ -310,3 +311,28 @@ async def change_series_from(
 
 def _day_start(day: date) -> datetime:
     return localise(datetime.combine(day, time.min))
+
+
+async def cancel_activity(
+    conn: asyncpg.Connection,
+    organisation_id: str,
+    activity_id: uuid.UUID,
+    *,
+    now: datetime,
+    correlation_id: str | None = None,
+) -> Activity:
+    """Cancel a one-off or the rest of a series: its occurrences still to come are cancelled with their
+    sign-ups; past ones keep their attendance."""
+    async with conn.transaction():
+        stored = await repo.load_activity(conn, organisation_id, activity_id, lock=True)
+        if stored.activity.status is ActivityStatus.CANCELLED:
+            return stored.activity
+        reason = CancelReason.SERIES_ENDED if stored.activity.kind is ActivityKind.SERIES else CancelReason.CANCELLED
+        for occurrence in await repo.occurrences_of(conn, organisation_id, activity_id):
+            if occurrence.starts_at > now and not occurrence.cancelled:
+                await _cancel_locked(conn, organisation_id, occurrence.id, now, reason, correlation_id)
+        cancelled = replace(
+            stored.activity, status=ActivityStatus.CANCELLED, version=stored.activity.version + 1, updated_at=now
+        )
+        await repo.update_activity(conn, cancelled, stored.schedule, stored.materialised_to)
+    return cancelled
