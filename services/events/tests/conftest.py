@@ -1,4 +1,5 @@
-"""The events service's tests on real PostgreSQL reuse the project's fixtures (``tests/conftest.py``)."""
+"""Fixtures of the events service's tests; ``infra``, ``database_url`` and ``start_service`` come from the
+project's test kit (``tests/kit.py``, registered by the root ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import asyncpg
 import pytest
 
 from sprakvan_shared.db import create_pool, load_migrations, migrate, shared_migrations
-from tests.conftest import database_url, infra  # noqa: F401 - fixtures
 
 EVENTS_MIGRATIONS = load_migrations("events", resources.files("sprakvan_events") / "migrations")
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:  # noqa: F811 - the fixture above
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A migrated events database of this test's own, with the service's pool settings."""
     pool = await create_pool(database_url, min_size=2, max_size=20)
     async with pool.acquire() as conn:

@@ -58,7 +58,7 @@ async def wide_pool(database_url: str, pool: asyncpg.Pool):  # noqa: ARG001 - po
     """Enough connections for 100 transactions to queue on the row lock at once."""
     from sprakvan_shared.db import create_pool
 
-    wide = await create_pool(database_url, min_size=10, max_size=80)
+    wide = await create_pool(database_url, min_size=10, max_size=60)
     yield wide
     await wide.close()
 

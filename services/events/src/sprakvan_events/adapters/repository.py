@@ -819,3 +819,38 @@ async def occurrence_with_seats(
     return LockedOccurrence(
         _occurrence_from(row), row["confirmed"], row["waitlisted"], row["arrivals"], tuple(row["programmes"])
     )
+
+
+# -- organisation vocabularies (read model of intake's organisation.configured) --------------------------
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    programmes: frozenset[str]
+    districts: frozenset[str]
+    campaigns: frozenset[str]
+
+
+async def upsert_vocabulary(
+    conn: asyncpg.Connection, organisation_id: str, vocabulary: Vocabulary, version: int
+) -> None:
+    await conn.execute(
+        """INSERT INTO organisations (organisation_id, programmes, districts, campaigns, version)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (organisation_id) DO UPDATE SET programmes = EXCLUDED.programmes,
+               districts = EXCLUDED.districts, campaigns = EXCLUDED.campaigns, version = EXCLUDED.version
+           WHERE organisations.version < EXCLUDED.version""",
+        organisation_id,
+        sorted(vocabulary.programmes),
+        sorted(vocabulary.districts),
+        sorted(vocabulary.campaigns),
+        version,
+    )
+
+
+async def load_vocabulary(conn: asyncpg.Connection, organisation_id: str) -> Vocabulary | None:
+    """None until intake has told us the organisation's configuration."""
+    row = await conn.fetchrow("SELECT * FROM organisations WHERE organisation_id = $1", organisation_id)
+    if row is None:
+        return None
+    return Vocabulary(frozenset(row["programmes"]), frozenset(row["districts"]), frozenset(row["campaigns"]))

@@ -223,6 +223,27 @@ def check_details(details: ActivityDetails, custom_types: dict[str, ActivityType
     return errors
 
 
+def check_codes(
+    *,
+    districts: frozenset[str] | None,
+    programmes: frozenset[str] | None,
+    campaigns: frozenset[str] | None,
+    district: str | None = None,
+    programme_codes: tuple[str, ...] = (),
+    campaign: str | None = None,
+) -> list[FieldError]:
+    """Codes must come from the organisation's vocabularies (None: not known yet, not checked)."""
+    errors = []
+    if districts is not None and district is not None and district not in districts:
+        errors.append(FieldError(("district",), f"unknown district {district!r}"))
+    for index, code in enumerate(programme_codes):
+        if programmes is not None and code not in programmes:
+            errors.append(FieldError(("programmes", index), f"unknown programme {code!r}"))
+    if campaigns is not None and campaign is not None and campaign not in campaigns:
+        errors.append(FieldError(("campaign",), f"unknown campaign {campaign!r}"))
+    return errors
+
+
 class ActivityStatus(StrEnum):
     ACTIVE = "active"
     ENDED = "ended"  # a series split ("from now on"), its rest continued by another

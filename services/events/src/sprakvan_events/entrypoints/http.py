@@ -20,6 +20,7 @@ from ..domain.attendance import CampaignCount, Headcount
 from ..domain.model import BUILT_IN_TYPES, ActivityType, Conflict, InvalidInput, Partner, Venue
 from ..domain.recurrence import LOCAL, local_instant
 from ..service_layer import activities, attendance, feeds, signups
+from ..settings import EventsSettings
 from .schemas import (
     ActivityOut,
     ActivityTypeIn,
@@ -49,7 +50,20 @@ feed_router = APIRouter(tags=["feeds"])
 
 
 def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.events_pool()
+    return request.app.state.runtime.pool
+
+
+async def _extend_series_if_due(request: Request) -> None:
+    """Series grow to the horizon as time passes: at most every ``extend_every_seconds`` per process,
+    on a read that shows occurrences (the kit has no periodic task of its own yet)."""
+    settings: EventsSettings = request.app.state.settings
+    state = request.app.state
+    now = _now(request)
+    last: datetime | None = getattr(state, "series_extended_at", None)
+    if last is not None and (now - last).total_seconds() < settings.extend_every_seconds:
+        return
+    state.series_extended_at = now
+    await activities.extend_all(_pool(request), now=now, horizon=settings.horizon)
 
 
 def _now(request: Request) -> datetime:
@@ -75,6 +89,9 @@ def _instant(value: datetime, *field_path: str) -> datetime:
 async def create_venue(body: VenueIn, request: Request, principal: Writer) -> VenueOut:
     venue = Venue(uuid.uuid4(), principal.organisation_id, **body.model_dump())
     async with _pool(request).acquire() as conn:
+        vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
+        if vocabulary is not None and venue.district not in vocabulary.districts:
+            raise InvalidInput.one(f"unknown district {venue.district!r}", "body", "district")
         await repo.insert_venue(conn, venue)
     return VenueOut.of(venue)
 
@@ -158,6 +175,7 @@ async def schedule_series(body: SeriesIn, request: Request, principal: Writer) -
             body.details(),
             body.schedule.schedule(),
             now=_now(request),
+            horizon=request.app.state.settings.horizon,
             correlation_id=_correlation(request),
         )
     return ActivityOut.of(activity, body.schedule.schedule(), created)
@@ -179,6 +197,7 @@ async def change_series_from(
             body.details(),
             body.schedule.schedule(),
             now=_now(request),
+            horizon=request.app.state.settings.horizon,
             correlation_id=_correlation(request),
         )
     return ActivityOut.of(successor, body.schedule.schedule(), created)
@@ -230,6 +249,7 @@ async def list_occurrences(
         raise InvalidInput.one("to is before from", "query", "to")
     start = datetime.combine(first, time.min, LOCAL)
     end = datetime.combine(last + timedelta(days=1), time.min, LOCAL)
+    await _extend_series_if_due(request)
     async with _pool(request).acquire() as conn:
         found = await repo.list_occurrences(
             conn,
@@ -376,8 +396,9 @@ async def record_campaign_signups(
 ) -> AttendanceOut:
     """How many people signed up at this fair or campaign stand, per campaign code."""
     counts = [CampaignCount(c.campaign, c.count) for c in body.counts]
-    known = await request.app.state.known_campaigns(principal.organisation_id)
     async with _pool(request).acquire() as conn:
+        vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
+        known = vocabulary.campaigns if vocabulary is not None else None
         sheet = await attendance.record_campaign_signups(
             conn,
             principal.organisation_id,
@@ -420,6 +441,7 @@ async def revoke_feed(feed_id: uuid.UUID, request: Request, principal: Writer) -
 @feed_router.get("/feeds/{token}.ics", response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
 async def read_feed(token: str, request: Request) -> Response:
     """The iCalendar feed; no bearer token (phone calendars cannot send one): the URL's token is the key."""
+    await _extend_series_if_due(request)
     async with _pool(request).acquire() as conn:
         body = await feeds.render(conn, token, now=_now(request))
     if body is None:

@@ -140,3 +140,12 @@ CREATE TABLE feeds (
     created_at      timestamptz NOT NULL,
     revoked_at      timestamptz
 );
+
+-- The organisation's vocabularies from intake's organisation.configured: the codes activities may use.
+CREATE TABLE organisations (
+    organisation_id text PRIMARY KEY,
+    programmes      text[] NOT NULL,
+    districts       text[] NOT NULL,
+    campaigns       text[] NOT NULL,
+    version         integer NOT NULL
+);

@@ -28,6 +28,7 @@ from ..domain.model import (
     FieldError,
     InvalidInput,
     Occurrence,
+    check_codes,
     check_details,
     check_times,
     occurrence_id,
@@ -41,13 +42,23 @@ DEFAULT_HORIZON = timedelta(days=180)
 
 
 async def _checked(conn: asyncpg.Connection, organisation_id: str, details: ActivityDetails) -> ActivityDetails:
-    """Validate against the organisation's types and venues; the district comes from the venue."""
+    """Validate against the organisation's types, venues and vocabularies; the district comes from the venue."""
     errors = check_details(details, await repo.custom_types(conn, organisation_id))
     if details.venue_id is not None:
         venue = await repo.load_venue(conn, organisation_id, details.venue_id)
         if venue is None:
             raise InvalidInput.one("unknown venue", "venue_id")
         details = replace(details, district=venue.district)
+    vocabulary = await repo.load_vocabulary(conn, organisation_id)
+    if vocabulary is not None:
+        errors += check_codes(
+            districts=vocabulary.districts,
+            programmes=vocabulary.programmes,
+            campaigns=vocabulary.campaigns,
+            district=None if details.venue_id else details.district,
+            programme_codes=details.programmes,
+            campaign=details.campaign,
+        )
     if errors:
         raise InvalidInput(errors)
     return details
@@ -336,3 +347,17 @@ async def cancel_activity(
         )
         await repo.update_activity(conn, cancelled, stored.schedule, stored.materialised_to)
     return cancelled
+
+
+async def extend_all(pool: asyncpg.Pool, *, now: datetime, horizon: timedelta) -> int:
+    """Materialise every active series (of every organisation) to ``now + horizon``; a series is
+    extended once it is a week short of it. Each series in its own transaction. Returns how many
+    occurrences were made."""
+    async with pool.acquire() as conn:
+        due = await repo.series_to_materialise(conn, now + horizon - timedelta(days=7))
+        made = 0
+        for stored in due:
+            made += len(
+                await materialise(conn, stored.activity.id, stored.activity.organisation_id, now=now, horizon=horizon)
+            )
+    return made
