@@ -47,6 +47,7 @@ async def check_in(
 ) -> AttendanceSheet:
     """Record a registered participant's outcome (came, no-show, cancelled late); a retry changes nothing."""
     async with conn.transaction():
+        await repo.load_occurrence(conn, organisation_id, occurrence_id)  # another organisation's: 404 first
         participant = await repo.load_participant(conn, organisation_id, participant_id)
         if participant is None:
             raise Conflict("unknown participant")
