@@ -179,12 +179,21 @@ async def test_attendance_withdrawal_and_erasure(pool: asyncpg.Pool) -> None:
         assert await conn.fetchval("SELECT count(*) FROM check_ins WHERE participant_id = $1", erased) == 0
         assert await repo.load_participant(conn, ORG, erased) is None
         assert (await repo.load_attendance(conn, ORG, past.id)).totals() == before
+        await conn.execute("UPDATE outbox SET published_at = now()")  # as if the relay had run
+        await attendance.check_in(conn, ORG, past.id, leaving, Outcome.CAME, now=after)
+        async with conn.transaction():
+            await participants.erase(conn, ORG, leaving, now=after)
+        published = await conn.fetch("SELECT body FROM outbox WHERE published_at IS NOT NULL")
+        assert not any(
+            str(leaving) in bytes(r["body"]).decode() for r in published if b"attendance" in bytes(r["body"])
+        )
         tombstones = await events_of(conn, "signup.erased")
-        assert len(tombstones) == 1 and str(erased) not in json.dumps(tombstones)
+        assert len(tombstones) == 2 and str(erased) not in json.dumps(tombstones)
         latest = (await events_of(conn, "attendance.recorded"))[-1]
         assert str(erased) not in json.dumps(latest)
         assert latest["payload"]["anonymous"] == [
-            {"outcome": "came", "role": "established", "gender": "man", "count": 1}
+            {"outcome": "came", "role": "established", "gender": "man", "count": 1},
+            {"outcome": "came", "role": "newcomer", "gender": "woman", "count": 1},
         ]
         assert latest["payload"]["walk_ins"] == [{"role": "newcomer", "gender": "woman", "count": 3}]
         assert latest["payload"]["campaign_signups"] == [{"campaign": "tartkalas", "count": 2}]

@@ -113,4 +113,12 @@ async def erase_check_ins(
         await repo.save_attendance(conn, organisation_id, sheet)
         activity = (await repo.load_activity(conn, organisation_id, occurrence.activity_id)).activity
         await outbox.enqueue(conn, attendance_event(sheet, occurrence, activity, None))
+    if occurrences:
+        # Earlier sheets of these occurrences named the person. The stream keeps only the newest sheet of
+        # each; the published copies kept in the outbox for a few days go now.
+        await conn.execute(
+            """DELETE FROM outbox WHERE event_type = 'attendance.recorded' AND published_at IS NOT NULL
+               AND aggregate_id = ANY($1::text[])""",
+            [str(r["occurrence_id"]) for r in occurrences],
+        )
     return len(occurrences)
