@@ -393,3 +393,58 @@ async def test_codes_are_checked_once_the_organisation_is_configured(stack: Stac
     recorded = await api.put(path, json={"counts": [{"campaign": "tartkalas", "count": 50}]})
     assert recorded.status_code == 200 and recorded.json()["totals"]["campaign_signups"] == 50
     assert json.loads(recorded.content)["campaign_signups"] == [{"campaign": "tartkalas", "count": 50}]
+
+
+async def test_series_keeps_local_time_across_dst_moves_relocates_and_changes_from_a_day(stack: Stack) -> None:
+    api = stack.api
+    venue = (await api.post("/venues", json={"name": "Skäggetorps bibliotek", "district": "skaggetorp"})).json()
+    elsewhere = (await api.post("/venues", json={"name": "Berga", "district": "berga"})).json()
+    skipped = {"first_day": "2027-03-28", "starts": "02:30", "ends": "04:00", "rule": "FREQ=WEEKLY;BYDAY=SU"}
+    body = {"title": "Språkcafé", "type_code": "language_cafe", "venue_id": venue["id"], "capacity": 15}
+    assert ("body", "schedule", "starts") in fields(await api.post("/series", json={**body, "schedule": skipped}))
+
+    start = datetime.now(UTC).date() + timedelta(days=1)
+    weekly = {"first_day": start.isoformat(), "starts": "18:00", "ends": "20:00", "rule": "FREQ=WEEKLY;BYDAY=MO,WE"}
+    created = await api.post("/series", json={**body, "schedule": weekly})
+    assert created.status_code == 201, created.text
+    series = created.json()
+    occurrences = series["occurrences"]
+    assert len(occurrences) >= 40  # half a year ahead
+    # Local time with the offset of its day (the fixed-date DST cases are in test_events_recurrence.py).
+    assert {o["starts_at"][-6:] for o in occurrences} <= {"+01:00", "+02:00"}
+    assert {o["starts_at"][11:16] for o in occurrences} == {"18:00"}
+
+    target = occurrences[3]
+    moved = await api.patch(
+        f"/occurrences/{target['id']}",
+        json={"starts_at": target["starts_at"][:10] + "T17:00:00", "ends_at": target["starts_at"][:10] + "T19:00:00"},
+    )
+    assert moved.status_code == 200 and moved.json()["starts_at"][11:16] == "17:00" and moved.json()["sequence"] == 1
+    relocated = await api.patch(f"/occurrences/{target['id']}", json={"venue_id": elsewhere["id"]})
+    assert relocated.json()["district"] == "berga" and relocated.json()["original_start"] == target["original_start"]
+    assert ("body", "ends_at") in fields(
+        await api.patch(f"/occurrences/{target['id']}", json={"starts_at": target["starts_at"]})
+    )
+
+    pid = await stack.register()
+    later = occurrences[10]
+    assert (await api.post(f"/occurrences/{later['id']}/signups", json={"participant_id": pid})).status_code == 201
+    from_day = later["starts_at"][:10]
+    change = {
+        **body,
+        "from_day": from_day,
+        "schedule": {**weekly, "first_day": from_day, "starts": "17:30", "ends": "19:30"},
+    }
+    successor = await api.post(f"/series/{series['id']}/change-from", json=change)
+    assert successor.status_code == 200, successor.text
+    continued = successor.json()
+    assert continued["continues"] == series["id"] and {o["starts_at"][11:16] for o in continued["occurrences"]} == {
+        "17:30"
+    }
+    same_day = next(o for o in continued["occurrences"] if o["starts_at"][:10] == from_day)
+    carried = (await api.get(f"/occurrences/{same_day['id']}/signups")).json()
+    assert [(s["participant_id"], s["status"]) for s in carried] == [(pid, "confirmed")]
+    old = (await api.get(f"/activities/{series['id']}")).json()
+    assert old["status"] == "ended"
+    assert {o["cancel_reason"] for o in old["occurrences"] if o["starts_at"][:10] >= from_day} == {"series_changed"}
+    assert (await api.get(f"/occurrences/{target['id']}")).json()["status"] == "scheduled"  # before the change

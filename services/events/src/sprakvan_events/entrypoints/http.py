@@ -275,7 +275,8 @@ async def get_occurrence(occurrence_id: uuid.UUID, request: Request, principal: 
 async def change_occurrence(
     occurrence_id: uuid.UUID, body: OccurrencePatch, request: Request, principal: Writer
 ) -> OccurrenceOut:
-    """Move one occurrence (a holiday) without touching its series, or change its capacity."""
+    """Move one occurrence (a holiday) without touching its series, give it another venue, or change its
+    capacity (a larger one promotes the first in line at once; a smaller one demotes nobody)."""
     org, now, correlation = principal.organisation_id, _now(request), _correlation(request)
     if (body.starts_at is None) != (body.ends_at is None):
         raise InvalidInput.one("give both starts_at and ends_at to move", "body", "ends_at")
@@ -284,6 +285,10 @@ async def change_occurrence(
             starts_at, ends_at = _instant(body.starts_at, "starts_at"), _instant(body.ends_at, "ends_at")
             await activities.move_occurrence(
                 conn, org, occurrence_id, starts_at, ends_at, now=now, correlation_id=correlation
+            )
+        if body.venue_id is not None:
+            await activities.relocate_occurrence(
+                conn, org, occurrence_id, body.venue_id, now=now, correlation_id=correlation
             )
         if body.capacity is not None or body.capacity_unlimited:
             capacity = None if body.capacity_unlimited else body.capacity

@@ -203,6 +203,7 @@ class ActivityOut(BaseModel):
 class OccurrencePatch(_In):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
+    venue_id: uuid.UUID | None = Field(None, description="Another venue for this occurrence alone.")
     capacity: int | None = None
     capacity_unlimited: bool = Field(False, description="Set to remove the limit (capacity null).")
 

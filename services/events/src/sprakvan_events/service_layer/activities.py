@@ -194,6 +194,26 @@ async def move_occurrence(
     return moved
 
 
+async def relocate_occurrence(
+    conn: asyncpg.Connection,
+    organisation_id: str,
+    occurrence_id_: uuid.UUID,
+    venue_id: uuid.UUID,
+    *,
+    now: datetime,
+    correlation_id: str | None = None,
+) -> Occurrence:
+    """Another venue (and so its district) for one occurrence."""
+    async with conn.transaction():
+        venue = await repo.load_venue(conn, organisation_id, venue_id)
+        if venue is None:
+            raise InvalidInput.one("unknown venue", "venue_id")
+        locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id_)
+        relocated = locked.occurrence.relocate(venue.id, venue.district, now)
+        await _store_changed(conn, relocated, contracts.ActivityChanged, correlation_id)
+    return relocated
+
+
 async def resize_occurrence(
     conn: asyncpg.Connection,
     organisation_id: str,
