@@ -189,3 +189,18 @@ async def test_unknown_withdrawn_and_other_programme_participants_are_refused(po
         # Another organisation's occurrence is not found, whoever asks.
         with pytest.raises(repo.NotFound):
             await signups.sign_up(conn, "norrkoping", occurrence_id, gone, now=NOW)
+
+
+async def test_a_group_sign_up_follows_the_capacity_rule_and_is_all_or_nothing(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        occurrence_id = await one_off(conn, capacity=3)
+        family = await register(conn, 5)
+        with pytest.raises(Conflict, match=r"participant_ids\[2\]: unknown"):
+            await signups.sign_up_group(conn, ORG, occurrence_id, [*family[:2], uuid.uuid4()], now=NOW)
+        assert await repo.signups_of(conn, ORG, occurrence_id) == []
+        added = await signups.sign_up_group(conn, ORG, occurrence_id, family, now=NOW)
+        assert [s.status.value for s in added] == ["confirmed"] * 3 + ["waitlisted"] * 2
+        assert [s.participant_id for s in added] == family
+        more = await register(conn, 1)
+        forced = await signups.sign_up_group(conn, ORG, occurrence_id, more, now=NOW, over_capacity=True)
+        assert forced[0].status is SignupStatus.CONFIRMED and forced[0].over_capacity

@@ -31,6 +31,7 @@ from .schemas import (
     CheckInIn,
     FeedIn,
     FeedOut,
+    GroupSignupIn,
     OccurrenceOut,
     OccurrencePatch,
     OneOffIn,
@@ -330,6 +331,29 @@ async def sign_up(occurrence_id: uuid.UUID, body: SignupIn, request: Request, pr
             correlation_id=_correlation(request),
         )
     return SignupOut.of(signup)
+
+
+@router.post(
+    "/occurrences/{occurrence_id}/signups/group",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[SignupOut],
+    tags=["signups"],
+)
+async def sign_up_group(
+    occurrence_id: uuid.UUID, body: GroupSignupIn, request: Request, principal: Writer
+) -> list[SignupOut]:
+    """Several participants at once, in the order given, each through the capacity rule; all or nothing."""
+    async with _pool(request).acquire() as conn:
+        added = await signups.sign_up_group(
+            conn,
+            principal.organisation_id,
+            occurrence_id,
+            body.participant_ids,
+            now=_now(request),
+            over_capacity=body.over_capacity,
+            correlation_id=_correlation(request),
+        )
+    return [SignupOut.of(s) for s in added]
 
 
 @router.get("/occurrences/{occurrence_id}/signups", response_model=list[SignupOut], tags=["signups"])

@@ -213,6 +213,11 @@ class SignupIn(_In):
     over_capacity: bool = Field(False, description="Confirm beyond the capacity, on purpose (recorded).")
 
 
+class GroupSignupIn(_In):
+    participant_ids: tuple[uuid.UUID, ...] = Field(min_length=1, max_length=100)
+    over_capacity: bool = Field(False, description="Confirm the whole group beyond the capacity, on purpose.")
+
+
 class SignupCancelIn(_In):
     reason: Literal[SignupCancelReason.PARTICIPANT, SignupCancelReason.COORDINATOR] = SignupCancelReason.PARTICIPANT
 

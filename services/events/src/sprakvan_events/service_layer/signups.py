@@ -20,7 +20,7 @@ from sprakvan_shared import outbox
 from sprakvan_shared.contracts import events as contracts
 
 from ..adapters import repository as repo
-from ..domain.model import Conflict, Occurrence
+from ..domain.model import Conflict, InvalidInput, Occurrence
 from ..domain.signups import (
     Signup,
     SignupCancelReason,
@@ -82,6 +82,45 @@ async def sign_up(
             signup_event(event_type, signup, occurrence, correlation_id),
         )
     return signup
+
+
+async def sign_up_group(
+    conn: asyncpg.Connection,
+    organisation_id: str,
+    occurrence_id: uuid.UUID,
+    participant_ids: Sequence[uuid.UUID],
+    *,
+    now: datetime,
+    over_capacity: bool = False,
+    correlation_id: str | None = None,
+) -> list[Signup]:
+    """Several people at once (a class from SFI, a family), in the order given, through the same rule as
+    one sign-up: the group gets no seat a single person would not, unless ``over_capacity`` says so.
+    All or nothing: one refusal refuses the group."""
+    if len(set(participant_ids)) != len(participant_ids):
+        raise InvalidInput.one("a participant is listed twice", "participant_ids")
+    async with conn.transaction():
+        # The usual lock order, participants (sorted) before the occurrence; held for the whole group.
+        for participant_id in sorted(participant_ids):
+            await repo.load_participant(conn, organisation_id, participant_id, share_lock=True)
+        await repo.lock_occurrence(conn, organisation_id, occurrence_id)
+        added = []
+        for index, participant_id in enumerate(participant_ids):
+            try:
+                added.append(
+                    await sign_up(
+                        conn,
+                        organisation_id,
+                        occurrence_id,
+                        participant_id,
+                        now=now,
+                        over_capacity=over_capacity,
+                        correlation_id=correlation_id,
+                    )
+                )
+            except Conflict as refused:
+                raise Conflict(f"participant_ids[{index}]: {refused}") from None
+    return added
 
 
 async def cancel_signup(
