@@ -18,17 +18,10 @@ import pytest
 from sprakvan_events.service import SERVICE as EVENTS
 from sprakvan_intake.service import SERVICE as INTAKE
 from sprakvan_shared.auth import Role
-from sprakvan_shared.contracts.intake import (
-    District,
-    Label,
-    OrganisationConfiguration,
-    OrganisationConfigured,
-    Programme,
-    VocabularyEntry,
-)
-from sprakvan_shared.contracts.subjects import EVENTS_STREAM, HEADER_MSG_ID, INTAKE_STREAM, Namespace
+from sprakvan_shared.contracts.subjects import EVENTS_STREAM, Namespace
+from tests import factories
 from tests.factories import established, newcomer
-from tests.kit import ORG_A, ORG_B, RunningService, ServiceStarter, eventually
+from tests.kit import ORG_A, ORG_B, RunningService, ServiceStarter, eventually, mint_token
 from tests.streams import stream_messages
 
 pytestmark = pytest.mark.infra
@@ -59,11 +52,23 @@ class Stack:
 
         await eventually(arrived)
 
+    async def configured(self, organisation_id: str, district: str) -> None:
+        async def learnt() -> bool:
+            districts = await self.events.pool.fetchval(
+                "SELECT districts FROM organisations WHERE organisation_id = $1", organisation_id
+            )
+            return district in (districts or [])
+
+        await eventually(learnt)
+
 
 @pytest.fixture
 async def stack(start_service: ServiceStarter) -> AsyncIterator[Stack]:
     async with start_service(INTAKE) as intake, start_service(EVENTS, consumer_backoff_seconds=(0.1, 0.2)) as events:
-        yield Stack(intake, events)
+        await factories.configure(intake.client, [mint_token(org, "admin") for org in (ORG_A, ORG_B)])
+        stack = Stack(intake, events)
+        await stack.configured(ORG_A, "skaggetorp")
+        yield stack
 
 
 def soon(days: int = 3, hour: int = 18) -> str:
@@ -344,29 +349,16 @@ async def test_feed_by_token_is_stable_and_scoped(stack: Stack) -> None:
         assert (await phone.get(url)).status_code == 404
 
 
-async def test_codes_are_checked_once_the_organisation_is_configured(stack: Stack, nc: nats.NATS) -> None:
-    label = Label(sv="x", en="x")
-    configured = OrganisationConfigured(
-        organisation_id=ORG_A,
-        aggregate_id=ORG_A,
-        version=1,
-        payload=OrganisationConfiguration(
-            organisation_id=ORG_A,
-            programmes=(Programme(code="sprakvan", labels=label),),
-            districts=(District(code="skaggetorp", labels=label),),
-            campaigns=(VocabularyEntry(code="tartkalas", labels=label),),
-        ),
-    )
-    ns: Namespace = stack.events.settings.namespace
-    await nc.jetstream().publish(
-        ns.subject(configured.subject),
-        configured.model_dump_json().encode(),
-        stream=ns.stream(INTAKE_STREAM),
-        headers={HEADER_MSG_ID: str(configured.event_id)},
-    )
+async def test_codes_are_checked_against_the_organisation_configuration(stack: Stack) -> None:
+    campaigns = [{"code": "tartkalas", "labels": {"sv": "Tårtkalas", "en": "Cake party"}}]
+    body = factories.configuration(campaigns=campaigns)
+    await factories.configure(stack.intake.client, [mint_token(ORG_A, "admin")], body)
 
     async def learnt() -> bool:
-        return bool(await stack.events.pool.fetchval("SELECT count(*) FROM organisations"))
+        found = await stack.events.pool.fetchval(
+            "SELECT campaigns FROM organisations WHERE organisation_id = $1", ORG_A
+        )
+        return "tartkalas" in (found or [])
 
     await eventually(learnt)
     api = stack.api
