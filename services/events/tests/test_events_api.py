@@ -18,6 +18,7 @@ import pytest
 from sprakvan_events.service import SERVICE as EVENTS
 from sprakvan_intake.service import SERVICE as INTAKE
 from sprakvan_shared.auth import Role
+from sprakvan_shared.contracts.events import EVENTS_EVENTS
 from sprakvan_shared.contracts.subjects import EVENTS_STREAM, Namespace
 from tests import factories
 from tests.factories import established, newcomer
@@ -440,3 +441,27 @@ async def test_series_keeps_local_time_across_dst_moves_relocates_and_changes_fr
     assert old["status"] == "ended"
     assert {o["cancel_reason"] for o in old["occurrences"] if o["starts_at"][:10] >= from_day} == {"series_changed"}
     assert (await api.get(f"/occurrences/{target['id']}")).json()["status"] == "scheduled"  # before the change
+
+
+async def test_series_grow_to_the_horizon_as_time_passes_and_the_kit_documents_the_events(
+    start_service: ServiceStarter,
+) -> None:
+    async with start_service(EVENTS, horizon_days=14, extend_every_seconds=60) as events:
+        api = events.client
+        start = datetime.now(UTC).date() + timedelta(days=1)
+        schedule = {"first_day": start.isoformat(), "starts": "18:00", "ends": "20:00", "rule": "FREQ=DAILY"}
+        body = {"title": "Läxhjälp", "type_code": "social", "district": "ryd", "capacity": 10, "schedule": schedule}
+        series = (await api.post("/series", json=body)).json()
+        assert 13 <= len(series["occurrences"]) <= 14
+
+        later = datetime.now(UTC) + timedelta(days=30)
+        events.app.state.clock = lambda: later
+        assert (await api.get("/occurrences")).status_code == 200  # a read extends the series
+        grown = (await api.get(f"/activities/{series['id']}")).json()["occurrences"]
+        assert 43 <= len(grown) <= 44
+        assert [o["id"] for o in grown[: len(series["occurrences"])]] == [o["id"] for o in series["occurrences"]]
+
+        asyncapi = (await api.get("/asyncapi.json")).json()
+        documented = json.dumps(asyncapi)
+        for event_type in EVENTS_EVENTS:
+            assert event_type.subject_filter() in documented, event_type.EVENT_TYPE

@@ -186,39 +186,57 @@ class _EventsEvent(IntegrationEvent[PayloadT], Generic[PayloadT]):
 
 
 class ActivityScheduled(_EventsEvent[OccurrenceState]):
+    """An occurrence was planned: a one-off, or one meeting of a series materialised for the horizon."""
+
     EVENT_TYPE: ClassVar[str] = "activity.scheduled"
 
 
 class ActivityChanged(_EventsEvent[OccurrenceState]):
+    """An occurrence moved, got another venue or another capacity."""
+
     EVENT_TYPE: ClassVar[str] = "activity.changed"
 
 
 class ActivityCancelled(_EventsEvent[OccurrenceState]):
+    """An occurrence was cancelled (its series goes on unless the reason says it ended or changed)."""
+
     EVENT_TYPE: ClassVar[str] = "activity.cancelled"
 
 
 class SignupConfirmed(_EventsEvent[SignupState]):
+    """A participant has a seat."""
+
     EVENT_TYPE: ClassVar[str] = "signup.confirmed"
 
 
 class SignupWaitlisted(_EventsEvent[SignupState]):
+    """The occurrence was full: the participant waits, in arrival order."""
+
     EVENT_TYPE: ClassVar[str] = "signup.waitlisted"
 
 
 class SignupPromoted(_EventsEvent[SignupState]):
+    """A seat came free and the first in line took it."""
+
     EVENT_TYPE: ClassVar[str] = "signup.promoted"
 
 
 class SignupCancelled(_EventsEvent[SignupState]):
+    """The sign-up was cancelled (by the participant, a coordinator, the occurrence, or a withdrawal)."""
+
     EVENT_TYPE: ClassVar[str] = "signup.cancelled"
 
 
 class SignupErased(_EventsEvent[SignupErasedPayload]):
+    """A tombstone: the participant was erased; the sign-up's earlier messages are purged."""
+
     EVENT_TYPE: ClassVar[str] = "signup.erased"
     TOMBSTONE: ClassVar[bool] = True
 
 
 class AttendanceRecorded(_EventsEvent[AttendanceState]):
+    """The occurrence's whole attendance sheet after a check-in, headcount or campaign count."""
+
     EVENT_TYPE: ClassVar[str] = "attendance.recorded"
 
 
