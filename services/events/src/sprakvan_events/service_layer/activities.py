@@ -313,6 +313,8 @@ async def change_series_from(
         carried: dict[date, list[Signup]] = {}
         for occurrence in replaced:
             day = (occurrence.original_start or occurrence.starts_at).astimezone(LOCAL).date()
+            # Lock before reading who is signed up: a sign-up committing meanwhile is carried too.
+            await repo.lock_occurrence(conn, organisation_id, occurrence.id)
             carried[day] = [s for s in await repo.signups_of(conn, organisation_id, occurrence.id) if s.active]
             await _cancel_locked(conn, organisation_id, occurrence.id, now, CancelReason.SERIES_CHANGED, correlation_id)
         successor, created = await schedule_series(
