@@ -495,6 +495,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def not_found(_: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": f"no such {exc}"}, status.HTTP_404_NOT_FOUND)
 
+    async def contended(_: Request, exc: Exception) -> Response:
+        # A rare lock cycle (a split carrying a person who withdraws at that moment): nothing was saved.
+        return JSONResponse({"detail": "busy, try again"}, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "1"})
+
+    app.add_exception_handler(asyncpg.DeadlockDetectedError, contended)
     app.add_exception_handler(InvalidInput, invalid)
     app.add_exception_handler(Conflict, conflict)
     app.add_exception_handler(repo.NotFound, not_found)
