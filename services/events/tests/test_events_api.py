@@ -383,6 +383,15 @@ async def test_codes_are_checked_against_the_organisation_configuration(stack: S
     assert ("body", "campaign_signups", 0, "campaign") in fields(
         await api.put(path, json={"counts": [{"campaign": "other", "count": 3}]})
     )
+    assert ("body", "programme") in fields(
+        await api.put("/activity-types/kor", json={"labels": {"sv": "Kör"}, "programme": "x"})
+    )
+    choir = await api.put("/activity-types/kor", json={"labels": {"sv": "Kör"}, "programme": "sprakvan"})
+    assert choir.status_code == 200
+    open_to_all = {"title": "Kör", "type_code": "kor", "district": "ryd", "starts_at": soon(), "ends_at": soon(hour=20)}
+    assert ("body", "type_code") in fields(await api.post("/activities", json=open_to_all))
+    assert (await api.post("/activities", json={**open_to_all, "programmes": ["sprakvan"]})).status_code == 201
+    assert (await api.put("/activity-types/language_cafe", json={"labels": {"sv": "x"}})).status_code == 409
     recorded = await api.put(path, json={"counts": [{"campaign": "tartkalas", "count": 50}]})
     assert recorded.status_code == 200 and recorded.json()["totals"]["campaign_signups"] == 50
     assert json.loads(recorded.content)["campaign_signups"] == [{"campaign": "tartkalas", "count": 50}]

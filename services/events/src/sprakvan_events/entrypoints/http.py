@@ -125,6 +125,9 @@ async def define_type(code: str, body: ActivityTypeIn, request: Request, princip
     if not (1 <= len(code) <= 40 and code.replace("_", "").replace("-", "").isalnum() and code.islower()):
         return unprocessable([(("path", "code"), "a code is 1-40 lower-case letters, digits, _ or -")])
     async with _pool(request).acquire() as conn:
+        vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
+        if body.programme and vocabulary is not None and body.programme not in vocabulary.programmes:
+            raise InvalidInput.one(f"unknown programme {body.programme!r}", "body", "programme")
         await repo.upsert_type(conn, principal.organisation_id, ActivityType(code, dict(body.labels), body.programme))
     return JSONResponse(
         ActivityTypeOut(code=code, labels=dict(body.labels), programme=body.programme, built_in=False).model_dump()
