@@ -497,13 +497,6 @@ def _signup_row(s: Signup) -> tuple[Any, ...]:
     )
 
 
-async def insert_signup(conn: asyncpg.Connection, signup: Signup) -> None:
-    await conn.execute(
-        f"INSERT INTO signups ({_SIGNUP_COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 15))})",
-        *_signup_row(signup),
-    )
-
-
 async def save_signups(conn: asyncpg.Connection, signups: Iterable[Signup]) -> None:
     rows = [_signup_row(s) for s in signups]
     if not rows:
@@ -515,16 +508,6 @@ async def save_signups(conn: asyncpg.Connection, signups: Iterable[Signup]) -> N
                  AND arrival = $6 AND signed_up_at = $7""",
         rows,
     )
-
-
-async def active_signup(conn: asyncpg.Connection, occurrence_id: uuid.UUID, participant_id: uuid.UUID) -> Signup | None:
-    row = await conn.fetchrow(
-        f"""SELECT {_SIGNUP_COLUMNS} FROM signups
-            WHERE occurrence_id = $1 AND participant_id = $2 AND status <> 'cancelled'""",
-        occurrence_id,
-        participant_id,
-    )
-    return _signup_from(row) if row else None
 
 
 async def load_signup(conn: asyncpg.Connection, organisation_id: str, signup_id: uuid.UUID) -> Signup:
