@@ -6,7 +6,7 @@ from sprakvan_shared.contracts.events import EVENTS_EVENTS
 from sprakvan_shared.kit import Service
 
 from .entrypoints.consumers import intake
-from .entrypoints.http import feed_router, install_error_handlers, router
+from .entrypoints.http import ROUTERS, install_error_handlers
 from .settings import EventsSettings
 
 SERVICE = Service(
@@ -16,7 +16,7 @@ SERVICE = Service(
     "sign-up with waiting lists, attendance and walk-ins, iCalendar feeds; publishes activity.*, signup.* "
     "and attendance.* events",
     settings=EventsSettings,
-    routers=(router, feed_router),
+    routers=ROUTERS,
     publishes=EVENTS_EVENTS,
     consumers=(intake,),
     error_handlers=install_error_handlers,
