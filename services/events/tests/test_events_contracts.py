@@ -52,3 +52,13 @@ def test_payloads_hold_no_free_text_fields() -> None:
         "signup.cancelled",
         "attendance.recorded",
     }
+
+
+def test_the_openapi_document_builds_and_names_every_area() -> None:
+    from sprakvan_events.service import SERVICE
+
+    paths = SERVICE.create_app().openapi()["paths"]
+    for path in ("/venues", "/series", "/occurrences/{occurrence_id}/signups", "/feeds/{token}.ics"):
+        assert path in paths
+    assert "security" not in paths["/feeds/{token}.ics"]["get"]  # a phone calendar sends no bearer token
+    assert paths["/occurrences/{occurrence_id}/signups"]["post"]["security"]
