@@ -173,3 +173,10 @@ def test_bad_headcounts_and_cancelled_occurrences_are_refused() -> None:
         AttendanceSheet(occ.id).with_campaign_signups(occ, [CampaignCount("nope", 1)], frozenset())
     with pytest.raises(Conflict, match="cancelled"):
         AttendanceSheet(occ.id).check_in(occ.cancel(NOW), CheckIn(uuid.uuid4(), Outcome.CAME, "newcomer", "man", NOW))
+
+
+def test_every_built_in_type_has_swedish_and_english_labels() -> None:
+    from sprakvan_events.domain.model import BUILT_IN_TYPES, BuiltInType
+
+    assert set(BUILT_IN_TYPES) == {t.value for t in BuiltInType}
+    assert all(set(t.labels) == {"sv", "en"} and t.programme is None for t in BUILT_IN_TYPES.values())

@@ -43,10 +43,6 @@ class Conflict(Exception):
     """The request is well formed but the current state refuses it (sign-up twice, closed occurrence)."""
 
 
-# Types where people come without signing up and are counted by headcount.
-WALK_IN_TYPES = frozenset({BuiltInType.POPUP_CAFE, BuiltInType.FAIR_STAND})
-
-
 @dataclass(frozen=True)
 class ActivityType:
     """A built-in type, or one a programme added (``programme`` set: only that programme's activities)."""
@@ -56,8 +52,20 @@ class ActivityType:
     programme: str | None = None
 
 
+_BUILT_IN_LABELS = {
+    BuiltInType.LANGUAGE_CAFE: ("Språkcafé", "Language café"),
+    BuiltInType.POPUP_CAFE: ("Pop up-café", "Pop-up café"),
+    BuiltInType.WALK_AND_TALK: ("Walk and talk", "Walk and talk"),
+    BuiltInType.SPORT: ("Idrott", "Sport"),
+    BuiltInType.GUIDED_TOUR: ("Guidad tur på lätt svenska", "Guided tour in easy Swedish"),
+    BuiltInType.GARDENING: ("Odling", "Gardening"),
+    BuiltInType.SOCIAL: ("Social aktivitet", "Social evening"),
+    BuiltInType.KICKOFF: ("Kickoff", "Kickoff"),
+    BuiltInType.GROUP_MATCHING: ("Gruppmatchning", "Group-matching meetup"),
+    BuiltInType.FAIR_STAND: ("Monter på mässa", "Fair or marketing stand"),
+}
 BUILT_IN_TYPES: dict[str, ActivityType] = {
-    code.value: ActivityType(code.value, {"en": code.value.replace("_", " ")}) for code in BuiltInType
+    code.value: ActivityType(code.value, {"sv": sv, "en": en}) for code, (sv, en) in _BUILT_IN_LABELS.items()
 }
 
 
