@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections import Counter
@@ -204,3 +205,37 @@ async def test_a_group_sign_up_follows_the_capacity_rule_and_is_all_or_nothing(p
         more = await register(conn, 1)
         forced = await signups.sign_up_group(conn, ORG, occurrence_id, more, now=NOW, over_capacity=True)
         assert forced[0].status is SignupStatus.CONFIRMED and forced[0].over_capacity
+
+
+async def test_a_withdrawal_racing_sign_ups_leaves_no_active_sign_up_of_the_withdrawn(
+    pool: asyncpg.Pool, wide_pool: asyncpg.Pool
+) -> None:
+    from sprakvan_events.service_layer import participants
+
+    async with pool.acquire() as conn:
+        occurrences = [await one_off(conn, capacity=3) for _ in range(4)]
+        people = await register(conn, 12)
+
+    async def join(pid: uuid.UUID, occurrence_id: uuid.UUID) -> None:
+        async with wide_pool.acquire() as conn:
+            with contextlib.suppress(Conflict):  # withdrawn first: refused, as it should be
+                await signups.sign_up(conn, ORG, occurrence_id, pid, now=NOW)
+
+    async def withdraw(pid: uuid.UUID) -> None:
+        gone = KnownParticipant(pid, ORG, "newcomer", "woman", ParticipantStanding.WITHDRAWN, "vises")
+        async with wide_pool.acquire() as conn, conn.transaction():
+            await participants.apply_state(conn, gone, 2, now=NOW)
+
+    leaving = people[::3]
+    work = [join(p, o) for p in people for o in occurrences] + [withdraw(p) for p in leaving]
+    random.Random(11).shuffle(work)
+    await asyncio.gather(*work)
+
+    async with pool.acquire() as conn:
+        for occurrence_id in occurrences:
+            rows, counters = await state(conn, occurrence_id)
+            active = [s for s in rows if s.active]
+            assert not {s.participant_id for s in active} & set(leaving)
+            confirmed = sum(s.status is SignupStatus.CONFIRMED for s in rows)
+            assert counters["confirmed"] == confirmed == min(3, len(active))
+            assert counters["waitlisted"] == len(active) - confirmed
