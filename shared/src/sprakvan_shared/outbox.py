@@ -542,7 +542,7 @@ class OutboxRelay:
         while True:
             status = await self._pool.execute(
                 """DELETE FROM outbox WHERE id IN (
-                       SELECT id FROM outbox WHERE published_at < now() - $1::interval LIMIT $2)""",
+                       SELECT id FROM outbox WHERE published_at < now() - $1::interval ORDER BY id LIMIT $2)""",
                 self._retention,
                 chunk,
             )
