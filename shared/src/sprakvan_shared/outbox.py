@@ -14,9 +14,9 @@ together or not at all. ``OutboxRelay`` publishes committed rows to JetStream:
   of its own, and every batch checks, in the batch's own transaction, that this connection still holds
   it (``pg_locks``): when the leader's backend dies, its lock and its leadership end together, and the
   relay that takes over skips the rows still locked by the old leader's unfinished batches.
-* Batches overlap: while one full batch waits for its acknowledgements, the next is selected (on another
-  connection, ``SKIP LOCKED`` keeps them apart) and published, and the oldest of two in flight is marked
-  while the next is selected; batches are finished (marked, committed) strictly in order.
+* Batches overlap: after a full batch, the next one is claimed (on another connection; ``SKIP LOCKED``
+  keeps them apart) while this one is published and the oldest of the two in flight is marked; batches
+  are finished (marked, committed) strictly in order.
 * A row that fails for a reason of its own (no stream captures its subject, too large) is retried with a
   growing delay and, after ``max_attempts``, parked (``parked_at``, ``last_error``): visible, kept, and
   out of the way of the rest, which flows on without backoff. Only failures of NATS or the database
@@ -304,7 +304,8 @@ class OutboxRelay:
     async def _relay_while_leading(self, leader_pid: int, *, until_empty: bool) -> None:
         loop = asyncio.get_running_loop()
         last_prune = -self._prune_interval
-        unfinished: list[_Batch] = []  # claimed, in publish order; at most two
+        unfinished: list[_Batch] = []  # published, in publish order; at most two
+        prefetch: asyncio.Future[_Batch | None] | None = None  # the next batch, being claimed
         try:
             while not self._stopping.is_set():
                 if loop.time() - last_prune >= self._prune_interval:
@@ -316,14 +317,23 @@ class OutboxRelay:
                         await self._finish(unfinished.pop(0))
                     await self._wait_for_nats()
                     continue
-                # Clear before reading: a NOTIFY that arrives during the read wakes the next round.
-                self._wake.clear()
-                batch = await self._claim_finishing_the_oldest(leader_pid, unfinished)
+                if prefetch is None:
+                    # Clear before reading: a NOTIFY that arrives during the read wakes the next round.
+                    self._wake.clear()
+                    prefetch = asyncio.ensure_future(self._claim(leader_pid))
+                batch, prefetch = await prefetch, None
+                if batch is not None and len(batch.rows) == self._batch_size:
+                    # Likely more: claim the next batch while this one is published and the oldest of the
+                    # two in flight is marked, each on a connection of its own.
+                    self._wake.clear()
+                    prefetch = asyncio.ensure_future(self._claim(leader_pid))
                 if batch is not None:
                     unfinished.append(batch)
                     await self._publish(batch)
-                    if len(batch.rows) == self._batch_size:
-                        continue  # likely more: claim the next one while this one's acks come in
+                if prefetch is not None:
+                    if len(unfinished) >= 2:
+                        await self._finish(unfinished.pop(0))  # its acks had a whole batch's time to come
+                    continue
                 while unfinished:
                     await self._finish(unfinished.pop(0))
                 if until_empty and batch is None:
@@ -334,22 +344,15 @@ class OutboxRelay:
                     # next few milliseconds, not one select/publish/update per registration.
                     await self._sleep(self._linger)
         finally:
+            if prefetch is not None:
+                if not prefetch.done():
+                    prefetch.cancel()  # the claim rolls back and releases its connection itself
+                    with contextlib.suppress(BaseException):
+                        await prefetch
+                elif not prefetch.cancelled() and prefetch.exception() is None and prefetch.result() is not None:
+                    unfinished.append(prefetch.result())  # type: ignore[arg-type]
             for batch in unfinished:
                 await self._abandon(batch)
-
-    async def _claim_finishing_the_oldest(self, leader_pid: int, unfinished: list[_Batch]) -> _Batch | None:
-        """Claim the next batch; meanwhile (on another connection) finish the oldest of two batches in
-        flight, whose acknowledgements had a whole batch's time to arrive. Batches finish in order."""
-        claiming = asyncio.ensure_future(self._claim(leader_pid))
-        try:
-            if len(unfinished) >= 2:
-                await self._finish(unfinished.pop(0))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                if (claimed := await claiming) is not None:
-                    unfinished.append(claimed)  # abandoned by the caller, with the others
-            raise
-        return await claiming
 
     async def _wait_for_nats(self) -> None:
         deadline = asyncio.get_running_loop().time() + self._poll_interval
