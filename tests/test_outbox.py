@@ -286,12 +286,13 @@ async def _is_true(value: object) -> bool:
     return bool(value)
 
 
-async def test_prune_runs_on_its_schedule_and_refuses_a_retention_within_the_duplicate_window(
-    pool: asyncpg.Pool, js
+async def test_prune_runs_on_its_schedule_a_chunk_per_round_and_refuses_a_short_retention(
+    pool: asyncpg.Pool, js, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="duplicate window"):
         OutboxRelay(pool, js._nc, namespace=js.ns, retention=timedelta(hours=24))
-    await enqueue(pool, 3)
+    monkeypatch.setattr(outbox, "_PRUNE_CHUNK", 2)  # 7 rows: four rounds, publishing in between
+    await enqueue(pool, 7)
     relay = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=0.05, prune_interval=0.1)
     task = asyncio.create_task(relay.run())
     try:

@@ -145,6 +145,7 @@ SELECT id, event_id, subject, event_type, aggregate_id, correlation_id, body, pu
            AND objid = {_RELAY_LOCK_KEY} AND objsubid = 1
            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())))
  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"""
+_PRUNE_CHUNK = 10_000
 _STILL_LEADING = f"""
 SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1 AND classid = 0
                   AND objid = {_RELAY_LOCK_KEY} AND objsubid = 1
@@ -309,8 +310,10 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 if loop.time() - last_prune >= self._prune_interval:
-                    await self.prune()
-                    last_prune = loop.time()
+                    # One chunk per round, so that a large prune never holds back publishing; the next
+                    # round takes the next chunk until none is full.
+                    if await self.prune(chunk=_PRUNE_CHUNK, max_chunks=1) < _PRUNE_CHUNK:
+                        last_prune = loop.time()
                 if not self._nc.is_connected:
                     # Claiming rows for a disconnected client would only time out: wait for it instead.
                     while unfinished:
@@ -538,11 +541,13 @@ class OutboxRelay:
         for relative in (dead_letter_subject("*", aggregate_subjects), redrive_subject("*", aggregate_subjects)):
             await self._js.purge_stream(dead_letters, subject=self._ns.subject(relative))
 
-    async def prune(self, *, chunk: int = 10_000) -> int:
+    async def prune(self, *, chunk: int = _PRUNE_CHUNK, max_chunks: int | None = None) -> int:
         """Delete rows published longer ago than the retention, a chunk at a time (short locks). Parked
         and unpublished rows stay; so does the consumers' ``consumed_aggregates`` (it holds tombstones)."""
         pruned = 0
-        while True:
+        chunks = 0
+        while max_chunks is None or chunks < max_chunks:
+            chunks += 1
             status = await self._pool.execute(
                 """DELETE FROM outbox WHERE id IN (
                        SELECT id FROM outbox WHERE published_at < now() - $1::interval ORDER BY id LIMIT $2)""",
