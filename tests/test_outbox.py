@@ -13,6 +13,7 @@ import nats
 import pytest
 
 from sprakvan_shared import outbox
+from sprakvan_shared import relay as relay_module
 from sprakvan_shared.contracts.subjects import DEAD_LETTER_STREAM, HEADER_MSG_ID, INTAKE_STREAM, Namespace
 from sprakvan_shared.db import create_pool, migrate, shared_migrations
 from sprakvan_shared.messaging import ensure_streams
@@ -259,7 +260,7 @@ async def test_the_leader_whose_backend_dies_stops_publishing_and_the_standby_ta
         killed = await pool.fetchval(
             """SELECT pg_terminate_backend(pid) FROM pg_locks
                 WHERE locktype = 'advisory' AND objid = $1 AND granted""",
-            outbox._RELAY_LOCK_KEY,
+            relay_module._RELAY_LOCK_KEY,
         )
         assert killed
         at_kill = len(published["first"])
@@ -291,7 +292,7 @@ async def test_prune_runs_on_its_schedule_a_chunk_per_round_and_refuses_a_short_
 ) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match="duplicate window"):
         OutboxRelay(pool, js._nc, namespace=js.ns, retention=timedelta(hours=24))
-    monkeypatch.setattr(outbox, "_PRUNE_CHUNK", 2)  # 7 rows: four rounds, publishing in between
+    monkeypatch.setattr(relay_module, "_PRUNE_CHUNK", 2)  # 7 rows: four rounds, publishing in between
     await enqueue(pool, 7)
     relay = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=0.05, prune_interval=0.1)
     task = asyncio.create_task(relay.run())
