@@ -125,6 +125,9 @@ async def refresh(runtime: ServiceRuntime) -> None:
     relay = runtime.relay
     RELAY_LEADING.labels(service).set(1 if relay is not None and relay.leading else 0)
     RELAY_PUBLISHED.labels(service).set(relay.published_total if relay is not None else 0)
+    for runner in runtime.runners:
+        with contextlib.suppress(Exception):  # NATS away: the last sample stays
+            record_consumer_lag(runner.consumer.name, await asyncio.wait_for(runner.lag(), _STATUS_TIMEOUT))
     try:
         status = await asyncio.wait_for(outbox_status(runtime.pool), _STATUS_TIMEOUT)
     except Exception:  # noqa: BLE001 - the database is away: report that, keep serving the rest
