@@ -181,24 +181,24 @@ class ConsumerRunner:
         """Create or update both durables. A new durable starts at the stream's first message, so a
         service that joins late reads the latest state of every aggregate."""
         c = self.consumer
-        main = ConsumerConfig(
-            durable_name=c.name,
-            description=f"{c.service} reads {c.source.key}",
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self._retry.ack_wait,
-            max_deliver=-1,
-            filter_subjects=[self._ns.subject(s) for s in c.filter_subjects()],
-            max_ack_pending=self._batch_size * 16,
-        )
-        redrive = ConsumerConfig(
-            durable_name=c.redrive_name,
-            description=f"{c.service}: dead letters of {c.source.key} sent back by an operator",
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self._retry.ack_wait,
-            max_deliver=-1,
-            filter_subjects=[self._ns.subject(redrive_subject(c.service, s)) for s in c.filter_subjects()],
+
+        def config(durable: str, description: str, subjects: list[str]) -> ConsumerConfig:
+            return ConsumerConfig(
+                durable_name=durable,
+                description=description,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self._retry.ack_wait,
+                max_deliver=-1,
+                filter_subjects=[self._ns.subject(s) for s in subjects],
+                max_ack_pending=self._batch_size * 16,
+            )
+
+        main = config(c.name, f"{c.service} reads {c.source.key}", c.filter_subjects())
+        redrive = config(
+            c.redrive_name,
+            f"{c.service}: dead letters of {c.source.key} sent back by an operator",
+            [redrive_subject(c.service, s) for s in c.filter_subjects()],
         )
         for stream, config in ((self._ns.stream(c.source), main), (self._ns.stream(DEAD_LETTER_STREAM), redrive)):
             try:

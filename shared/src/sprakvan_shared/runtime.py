@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import functools
 import gc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,7 +21,7 @@ import asyncpg
 import nats
 import structlog
 from faststream import FastStream
-from faststream.nats import JStream
+from faststream.nats import JStream, PullSub
 from faststream.specification import AsyncAPI
 
 from .consumer import ConsumerRunner, EventConsumer, RetryPolicy
@@ -30,10 +30,21 @@ from .contracts.subjects import DEAD_LETTER_STREAM, StreamSpec, stream_of_subjec
 from .db import Migration, create_pool, migrate, shared_migrations
 from .logging import configure_logging
 from .messaging import ensure_streams, make_broker
+from .metrics import record_dead_letter
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
+
+
+async def _until_done(step: Callable[[], Awaitable[None]], what: str) -> None:
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            log.warning("messaging_setup_retrying", step=what, error=type(exc).__name__)
+            await asyncio.sleep(1.0)
 
 
 @dataclass
@@ -81,6 +92,7 @@ class ServiceRuntime:
                     ns.subject(event.subject_filter()),
                     stream=JStream(ns.stream(consumer.source), declare=False),
                     durable=consumer.name,
+                    pull_sub=PullSub(batch_size=1),
                     title=f"{consumer.name}:{event.EVENT_TYPE}",
                 )(documented)
         app = FastStream(broker, specification=AsyncAPI(title=f"Språkvän {self.name}", version="1"))
@@ -136,13 +148,11 @@ class ServiceRuntime:
     async def _connect_and_run(self) -> None:
         s = self.settings
         self.nats = await self._connect()
-        while True:
-            try:
-                await ensure_streams(self.nats.jetstream(), self.streams, s.namespace, replicas=s.nats_stream_replicas)
-                break
-            except Exception as exc:  # JetStream not ready (a cluster electing a leader, say)
-                log.warning("streams_not_ready_retrying", error=type(exc).__name__)
-                await asyncio.sleep(1.0)
+        js = self.nats.jetstream()
+        # JetStream may not be ready yet (a cluster electing a leader, say): retry until it is.
+        await _until_done(
+            lambda: ensure_streams(js, self.streams, s.namespace, replicas=s.nats_stream_replicas), "streams"
+        )
         if self.publishes:
             self.relay = OutboxRelay(
                 self.pool,
@@ -164,14 +174,9 @@ class ServiceRuntime:
                 retry=self.retry_policy,
                 batch_size=s.consumer_batch_size,
                 parallel_aggregates=s.consumer_parallel_aggregates,
+                on_dead_letter=record_dead_letter,
             )
-            while True:
-                try:
-                    await runner.declare()
-                    break
-                except Exception as exc:
-                    log.warning("consumer_declare_retrying", consumer=consumer.name, error=type(exc).__name__)
-                    await asyncio.sleep(1.0)
+            await _until_done(runner.declare, consumer.name)
             self.runners.append(runner)
             self._tasks.append(asyncio.create_task(runner.run(), name=f"{consumer.name}-consumer"))
         self.messaging_ready.set()
