@@ -24,8 +24,8 @@ from sprakvan_reporting.service import SERVICE as REPORTING
 from sprakvan_reporting.service_layer.replay import replay_from_streams
 from sprakvan_reporting.upstream import matching
 from sprakvan_shared.contracts.subjects import HEADER_MSG_ID
-from tests.factories import established, newcomer
-from tests.kit import eventually
+from tests.factories import configure, established, newcomer
+from tests.kit import eventually, mint_token
 
 pytestmark = pytest.mark.infra
 
@@ -84,6 +84,7 @@ async def test_seed_figures_through_the_services(start_service, ns, nc):
     today = datetime.now(ZoneInfo("Europe/Stockholm")).date()
     period = {"from": date(today.year, 1, 1).isoformat(), "to": date(today.year, 12, 31).isoformat()}
     async with start_service(INTAKE) as intake, start_service(REPORTING) as reporting:
+        await configure(intake.client, [mint_token(role="admin", sub="admin-1")])
         newcomers = await register_all(
             intake.client, [newcomer(gender="woman")] * 89 + [newcomer(gender="man", wishes={})] * 110
         )
@@ -103,9 +104,12 @@ async def test_seed_figures_through_the_services(start_service, ns, nc):
             return response
 
         async def counted():
-            body = (await review()).json()["figures"]["current"]
+            whole = (await review()).json()
+            body = whole["figures"]["current"]
             done = (
-                sum(body["registrations"]["total_by_role"].values()) == 288 and body["pairs"]["active_in_period"] == 83
+                sum(body["registrations"]["total_by_role"].values()) == 288
+                and body["pairs"]["active_in_period"] == 83
+                and whole["labels"]["districts"]
             )
             return body if done else None
 
@@ -121,6 +125,8 @@ async def test_seed_figures_through_the_services(start_service, ns, nc):
         body = live.json()
         assert [p["yearly_contribution_sek"] for p in body["economy"]["partners"]] == [600000, 477600]
         assert body["economy"]["yearly_total_sek"] == 1077600
+        # intake's organisation.configured reached reporting: the districts' names for the printed report
+        assert body["labels"]["districts"]["skaggetorp"] == {"sv": "Skäggetorp", "en": "Skäggetorp"}
 
         # Erase a counted, paired newcomer: the person goes, the counts stay.
         erased_id = newcomers[0]
