@@ -129,16 +129,11 @@ GROUP BY 1, 2, 3
 _SESSION_SERIES = f"""
 SELECT o.activity_type, coalesce(o.district, '{_NONE}') AS district, o.activity_id,
        {", ".join(f"sum(o.came[{i + 1}]) AS c{i}" for i in range(len(WALK_IN_SLOTS)))},
-       {", ".join(f"sum(o.walk_ins[{i + 1}]) AS w{i}" for i in range(len(WALK_IN_SLOTS)))}
+       {", ".join(f"sum(o.walk_ins[{i + 1}]) AS w{i}" for i in range(len(WALK_IN_SLOTS)))},
+       -- sign-ups taken at a stand, per campaign: rare, so the sheets that have any come back whole
+       jsonb_agg(o.campaign_signups) FILTER (WHERE o.campaign_signups <> '{{}}'::jsonb) AS campaign_signups
 FROM sessions o WHERE {_SESSION_SCOPE}
 GROUP BY 1, 2, 3
-"""
-
-_CAMPAIGN_SIGNUPS = f"""
-SELECT c.key AS campaign, sum(c.value::integer) AS n
-FROM sessions o CROSS JOIN LATERAL jsonb_each_text(o.campaign_signups) AS c
-WHERE {_SESSION_SCOPE} AND o.campaign_signups <> '{{}}'::jsonb
-GROUP BY 1 ORDER BY 1
 """
 
 
@@ -275,7 +270,7 @@ class _Tally:
 
 async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
     args = (scope.organisation_id, scope.programme, period.start, period.end)
-    campaign_signups = {r["campaign"]: r["n"] for r in await conn.fetch(_CAMPAIGN_SIGNUPS, *args)}
+    campaign_signups: Counter[str] = Counter()
     total, by_district, by_type_and_district = _Tally(), {}, {}
 
     def tallies(row: asyncpg.Record) -> tuple[_Tally, ...]:
@@ -297,6 +292,8 @@ async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> 
         for i in range(slots):
             came[i] += row[f"c{i}"]
             walk_ins[i] += row[f"w{i}"]
+        for sheet in row["campaign_signups"] or ():
+            campaign_signups.update(sheet)
     weeks = period.week_count()
     weekly = sorted(d for d, t in by_district.items() if d != _NONE and is_weekly(len(t.weeks), period))
     return {
@@ -311,7 +308,7 @@ async def activities(conn: asyncpg.Connection, scope: Scope, period: Period) -> 
         },
         "attended_by_role_and_gender": _slots(came),
         "walk_ins_by_role_and_gender": _slots(walk_ins),
-        "stand_signups_by_campaign": campaign_signups,
+        "stand_signups_by_campaign": dict(sorted(campaign_signups.items())),
         "weekly_districts": weekly,
         "weeks_in_period": weeks,
     }

@@ -4,14 +4,16 @@ assembly in ``domain.review``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
-from ..adapters import partnerships
-from ..adapters.figures import Scope, period_figures
+from ..adapters import figures, partnerships
+from ..adapters.figures import Scope
 from ..domain.model import Narrative, Partnership, Period
 from ..domain.review import build_review
 
@@ -38,35 +40,65 @@ _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
 _WORK_MEM = "64MB"
 
 
+Job = Callable[[asyncpg.Connection], Awaitable[Any]]
+
+
+async def _in_one_snapshot(pool: asyncpg.Pool, lanes: Sequence[Sequence[Job]]) -> list[list[Any]]:
+    """Run each lane's jobs one after the other on a connection of its own, the lanes side by side, all
+    in one snapshot (the first lane's, exported to the others): figures computed in parallel are still
+    of one moment."""
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(pool.acquire()) for _ in lanes]
+        first = connections[0]
+        await stack.enter_async_context(first.transaction(isolation="repeatable_read", readonly=True))
+        snapshot = await first.fetchval("SELECT pg_export_snapshot()")
+        if not _SNAPSHOT_ID.match(snapshot):
+            raise RuntimeError("unexpected snapshot id")
+        for conn in connections[1:]:
+            await stack.enter_async_context(conn.transaction(isolation="repeatable_read", readonly=True))
+            await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        for conn in connections:
+            await conn.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
+
+        async def run(conn: asyncpg.Connection, jobs: Sequence[Job]) -> list[Any]:
+            return [await job(conn) for job in jobs]
+
+        return list(await asyncio.gather(*(run(c, jobs) for c, jobs in zip(connections, lanes, strict=True))))
+
+
 async def compute_review(
     pool: asyncpg.Pool, scope: Scope, period: Period, partnership_id: uuid.UUID | None = None
 ) -> dict[str, Any]:
-    """Both periods are counted at once on two connections that share one snapshot (an exported
-    snapshot), so the figures of the period and of the year before are of the same moment."""
-    async with pool.acquire() as first, pool.acquire() as second:
-        async with first.transaction(isolation="repeatable_read", readonly=True):
-            snapshot = await first.fetchval("SELECT pg_export_snapshot()")
-            if not _SNAPSHOT_ID.match(snapshot):
-                raise RuntimeError("unexpected snapshot id")
-            await first.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
-            async with second.transaction(isolation="repeatable_read", readonly=True):
-                await second.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-                await second.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
-                before_task = asyncio.create_task(
-                    period_figures(second, scope, period.year_earlier(), with_waiting_list=False)
-                )
-                try:
-                    now = await period_figures(first, scope, period)
-                    partnership, narrative = await _partnership_and_narrative(first, scope, period, partnership_id)
-                    found_labels = await labels(first, scope.organisation_id)
-                finally:
-                    before = await before_task
+    """The period's figures on two connections and the year before's on a third, in one snapshot."""
+    before = period.year_earlier()
+    now_a, now_b, previous = await _in_one_snapshot(
+        pool,
+        [
+            [
+                lambda c: _partnership_and_narrative(c, scope, period, partnership_id),
+                lambda c: labels(c, scope.organisation_id),
+                lambda c: figures.registrations(c, scope, period),
+                lambda c: figures.pairs(c, scope, period),
+            ],
+            [lambda c: figures.waiting_list(c, scope, period), lambda c: figures.activities(c, scope, period)],
+            [
+                lambda c: figures.registrations(c, scope, before),
+                lambda c: figures.pairs(c, scope, before),
+                lambda c: figures.activities(c, scope, before),
+            ],
+        ],
+    )
+    (partnership, narrative), found_labels, registrations, pairs = now_a
+    waiting_list, activities = now_b
+    now = {"registrations": registrations, "pairs": pairs, "activities": activities, "waiting_list": waiting_list}
+    # The waiting list is a snapshot at the period's end, shown for the period only.
+    then = {"registrations": previous[0], "pairs": previous[1], "activities": previous[2]}
     return build_review(
         organisation_id=scope.organisation_id,
         programme=scope.programme,
         period=period,
         now=now,
-        before=before,
+        before=then,
         partnership=partnership,
         narrative=narrative,
         labels=found_labels,
