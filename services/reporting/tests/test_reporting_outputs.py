@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -51,11 +52,22 @@ async def review(conn, reporting_db):
     await partnerships.save_narrative(
         conn, partnership.id, PERIOD, Narrative(background="Tre år av <möten>.", future="Ryd.", summary="Bra."), "a"
     )
-    pool = await create_pool(reporting_db, min_size=1, max_size=2)
+    pool = await create_pool(reporting_db, min_size=1, max_size=4)
     try:
         yield await compute_review(pool, Scope(ORG, None), PERIOD)
     finally:
         await pool.close()
+
+
+async def test_a_small_pool_or_many_reviews_at_once_never_wait_for_each_other(conn, reporting_db):
+    await load_sample(conn)
+    for size in (1, 2, 4):
+        pool = await create_pool(reporting_db, min_size=1, max_size=size)
+        try:
+            reviews = await asyncio.gather(*(compute_review(pool, Scope(ORG, None), PERIOD) for _ in range(6)))
+        finally:
+            await pool.close()
+        assert len({to_json(r) for r in reviews}) == 1
 
 
 async def test_goals_economy_and_narrative(review):

@@ -43,12 +43,22 @@ _WORK_MEM = "64MB"
 Job = Callable[[asyncpg.Connection], Awaitable[Any]]
 
 
+# Requests take their connections one request at a time: two reviews that each held part of their set
+# while waiting for the rest could otherwise empty the pool and wait for each other for ever.
+_ACQUIRING = asyncio.Lock()
+
+
 async def _in_one_snapshot(pool: asyncpg.Pool, lanes: Sequence[Sequence[Job]]) -> list[list[Any]]:
     """Run each lane's jobs one after the other on a connection of its own, the lanes side by side, all
     in one snapshot (the first lane's, exported to the others): figures computed in parallel are still
-    of one moment."""
+    of one moment. A pool smaller than the lanes runs them on the connections it can give."""
+    width = max(1, min(len(lanes), pool.get_max_size() - 1 if pool.get_max_size() > 2 else 1))
+    merged: list[list[Job]] = [[] for _ in range(width)]
+    for index, lane in enumerate(lanes):
+        merged[index % width].extend(lane)
     async with contextlib.AsyncExitStack() as stack:
-        connections = [await stack.enter_async_context(pool.acquire()) for _ in lanes]
+        async with _ACQUIRING:
+            connections = [await stack.enter_async_context(pool.acquire()) for _ in merged]
         first = connections[0]
         await stack.enter_async_context(first.transaction(isolation="repeatable_read", readonly=True))
         snapshot = await first.fetchval("SELECT pg_export_snapshot()")
@@ -63,7 +73,14 @@ async def _in_one_snapshot(pool: asyncpg.Pool, lanes: Sequence[Sequence[Job]]) -
         async def run(conn: asyncpg.Connection, jobs: Sequence[Job]) -> list[Any]:
             return [await job(conn) for job in jobs]
 
-        return list(await asyncio.gather(*(run(c, jobs) for c, jobs in zip(connections, lanes, strict=True))))
+        results = await asyncio.gather(*(run(c, jobs) for c, jobs in zip(connections, merged, strict=True)))
+    # Back in the lanes' own shape.
+    flat = {
+        id(job): result
+        for jobs, done in zip(merged, results, strict=True)
+        for job, result in zip(jobs, done, strict=True)
+    }
+    return [[flat[id(job)] for job in lane] for lane in lanes]
 
 
 async def compute_review(
