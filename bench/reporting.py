@@ -103,8 +103,9 @@ def make_events(scale: float, seed: int = 1) -> list[tuple[str, bytes, str]]:
         )  # fmt: skip
         add(matching.PairFormed(organisation_id=ORG, aggregate_id=str(state.pair_id), version=2, payload=state))
         activated = state.model_copy(
-            update={"status": "ended" if ended else "active", "activated_on": formed.date() + timedelta(days=5),
-                    "ended_on": ended, "end_reason": "moved" if ended else None,
+            update={"status": matching.PairStatus.ENDED if ended else matching.PairStatus.ACTIVE,
+                    "activated_on": formed.date() + timedelta(days=5), "ended_on": ended,
+                    "end_reason": matching.PairEndReason.MOVED if ended else None,
                     "follow_ups": (matching.FollowUpState(due_on=formed.date() + timedelta(days=40),
                                                           done_on=formed.date() + timedelta(days=41)),)}
         )  # fmt: skip
