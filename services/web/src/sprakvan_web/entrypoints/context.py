@@ -1,0 +1,72 @@
+"""What the pages share: the settings, the token issuer, the intake client, the form secret, the session."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+from fastapi import Request
+
+from ..adapters.intake import IntakeClient
+from ..adapters.tokens import AsymmetricIssuer, LegacySharedSecretIssuer, TokenIssuer
+from ..domain.spam import RateLimit
+from ..service_layer.accounts import Session, session_of
+from ..settings import WebSettings
+
+SESSION_COOKIE = "sprakvan_session"
+
+
+def make_issuer(settings: WebSettings) -> TokenIssuer:
+    ttl = timedelta(seconds=settings.token_ttl_seconds)
+    pem = settings.signing_key.get_secret_value() if settings.signing_key else None
+    if pem is None and settings.signing_key_file:
+        pem = Path(settings.signing_key_file).read_text()
+    if pem:
+        return AsymmetricIssuer(pem, issuer=settings.token_issuer, ttl=ttl)
+    return LegacySharedSecretIssuer(settings.jwt_secret.get_secret_value(), ttl=ttl)
+
+
+@dataclass
+class Web:
+    settings: WebSettings
+    issuer: TokenIssuer
+    intake: IntakeClient
+    form_secret: bytes
+    rate_limit: RateLimit
+
+    @classmethod
+    def from_settings(cls, settings: WebSettings) -> Web:
+        issuer = make_issuer(settings)
+        secret = settings.form_secret.get_secret_value().encode() if settings.form_secret else secrets.token_bytes(32)
+        return cls(
+            settings=settings,
+            issuer=issuer,
+            intake=IntakeClient(settings.intake_url, issuer, audience=settings.intake_audience),
+            form_secret=secret,
+            rate_limit=RateLimit(settings.rate_limit_posts, timedelta(minutes=settings.rate_limit_window_minutes)),
+        )
+
+
+def web_of(request: Request) -> Web:
+    return request.app.state.web
+
+
+def pool_of(request: Request) -> asyncpg.Pool:
+    return request.app.state.runtime.pool
+
+
+async def load_session(request: Request) -> Session | None:
+    session = await session_of(pool_of(request), request.cookies.get(SESSION_COOKIE))
+    request.state.session = session
+    return session
+
+
+def client_address(request: Request) -> str:
+    if web_of(request).settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.client.host if request.client else "unknown"

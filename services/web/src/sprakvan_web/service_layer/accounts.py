@@ -1,0 +1,108 @@
+"""Local accounts and server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from sprakvan_shared.auth import Role
+
+from ..adapters.passwords import hash_password, verify_password
+
+LOCAL_ISSUER = "local"
+MIN_PASSWORD_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class User:
+    id: uuid.UUID
+    organisation_id: str
+    subject: str
+    display_name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    csrf_token: str
+
+
+class UserExists(Exception):
+    pass
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(row: asyncpg.Record) -> User:
+    return User(row["id"], row["organisation_id"], row["subject"], row["display_name"], Role(row["role"]))
+
+
+async def create_local_user(
+    pool: asyncpg.Pool, *, organisation_id: str, username: str, password: str, role: Role, display_name: str = ""
+) -> User:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    row = await pool.fetchrow(
+        """INSERT INTO users (id, organisation_id, issuer, subject, display_name, role, password_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (issuer, subject) DO NOTHING RETURNING *""",
+        uuid.uuid4(),
+        organisation_id,
+        LOCAL_ISSUER,
+        username,
+        display_name or username,
+        Role(role).value,
+        hash_password(password),
+    )
+    if row is None:
+        raise UserExists(username)
+    return _user(row)
+
+
+async def has_users(pool: asyncpg.Pool, organisation_id: str) -> bool:
+    return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE organisation_id = $1)", organisation_id))
+
+
+async def authenticate(pool: asyncpg.Pool, username: str, password: str) -> User | None:
+    row = await pool.fetchrow(
+        "SELECT * FROM users WHERE issuer = $1 AND subject = $2 AND NOT disabled", LOCAL_ISSUER, username
+    )
+    ok = await verify_password(row["password_hash"] if row else None, password)
+    return _user(row) if row is not None and ok else None
+
+
+async def start_session(pool: asyncpg.Pool, user: User, ttl: timedelta) -> str:
+    """A new session; the cookie's value (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    await pool.execute(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)",
+        _hash(token),
+        user.id,
+        secrets.token_urlsafe(32),
+        datetime.now(UTC) + ttl,
+    )
+    await pool.execute("DELETE FROM sessions WHERE expires_at < now()")
+    return token
+
+
+async def session_of(pool: asyncpg.Pool, token: str | None) -> Session | None:
+    if not token or len(token) > 100:
+        return None
+    row = await pool.fetchrow(
+        """SELECT u.*, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled""",
+        _hash(token),
+    )
+    return Session(_user(row), row["csrf_token"]) if row is not None else None
+
+
+async def end_session(pool: asyncpg.Pool, token: str | None) -> None:
+    if token:
+        await pool.execute("DELETE FROM sessions WHERE token_hash = $1", _hash(token))
