@@ -184,3 +184,75 @@ async def test_an_erased_participant_loses_the_consent_record_too(start_service:
             return await stack.web.pool.fetchval("SELECT count(*) FROM signups") == 0
 
         await eventually(gone)
+
+
+async def _logged_in(client: httpx.AsyncClient, stack: Stack, username: str, password: str) -> httpx.Response:
+    page = await client.get(f"{stack.web_url}/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return await client.post(
+        f"{stack.web_url}/login", data={"csrf_token": csrf, "username": username, "password": password}
+    )
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+async def test_the_first_admin_logs_in_and_manages_users_and_roles(start_service: ServiceStarter) -> None:
+    password = "first admin password"
+    async with web_stack(
+        start_service, bootstrap_admin_org=ORG_A, bootstrap_admin_user="admin", bootstrap_admin_password=password
+    ) as stack:
+        async with httpx.AsyncClient(trust_env=False) as admin:
+            assert (await _logged_in(admin, stack, "admin", "wrong password!!")).status_code == 401
+            logged_in = await _logged_in(admin, stack, "admin", password)
+            assert logged_in.status_code == 303 and logged_in.headers["location"].startswith("/registrations")
+            cookie = logged_in.headers["set-cookie"]
+            assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+            users = await admin.get(f"{stack.web_url}/admin/users")
+            assert users.status_code == 200 and "admin" in users.text
+            forged = await admin.post(
+                f"{stack.web_url}/admin/users", data={"csrf_token": "x", "username": "eve", "role": "admin"}
+            )
+            assert forged.status_code == 400
+            added = await admin.post(
+                f"{stack.web_url}/admin/users",
+                data={"csrf_token": _csrf(users.text), "username": "kim", "role": "coordinator",
+                      "password": "kims long password"},
+            )  # fmt: skip
+            assert added.status_code == 303
+            admin_id = await stack.web.pool.fetchval("SELECT id FROM users WHERE subject = 'admin'")
+            demoted = await admin.post(
+                f"{stack.web_url}/admin/users/{admin_id}/role", data={"csrf_token": _csrf(users.text), "role": "viewer"}
+            )
+            assert demoted.status_code == 409  # the last admin stays: the break-glass account
+        async with httpx.AsyncClient(trust_env=False) as kim:
+            assert (await _logged_in(kim, stack, "kim", "kims long password")).status_code == 303
+            assert (await kim.get(f"{stack.web_url}/admin/users")).status_code == 403
+            registrations = await kim.get(f"{stack.web_url}/registrations")
+            assert registrations.status_code == 200 and "Anmälningar" in registrations.text
+        rows = await stack.web.pool.fetch("SELECT subject, role, issuer, password_hash FROM users ORDER BY subject")
+        assert [(r["subject"], r["role"], r["issuer"]) for r in rows] == [
+            ("admin", "admin", "local"),
+            ("kim", "coordinator", "local"),
+        ]
+        assert all(r["password_hash"].startswith("$argon2id$") for r in rows)
+
+
+async def test_a_coordinator_signs_someone_up_on_their_behalf(start_service: ServiceStarter) -> None:
+    async with web_stack(start_service, form_min_seconds=60) as stack, httpx.AsyncClient(trust_env=False) as client:
+        from sprakvan_web.service_layer.accounts import create_local_user
+
+        await create_local_user(
+            stack.web.pool, organisation_id=ORG_A, username="kim", password="kims long password", role="coordinator"
+        )
+        await _logged_in(client, stack, "kim", "kims long password")
+        page = await client.get(stack.signup_url("sv") + "&assisted=1")
+        assert 'name="assisted" value="1"' in page.text
+        fields = signup_fields(**_form(page.text)) | {"assisted": "1", "csrf_token": _csrf(page.text)}
+        # Sent at once (a coordinator is no bot): no time-token wait in assisted mode.
+        response = await client.post(stack.signup_url("sv").split("?")[0], data=fields)
+        assert response.status_code == 303, response.text
+        record = await stack.web.pool.fetchrow("SELECT channel, assisted_by FROM signups")
+        kim = await stack.web.pool.fetchval("SELECT id FROM users WHERE subject = 'kim'")
+        assert record["channel"] == "assisted" and record["assisted_by"] == kim

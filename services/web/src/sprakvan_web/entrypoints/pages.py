@@ -151,7 +151,9 @@ async def registrations(request: Request) -> Response:
     caller = Caller(f"user:{user.id}", user.organisation_id, user.role)
     intake = web_of(request).intake
     try:
-        items = await intake.participants(caller, status="registered")
+        role_filter = request.query_params.get("role", "")
+        role_filter = role_filter if role_filter in labels.ROLES else ""
+        items = await intake.participants(caller, status="registered", role=role_filter)
         configuration = await _configuration(request, user.organisation_id)
     except (IntakeUnavailable, IntakeRefused):
         return render(
@@ -183,5 +185,12 @@ async def registrations(request: Request) -> Response:
             label = labels.vocabulary_text(t, "programme", programme)[0]
             links.append((f"/signup/{user.organisation_id}/{programme.code}?lang={locale.code}", label))
     return render(
-        request, "registrations.html", locale, title=t.text("Registrations"), participants=rows, signup_links=links
+        request,
+        "registrations.html",
+        locale,
+        title=t.text("Registrations"),
+        participants=rows,
+        signup_links=links,
+        role_filter=role_filter,
+        role_filters=[(code, t.gettext(text)) for code, text in labels.ROLES.items()],
     )

@@ -106,3 +106,30 @@ async def session_of(pool: asyncpg.Pool, token: str | None) -> Session | None:
 async def end_session(pool: asyncpg.Pool, token: str | None) -> None:
     if token:
         await pool.execute("DELETE FROM sessions WHERE token_hash = $1", _hash(token))
+
+
+class LastAdmin(Exception):
+    """An organisation keeps at least one admin (its break-glass account)."""
+
+
+async def users_of(pool: asyncpg.Pool, organisation_id: str) -> list[User]:
+    rows = await pool.fetch(
+        "SELECT * FROM users WHERE organisation_id = $1 AND NOT disabled ORDER BY subject", organisation_id
+    )
+    return [_user(row) for row in rows]
+
+
+async def change_role(pool: asyncpg.Pool, organisation_id: str, user_id: uuid.UUID, role: Role) -> bool:
+    """False when no such user is in the organisation; ``LastAdmin`` when it would leave none."""
+    async with pool.acquire() as conn, conn.transaction():
+        # Lock the organisation's admins, so that two admins demoting each other cannot both succeed.
+        admins = await conn.fetch(
+            "SELECT id FROM users WHERE organisation_id = $1 AND role = 'admin' AND NOT disabled FOR UPDATE",
+            organisation_id,
+        )
+        if role is not Role.ADMIN and [row["id"] for row in admins] == [user_id]:
+            raise LastAdmin(str(user_id))
+        status = await conn.execute(
+            "UPDATE users SET role = $3 WHERE organisation_id = $1 AND id = $2", organisation_id, user_id, role.value
+        )
+    return status.endswith(" 1")
