@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -256,3 +257,21 @@ async def test_a_coordinator_signs_someone_up_on_their_behalf(start_service: Ser
         record = await stack.web.pool.fetchrow("SELECT channel, assisted_by FROM signups")
         kim = await stack.web.pool.fetchval("SELECT id FROM users WHERE subject = 'kim'")
         assert record["channel"] == "assisted" and record["assisted_by"] == kim
+
+
+async def test_hostile_input_gets_a_4xx_or_the_form_never_a_500(start_service: ServiceStarter) -> None:
+    async with web_stack(start_service) as stack, httpx.AsyncClient(trust_env=False) as client:
+        url = stack.signup_url("sv").split("?")[0]
+        page = await client.get(stack.signup_url("sv"))
+        token = _form(page.text)
+        too_many = urlencode([("interests", f"x{i}") for i in range(300)])
+        form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert (await client.post(url, content=too_many, headers=form_type)).status_code == 400
+        odd = signup_fields(**token) | {"birth_year": "١٩٩١", "capacity": "9" * 50, "role": "admin", "lang": "<x>"}
+        answered = await client.post(url, data=odd)
+        assert answered.status_code == 422 and "<x>" not in answered.text
+        long_name = signup_fields(**token) | {"first_name": "A" * 5000}
+        assert (await client.post(url, data=long_name)).status_code == 422
+        for path in ("/signup/..%2F/sprakvan", "/signup/UPPER/sprakvan", f"/signup/{ORG_A}/nope"):
+            assert (await client.get(f"{stack.web_url}{path}")).status_code == 404
+        assert await _participants(stack) == []

@@ -26,7 +26,11 @@ def make_issuer(settings: WebSettings) -> TokenIssuer:
         pem = Path(settings.signing_key_file).read_text()
     if pem:
         return AsymmetricIssuer(pem, issuer=settings.token_issuer, ttl=ttl)
-    return LegacySharedSecretIssuer(settings.jwt_secret.get_secret_value(), ttl=ttl)
+    # Main's shared secret, for as long as ServiceSettings has one (see adapters/tokens.py).
+    secret = getattr(settings, "jwt_secret", None)
+    if secret is None:
+        raise RuntimeError("the web front signs tokens: set WEB_SIGNING_KEY_FILE (or WEB_SIGNING_KEY) to a PEM key")
+    return LegacySharedSecretIssuer(secret.get_secret_value(), ttl=ttl)
 
 
 @dataclass
