@@ -43,6 +43,15 @@ class WebSettings(ServiceSettings):
     bootstrap_admin_user: str | None = None
     bootstrap_admin_password: SecretStr | None = None
 
+    # OpenID Connect login, off unless an issuer is set. Its users belong to one organisation and start
+    # with `oidc_default_role` until an admin changes it; the local admin stays as break-glass.
+    oidc_issuer: str | None = Field(None, description="The provider's issuer URL (discovery under it).")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_uri: str | None = Field(None, description="This site's /login/oidc/callback, as registered.")
+    oidc_organisation: str | None = Field(None, description="The organisation the provider's users belong to.")
+    oidc_default_role: str = Field("viewer", pattern="^(admin|coordinator|viewer)$")
+
     @property
     def session_ttl(self) -> timedelta:
         return timedelta(hours=self.session_hours)

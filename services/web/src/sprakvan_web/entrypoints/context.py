@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import Request
 
 from ..adapters.intake import IntakeClient
+from ..adapters.oidc import OidcClient
 from ..adapters.tokens import AsymmetricIssuer, LegacySharedSecretIssuer, TokenIssuer
 from ..domain.spam import RateLimit
 from ..service_layer.accounts import Session, session_of
@@ -40,6 +41,7 @@ class Web:
     intake: IntakeClient
     form_secret: bytes
     rate_limit: RateLimit
+    oidc: OidcClient | None
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> Web:
@@ -51,7 +53,17 @@ class Web:
             intake=IntakeClient(settings.intake_url, issuer, audience=settings.intake_audience),
             form_secret=secret,
             rate_limit=RateLimit(settings.rate_limit_posts, timedelta(minutes=settings.rate_limit_window_minutes)),
+            oidc=_oidc(settings),
         )
+
+
+def _oidc(settings: WebSettings) -> OidcClient | None:
+    if not settings.oidc_issuer:
+        return None
+    if not (settings.oidc_client_id and settings.oidc_redirect_uri and settings.oidc_organisation):
+        raise RuntimeError("OpenID Connect needs WEB_OIDC_CLIENT_ID, WEB_OIDC_REDIRECT_URI and WEB_OIDC_ORGANISATION")
+    secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else ""
+    return OidcClient(settings.oidc_issuer, settings.oidc_client_id, secret, settings.oidc_redirect_uri)
 
 
 def web_of(request: Request) -> Web:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+import httpx
+import structlog
 from babel.dates import format_datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -13,6 +15,9 @@ from sprakvan_shared.auth import Role
 
 from ..adapters.i18n import Translator
 from ..adapters.intake import Caller, IntakeRefused, IntakeUnavailable
+from ..adapters.oidc import OidcError
+from ..domain import locales
+from ..domain.locales import SiteLocale
 from ..service_layer import accounts
 from . import labels
 from .context import SESSION_COOKIE, load_session, pool_of, web_of
@@ -20,6 +25,7 @@ from .rendering import locale_of, render
 from .signup import _configuration
 
 router = APIRouter(include_in_schema=False)
+log = structlog.get_logger(__name__)
 LOGIN_CSRF_COOKIE = "sprakvan_login_csrf"
 
 
@@ -67,6 +73,7 @@ def _login_page(request: Request, *, username: str = "", failed: bool = False) -
         problems=problems,
         username=username,
         login_csrf=csrf,
+        oidc=web_of(request).oidc is not None,
         status_code=401 if failed else 200,
     )
     response.set_cookie(
@@ -113,9 +120,12 @@ async def login(request: Request) -> Response:
     user = await accounts.authenticate(pool_of(request), username, password)
     if user is None:
         return _login_page(request, username=username, failed=True)
+    return await _logged_in(request, user, locale_of(request, str(form.get("lang") or "")))
+
+
+async def _logged_in(request: Request, user: accounts.User, locale: SiteLocale) -> Response:
     settings = web_of(request).settings
     token = await accounts.start_session(pool_of(request), user, settings.session_ttl)
-    locale = locale_of(request, str(form.get("lang") or ""))
     response = RedirectResponse(f"/registrations?lang={locale.code}", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -126,6 +136,64 @@ async def login(request: Request) -> Response:
         secure=settings.cookie_secure,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.get("/login/oidc")
+async def oidc_login(request: Request) -> Response:
+    """To the organisation's identity provider; its answer comes back to ``/login/oidc/callback``."""
+    web = web_of(request)
+    if web.oidc is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        start = await web.oidc.start()
+    except (OidcError, httpx.HTTPError):
+        return _oidc_failed(request)
+    await pool_of(request).execute(
+        "INSERT INTO oidc_logins (state, nonce, code_verifier, next_lang) VALUES ($1, $2, $3, $4)",
+        start.state,
+        start.nonce,
+        start.code_verifier,
+        locale_of(request).code,
+    )
+    return RedirectResponse(start.url, status_code=303)
+
+
+@router.get("/login/oidc/callback")
+async def oidc_callback(request: Request) -> Response:
+    web = web_of(request)
+    state, code = request.query_params.get("state", "")[:100], request.query_params.get("code", "")[:2000]
+    pool = pool_of(request)
+    # One use only, and only for ten minutes.
+    login = await pool.fetchrow(
+        "DELETE FROM oidc_logins WHERE state = $1 AND created_at > now() - interval '10 minutes' RETURNING *", state
+    )
+    await pool.execute("DELETE FROM oidc_logins WHERE created_at < now() - interval '10 minutes'")
+    if web.oidc is None or login is None or not code:
+        return _oidc_failed(request)
+    settings = web.settings
+    try:
+        identity = await web.oidc.finish(code, nonce=login["nonce"], code_verifier=login["code_verifier"])
+    except (OidcError, httpx.HTTPError) as exc:
+        log.warning("oidc_login_failed", error=type(exc).__name__)
+        return _oidc_failed(request)
+    user = await accounts.user_for_identity(
+        pool,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        display_name=identity.name,
+        organisation_id=settings.oidc_organisation or "",
+        role=Role(settings.oidc_default_role),
+    )
+    if user is None:
+        return _oidc_failed(request)
+    locale = locales.find(login["next_lang"]) or locale_of(request)
+    return await _logged_in(request, user, locale)
+
+
+def _oidc_failed(request: Request) -> Response:
+    response = _login_page(request, failed=True)
+    response.status_code = 401
     return response
 
 

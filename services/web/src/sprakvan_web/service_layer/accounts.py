@@ -133,3 +133,22 @@ async def change_role(pool: asyncpg.Pool, organisation_id: str, user_id: uuid.UU
             "UPDATE users SET role = $3 WHERE organisation_id = $1 AND id = $2", organisation_id, user_id, role.value
         )
     return status.endswith(" 1")
+
+
+async def user_for_identity(
+    pool: asyncpg.Pool, *, issuer: str, subject: str, display_name: str, organisation_id: str, role: Role
+) -> User | None:
+    """The user of an OpenID Connect identity, created at its first login; None when disabled."""
+    row = await pool.fetchrow(
+        """INSERT INTO users (id, organisation_id, issuer, subject, display_name, role)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (issuer, subject) DO UPDATE SET display_name = EXCLUDED.display_name
+           RETURNING *""",
+        uuid.uuid4(),
+        organisation_id,
+        issuer,
+        subject,
+        display_name,
+        Role(role).value,
+    )
+    return None if row["disabled"] else _user(row)
