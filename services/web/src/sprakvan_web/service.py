@@ -12,7 +12,7 @@ from sprakvan_shared.consumer import EventConsumer
 from sprakvan_shared.contracts.intake import INTAKE_STREAM, ParticipantErased
 from sprakvan_shared.kit import Service
 
-from .entrypoints import admin, pages, signup
+from .entrypoints import admin, login, pages, signup
 from .entrypoints.context import Web
 from .settings import WebSettings
 
@@ -36,7 +36,7 @@ SERVICE = Service(
     default_port=8000,
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
     settings=WebSettings,
-    routers=(pages.router, signup.router, admin.router),
+    routers=(pages.router, login.router, signup.router, admin.router),
     consumers=(consumer,),
     error_handlers=install,
 )
