@@ -29,6 +29,13 @@ _CONFIGURATION_TTL = 30.0  # seconds a configuration is reused before asking int
 _configurations: dict[str, tuple[float, OrganisationConfiguration | None]] = {}
 CONTACT_DAYS = 14
 
+# A choice left out, in words naming the question: "choose one of the options" three times in the
+# error summary would not say which questions.
+REQUIRED = {
+    "role": labels._("Choose whether you are new in Sweden or already live here"),
+    "gender": labels._("Choose your gender, or that you would rather not say"),
+    "district": labels._("Choose the district where you live"),
+}
 PROBLEMS = {
     Problem.REQUIRED: labels._("Choose one of the options"),
     Problem.NAME_MISSING: labels._("Enter your first name"),
@@ -117,7 +124,10 @@ def form_page(
         ((code, *labels.language_text(t, code)) for code in choices.LANGUAGES), key=lambda item: item[1].casefold()
     )
     shown, original = consent_shown(t)
-    words = {name: t.gettext(PROBLEMS[problem]) for name, problem in (problems or {}).items()}
+    words = {
+        name: t.gettext(REQUIRED[name] if problem is Problem.REQUIRED and name in REQUIRED else PROBLEMS[problem])
+        for name, problem in (problems or {}).items()
+    }
     first_inputs = _first_inputs(configuration)
     return render(
         request,
