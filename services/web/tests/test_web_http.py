@@ -96,6 +96,11 @@ async def test_a_draft_locale_stores_the_swedish_original_beside_the_translation
         assert 'dir="rtl"' in page.text and 'lang="ar"' in page.text
         assert "لم يراجعها بعد متحدث أصلي" in page.text  # the draft notice
         assert "Originalet på svenska" not in page.text and "النص الأصلي باللغة السويدية" in page.text
+        assert "> الطبخ</label>" in page.text  # an interest labelled by code in vocabulary.po
+        # An interest the catalogue has no label for shows the configuration's English one, marked and isolated.
+        tigrinya = await client.get(stack.signup_url("ti"))
+        assert '> <bdi lang="en" dir="ltr">Chess</bdi></label>' in tigrinya.text
+        assert '<span lang="en">Sign up to meet someone' in tigrinya.text  # an untranslated message
         response = await client.post(
             stack.signup_url("ar").split("?")[0], data=signup_fields(**_form(page.text), lang="ar")
         )

@@ -6,7 +6,7 @@ Counts like Translate Toolkit's ``pocount`` (fuzzy entries count as untranslated
 
 from __future__ import annotations
 
-from .adapters.i18n import read_catalogue
+from .adapters.i18n import VOCABULARY_DOMAIN, read_catalogue
 from .domain.locales import LOCALES
 
 
@@ -25,7 +25,7 @@ def main() -> None:
         catalogue = read_catalogue(locale.catalogue)
         messages = [m for m in catalogue if m.id and not m.context]
         done = [m for m in messages if _done(m)]
-        labels = sum(1 for m in catalogue if m.id and m.context and _done(m))
+        labels = sum(1 for m in read_catalogue(locale.catalogue, VOCABULARY_DOMAIN) if m.id and _done(m))
         print(
             f"{locale.code:6} {locale.state.value:9} {len(done):4}/{len(messages)} messages "
             f"{sum(map(_words, done)):5}/{sum(map(_words, messages))} words  {labels} vocabulary labels"

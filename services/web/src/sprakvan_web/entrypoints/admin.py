@@ -52,7 +52,7 @@ async def _page(request: Request, session: accounts.Session, problem: str = "", 
         locale,
         title=t.text("Users"),
         users=users,
-        roles=[(role.value, t.gettext(text)) for role, text in ROLE_LABELS.items()],
+        roles=[(role.value, t.text(text)) for role, text in ROLE_LABELS.items()],
         problems={"username": t.gettext(problem)} if problem else {},
         status_code=status_code,
     )

@@ -106,5 +106,5 @@ async def registrations(request: Request) -> Response:
         participants=rows,
         signup_links=links,
         role_filter=role_filter,
-        role_filters=[(code, t.gettext(text)) for code, text in labels.ROLES.items()],
+        role_filters=[(code, t.text(text)) for code, text in labels.ROLES.items()],
     )

@@ -47,6 +47,7 @@ def render(
         t=t,
         _=t.gettext,
         ngettext=t.ngettext,
+        plain=t.text,  # for attributes: no markup
         locale=locale,
         locales=locales.LOCALES,
         switch_url=_switch_url(request),
