@@ -45,6 +45,7 @@ from .auth import HS256Verifier
 from .consumer import EventConsumer
 from .contracts.envelope import IntegrationEvent
 from .db import Migration, load_migrations
+from .metrics import install_metrics
 from .runtime import ServiceRuntime
 from .settings import ServiceSettings
 
@@ -100,6 +101,7 @@ class Service:
         )
         app.state.settings = settings
         http.install(app, runtime, HS256Verifier(settings.jwt_secret.get_secret_value()))
+        install_metrics(app, runtime)
         if self.error_handlers is not None:
             self.error_handlers(app)
         for router in self.routers:
