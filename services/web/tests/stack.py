@@ -47,6 +47,16 @@ class JwksVerifier:
             raise InvalidToken(type(exc).__name__) from exc
 
 
+def intake_verifier(web_url: str, keys: dict[str, Any]) -> Any:
+    """The API-safety branch's own verifier on the web front's JWKS URL once it is on main, else ours."""
+    from sprakvan_shared import auth
+
+    verifier = getattr(auth, "JwtVerifier", None)
+    if verifier is not None:
+        return verifier(jwks_url=f"{web_url}/.well-known/jwks.json", audience="intake", issuer="sprakvan")
+    return JwksVerifier(keys, audience="intake", issuer="sprakvan")
+
+
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[str]:
     """``app`` (already started) over HTTP on a free port; its base URL."""
@@ -97,5 +107,5 @@ async def web_stack(start_service: ServiceStarter, **web_settings: Any) -> Async
                 async with serve(web.app) as web_url:
                     async with httpx.AsyncClient(trust_env=False) as client:
                         keys = (await client.get(f"{web_url}/.well-known/jwks.json")).json()
-                    intake.app.state.token_verifier = JwksVerifier(keys, audience="intake", issuer="sprakvan")
+                    intake.app.state.token_verifier = intake_verifier(web_url, keys)
                     yield Stack(web, intake, web_url, intake_url)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 from fastapi import Request
+
+from sprakvan_shared.contracts.intake import OrganisationConfiguration
 
 from ..adapters.intake import IntakeClient
 from ..adapters.oidc import OidcClient
@@ -42,6 +44,8 @@ class Web:
     form_secret: bytes
     rate_limit: RateLimit
     oidc: OidcClient | None
+    # Organisations' configurations as last fetched from intake: (monotonic time, configuration or None).
+    configurations: dict[str, tuple[float, OrganisationConfiguration | None]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> Web:

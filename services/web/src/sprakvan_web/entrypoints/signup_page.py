@@ -26,7 +26,6 @@ from .context import web_of
 from .rendering import render
 
 _CONFIGURATION_TTL = 30.0  # seconds a configuration is reused before asking intake again
-_configurations: dict[str, tuple[float, OrganisationConfiguration | None]] = {}
 CONTACT_DAYS = 14
 
 # A choice left out, in words naming the question: "choose one of the options" three times in the
@@ -54,12 +53,13 @@ PROBLEMS = {
 
 
 async def configuration_of(request: Request, organisation_id: str) -> OrganisationConfiguration | None:
-    cached = _configurations.get(organisation_id)
+    configurations = web_of(request).configurations  # per app: two apps in one process never share it
+    cached = configurations.get(organisation_id)
     if cached is not None and time.monotonic() - cached[0] < _CONFIGURATION_TTL:
         return cached[1]
     caller = Caller(handlers.SIGNUP_SUBJECT, organisation_id, Role.VIEWER)
     found = await web_of(request).intake.configuration(caller)
-    _configurations[organisation_id] = (time.monotonic(), found)
+    configurations[organisation_id] = (time.monotonic(), found)
     return found
 
 
