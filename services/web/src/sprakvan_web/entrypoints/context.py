@@ -79,7 +79,8 @@ def pool_of(request: Request) -> asyncpg.Pool:
 
 
 async def load_session(request: Request) -> Session | None:
-    session = await session_of(pool_of(request), request.cookies.get(SESSION_COOKIE))
+    token = request.cookies.get(SESSION_COOKIE)
+    session = await session_of(pool_of(request), token) if token else None  # anonymous: no query
     request.state.session = session
     return session
 

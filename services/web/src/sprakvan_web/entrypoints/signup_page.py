@@ -138,6 +138,7 @@ def form_page(
         status_code=status_code,
         action=f"/signup/{organisation_id}/{programme}",
         values=values,
+        picked={name: frozenset(values.getlist(name)) for name in values.keys()},
         problems=words,
         first_input={name: first_inputs.get(name, name) for name in words},
         resubmit=resubmit,
