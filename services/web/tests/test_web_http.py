@@ -237,10 +237,26 @@ async def test_the_first_admin_logs_in_and_manages_users_and_roles(start_service
             assert (await kim.get(f"{stack.web_url}/admin/users")).status_code == 403
             registrations = await kim.get(f"{stack.web_url}/registrations")
             assert registrations.status_code == 200 and "Anmälningar" in registrations.text
-        rows = await stack.web.pool.fetch("SELECT subject, role, issuer, password_hash FROM users ORDER BY subject")
-        assert [(r["subject"], r["role"], r["issuer"]) for r in rows] == [
-            ("admin", "admin", "local"),
-            ("kim", "coordinator", "local"),
+            async with httpx.AsyncClient(trust_env=False) as admin:
+                await _logged_in(admin, stack, "admin", password)
+                page = await admin.get(f"{stack.web_url}/admin/users")
+                kim_id = await stack.web.pool.fetchval("SELECT id FROM users WHERE subject = 'kim'")
+                own = await admin.post(
+                    f"{stack.web_url}/admin/users/{admin_id}/disable", data={"csrf_token": _csrf(page.text)}
+                )
+                assert own.status_code == 409
+                removed = await admin.post(
+                    f"{stack.web_url}/admin/users/{kim_id}/disable", data={"csrf_token": _csrf(page.text)}
+                )
+                assert removed.status_code == 303
+            assert (await kim.get(f"{stack.web_url}/registrations")).status_code == 303  # the session ended
+            assert (await _logged_in(kim, stack, "kim", "kims long password")).status_code == 401
+        rows = await stack.web.pool.fetch(
+            "SELECT subject, role, issuer, disabled, password_hash FROM users ORDER BY subject"
+        )
+        assert [(r["subject"], r["role"], r["issuer"], r["disabled"]) for r in rows] == [
+            ("admin", "admin", "local", False),
+            ("kim", "coordinator", "local", True),
         ]
         assert all(r["password_hash"].startswith("$argon2id$") for r in rows)
 
@@ -280,3 +296,17 @@ async def test_hostile_input_gets_a_4xx_or_the_form_never_a_500(start_service: S
         for path in ("/signup/..%2F/sprakvan", "/signup/UPPER/sprakvan", f"/signup/{ORG_A}/nope"):
             assert (await client.get(f"{stack.web_url}{path}")).status_code == 404
         assert await _participants(stack) == []
+
+
+async def test_while_intake_is_away_the_form_says_try_again_with_503(start_service: ServiceStarter) -> None:
+    from sprakvan_web.service import SERVICE as WEB
+
+    from .stack import serve, signing_key
+
+    async with start_service(
+        WEB, wait_for_messaging=False, intake_url="http://127.0.0.1:9", signing_key=signing_key()
+    ) as web:
+        async with serve(web.app) as web_url, httpx.AsyncClient(trust_env=False) as client:
+            response = await client.get(f"{web_url}/signup/{ORG_A}/sprakvan?lang=en")
+            assert response.status_code == 503 and response.headers["retry-after"] == "30"
+            assert "Please try again in a moment" in response.text

@@ -115,3 +115,25 @@ async def set_role(request: Request, user_id: str) -> Response:
     if not changed:
         return await _page(request, session, labels._("Enter a user name and choose a role"), 404)
     return RedirectResponse(f"/admin/users?lang={locale_of(request).code}", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/disable")
+async def disable(request: Request, user_id: str) -> Response:
+    session = await _admin_session(request)
+    if isinstance(session, Response):
+        return session
+    form = await request.form(max_files=0, max_fields=10)
+    if not _csrf_ok(session, form):
+        return await _page(request, session, labels._("The form was too old: please try again"), 400)
+    try:
+        target = uuid.UUID(user_id)
+        if target == session.user.id:
+            raise accounts.LastAdmin(user_id)  # not yourself: another admin must do it
+        disabled = await accounts.disable_user(pool_of(request), session.user.organisation_id, target)
+    except ValueError:
+        disabled = False
+    except accounts.LastAdmin:
+        return await _page(request, session, labels._("You cannot take away your own access"), 409)
+    if not disabled:
+        return await _page(request, session, labels._("Enter a user name and choose a role"), 404)
+    return RedirectResponse(f"/admin/users?lang={locale_of(request).code}", status_code=303)

@@ -152,3 +152,21 @@ async def user_for_identity(
         Role(role).value,
     )
     return None if row["disabled"] else _user(row)
+
+
+async def disable_user(pool: asyncpg.Pool, organisation_id: str, user_id: uuid.UUID) -> bool:
+    """Takes the user's access away (their sessions end); ``LastAdmin`` when it would leave no admin."""
+    async with pool.acquire() as conn, conn.transaction():
+        admins = await conn.fetch(
+            "SELECT id FROM users WHERE organisation_id = $1 AND role = 'admin' AND NOT disabled FOR UPDATE",
+            organisation_id,
+        )
+        if [row["id"] for row in admins] == [user_id]:
+            raise LastAdmin(str(user_id))
+        status = await conn.execute(
+            "UPDATE users SET disabled = true WHERE organisation_id = $1 AND id = $2 AND NOT disabled",
+            organisation_id,
+            user_id,
+        )
+        await conn.execute("DELETE FROM sessions WHERE user_id = $1", user_id)
+    return status.endswith(" 1")
