@@ -213,6 +213,7 @@ async def test_arabic_is_mirrored_reaches_intake_and_a_coordinator_sees_it(
         assert await rows.count() == 1
         assert "أمينة" in await rows.first.inner_text()
         assert "Skäggetorp" in await rows.first.inner_text()
+        assert "العربية" in await rows.first.inner_text()  # the language to contact her in
         # htmx: changing the filter swaps only the table (the page stays; without JavaScript it is a GET form).
         await page.evaluate("window.sameDocument = true")
         await page.select_option("#filter-role", "established")

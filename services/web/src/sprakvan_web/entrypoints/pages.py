@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import structlog
@@ -13,8 +14,10 @@ from sprakvan_shared.auth import Role
 
 from ..adapters.i18n import Translator
 from ..adapters.intake import Caller, IntakeRefused, IntakeUnavailable
+from ..domain import locales
+from ..service_layer import signup as signups
 from . import labels
-from .context import load_session, web_of
+from .context import load_session, pool_of, web_of
 from .rendering import locale_of, render
 from .signup_page import configuration_of
 
@@ -79,14 +82,19 @@ async def registrations(request: Request) -> Response:
             status_code=503,
         )
     districts = {d.code: d for d in configuration.districts} if configuration else {}
+    contact = await signups.contact_languages(
+        pool_of(request), user.organisation_id, [uuid.UUID(item["id"]) for item in items]
+    )
     rows = []
     for item in items:
         district = districts.get(item["district"])
+        language = locales.find(contact.get(uuid.UUID(item["id"]), ""))
         rows.append(
             {
                 "first_name": item["first_name"],
                 "role_label": t.gettext(labels.ROLES.get(item["role"], item["role"])),
                 "district_label": labels.vocabulary_text(t, "district", district)[0] if district else item["district"],
+                "contact_language": language,
                 "registered_at": item["registered_at"],
                 "registered_label": format_datetime(
                     datetime.fromisoformat(item["registered_at"]), "short", tzinfo=None, locale=t.babel
