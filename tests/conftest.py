@@ -16,12 +16,14 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
-from sprakvan_shared.auth import HS256Verifier, Role
+from sprakvan_shared.auth import Role, TokenSigner, generate_private_key_pem, public_key_pem
 from sprakvan_shared.contracts.subjects import ROOT
 
 from .infra import Infrastructure, infrastructure
 
-JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
+# One key pair per test run: tests sign with the private key; services get only the public one.
+PRIVATE_KEY = generate_private_key_pem()
+PUBLIC_KEY = public_key_pem(PRIVATE_KEY)
 ORG_A = "linkoping"
 ORG_B = "norrkoping"
 
@@ -86,10 +88,10 @@ async def nats_url(infra: Infrastructure) -> AsyncIterator[str]:
 
 @pytest.fixture
 def mint() -> Callable[..., str]:
-    verifier = HS256Verifier(JWT_SECRET)
+    signer = TokenSigner(PRIVATE_KEY)
 
     def mint_token(org: str = ORG_A, role: Role | str = Role.COORDINATOR, sub: str = "coordinator-1") -> str:
-        return verifier.mint(subject=sub, organisation_id=org, role=Role(role))
+        return signer.mint(subject=sub, organisation_id=org, role=Role(role))
 
     return mint_token
 
@@ -137,7 +139,7 @@ def start_intake(mint: Callable[..., str]) -> IntakeFactory:
         settings = IntakeSettings(
             DATABASE_URL=database_url,
             NATS_URL=nats_url,
-            JWT_SECRET=JWT_SECRET,
+            JWT_PUBLIC_KEY=PUBLIC_KEY,
             LOG_JSON=True,
             relay_poll_interval=0.2,
             **overrides,

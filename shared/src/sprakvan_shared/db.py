@@ -8,12 +8,16 @@ The shared plumbing tables (outbox, inbox) come first, as component ``shared``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 import structlog
@@ -23,6 +27,8 @@ log = structlog.get_logger(__name__)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Any constant works; it only has to be the same in every replica of every service.
 _MIGRATION_LOCK_KEY = 0x5350524B  # "SPRK"
+# Migrations may wait for a replica's migration and run long: not bounded like a request.
+_MIGRATION_TIMEOUT = 3600.0
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -30,18 +36,177 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def _skip_server_reset(conn: asyncpg.Connection) -> None:
-    """Replaces asyncpg's reset query (UNLISTEN, advisory unlock, RESET ALL ...), a round trip on every
-    release. Our code leaves no session state behind: the outbox relay unlistens and unlocks before it
-    releases its connection. asyncpg still rolls back an open transaction and drops local listeners."""
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be used for this request (an outage, not a bug): answered with 503."""
+
+    saved: bool | None = False  # False: nothing reached the database; None: it may have committed
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_skip_server_reset
+class NotSaved(DatabaseUnavailable):
+    """Nothing of the request reached the database (no connection, or the transaction never committed)."""
+
+
+class OutcomeUnknown(DatabaseUnavailable):
+    """The connection failed while a commit (or a single auto-committed statement) was in flight: the
+    change may or may not have been saved. A retry with the same Idempotency-Key finds out safely."""
+
+    saved = None
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the database is away or overloaded" rather than "our code is wrong".
+
+    asyncpg raises ``InternalClientError: cannot switch to state ...`` when the server drops a
+    connection in the middle of a protocol exchange (asyncpg#1069, #784): an outage too.
+    """
+    if isinstance(exc, (DatabaseUnavailable, ConnectionError, TimeoutError, *_OUTAGE_ERRORS)):
+        return True
+    return isinstance(exc, asyncpg.InternalClientError) and "cannot switch to state" in str(exc)
+
+
+def aborted_transaction(exc: BaseException) -> bool:
+    """Errors after which PostgreSQL has certainly rolled the transaction back (or never began it)."""
+    return isinstance(exc, _NEVER_COMMITTED)
+
+
+_OUTAGE_ERRORS = (
+    asyncpg.PostgresConnectionError,  # class 08
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01, also pg_terminate_backend
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.ConnectionDoesNotExistError,  # "connection was closed in the middle of operation"
+    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.QueryCanceledError,  # 57014: statement_timeout, or command_timeout's cancel
+    asyncpg.LockNotAvailableError,  # 55P03: lock_timeout
+    asyncpg.SerializationError,  # 40001
+    asyncpg.DeadlockDetectedError,  # 40P01
+)
+_NEVER_COMMITTED = (
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    """asyncpg's own reset (UNLISTEN, advisory unlock, CLOSE ALL, RESET ALL): whatever a caller left on a
+    session (a SET, a LISTEN, a session advisory lock) never leaks into the next request."""
+    await conn.reset()
+
+
+async def _no_server_reset(conn: asyncpg.Connection) -> None:
+    """For a pool whose every user provably leaves no session state: asyncpg still rolls back an open
+    transaction and drops local listeners, but saves the reset query's round trip."""
+
+
+class Pool(asyncpg.Pool):
+    """asyncpg's pool with a default acquire timeout: a request waits at most ``acquire_timeout`` for a
+    connection, then fails as ``NotSaved`` (nothing was sent) instead of queueing without end."""
+
+    acquire_timeout: float | None = None
+
+    def acquire(self, *, timeout: float | None = None) -> _Acquire:  # type: ignore[override]
+        return _Acquire(super().acquire(timeout=self.acquire_timeout if timeout is None else timeout))
+
+
+class _Acquire:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        try:
+            return await self._inner.__aenter__()
+        except Exception as exc:
+            if is_outage(exc) or isinstance(exc, OSError):
+                # Connecting (or waiting for a free connection) failed: nothing reached the database.
+                raise NotSaved(type(exc).__name__) from exc
+            raise
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.__aexit__(*exc_info)
+
+    def __await__(self) -> Any:
+        return self.__aenter__().__await__()
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    command_timeout: float = 10.0,
+    acquire_timeout: float = 5.0,
+    lock_timeout: float = 3.0,
+    reset_on_release: bool = True,
+) -> Pool:
+    """A pool whose every wait is bounded: ``command_timeout`` for any statement (client side; asyncpg
+    cancels it on the server), ``acquire_timeout`` for a free connection, ``lock_timeout`` for a row or
+    table lock (server side, per session). ``reset_on_release=False`` only for a measured reason."""
+    pool = Pool(
+        dsn,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        setup=None,
+        init=_init_connection,
+        reset=_reset_connection if reset_on_release else _no_server_reset,
+        command_timeout=command_timeout,
+        server_settings={"lock_timeout": f"{int(lock_timeout * 1000)}ms"},
     )
-    assert pool is not None
+    pool.acquire_timeout = acquire_timeout
+    await pool
     return pool
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in a transaction, with honest failures: an outage before or during the work is
+    ``NotSaved`` (PostgreSQL rolls back what was never committed); one during COMMIT is ``OutcomeUnknown``.
+    An active Idempotency-Key claim (``idempotency.py``) is recorded in the same transaction."""
+    from . import idempotency  # a cycle otherwise: idempotency uses this module's errors
+
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        try:
+            await tx.start()
+            await idempotency.claim_in(conn)  # first: a concurrent retry waits here, before any work
+            yield conn
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await tx.rollback()
+            if isinstance(exc, Exception) and is_outage(exc) and not isinstance(exc, DatabaseUnavailable):
+                raise NotSaved(type(exc).__name__) from exc
+            raise
+        try:
+            await tx.commit()
+        except Exception as exc:
+            if aborted_transaction(exc):
+                raise NotSaved(type(exc).__name__) from exc
+            if is_outage(exc):
+                raise OutcomeUnknown(type(exc).__name__) from exc
+            raise
+
+
+@asynccontextmanager
+async def single_statement(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for one auto-committed statement (the fast path): an outage while it runs may have
+    committed it, so it is ``OutcomeUnknown`` unless PostgreSQL certainly refused it."""
+    async with pool.acquire() as conn:
+        try:
+            yield conn
+        except Exception as exc:
+            if aborted_transaction(exc):
+                raise NotSaved(type(exc).__name__) from exc
+            if is_outage(exc) and not isinstance(exc, DatabaseUnavailable):
+                raise OutcomeUnknown(type(exc).__name__) from exc
+            raise
 
 
 @dataclass(frozen=True)
@@ -70,7 +235,10 @@ def load_migrations(component: str, directory: Traversable) -> list[Migration]:
 
 
 def shared_migrations() -> list[Migration]:
-    return load_migrations("shared", resources.files("sprakvan_shared") / "migrations")
+    """The plumbing every service's database has: outbox and inbox (component ``shared``), and the
+    Idempotency-Key records (component ``shared-idempotency``, numbered on its own)."""
+    root = resources.files("sprakvan_shared") / "migrations"
+    return [*load_migrations("shared", root), *load_migrations("shared-idempotency", root / "idempotency")]
 
 
 class MigrationChecksumMismatch(RuntimeError):
@@ -81,7 +249,8 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
     """Apply what is not yet applied; return what was applied now."""
     applied_now: list[Migration] = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY)
+        await conn.execute("SET LOCAL lock_timeout = 0")  # waiting for another replica is expected here
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY, timeout=_MIGRATION_TIMEOUT)
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    component  text        NOT NULL,
@@ -102,7 +271,7 @@ async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list
                     )
                 continue
             async with conn.transaction():  # a savepoint: one file, all or nothing
-                await conn.execute(migration.sql)
+                await conn.execute(migration.sql, timeout=_MIGRATION_TIMEOUT)
                 await conn.execute(
                     "INSERT INTO schema_migrations (component, version, name, checksum) VALUES ($1, $2, $3, $4)",
                     migration.component,

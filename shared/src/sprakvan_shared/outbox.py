@@ -27,6 +27,7 @@ from nats.js.api import PubAck
 
 from .contracts.envelope import IntegrationEvent
 from .contracts.subjects import HEADER_CORRELATION_ID, HEADER_EVENT_TYPE, HEADER_MSG_ID
+from .db import is_outage
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
@@ -121,12 +122,15 @@ class OutboxRelay:
             try:
                 await self._run_as_leader()
                 backoff = self._poll_interval
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, PublishFailed) as exc:
-                log.warning("outbox_relay_retrying", error=type(exc).__name__, detail=str(exc)[:200])
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-            except Exception:  # a bug must not stop the relay for good: events would pile up unseen
-                log.exception("outbox_relay_failed")
+            except Exception as exc:  # a bug must not stop the relay for good: events would pile up unseen
+                # An outage (asyncpg's "cannot switch to state" included, see db.is_outage) is retried
+                # quietly; anything else is a bug and logged with its traceback.
+                if is_outage(exc) or isinstance(
+                    exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | PublishFailed
+                ):
+                    log.warning("outbox_relay_retrying", error=type(exc).__name__, detail=str(exc)[:200])
+                else:
+                    log.exception("outbox_relay_failed")
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 

@@ -24,7 +24,7 @@ from .db import Migration, create_pool, migrate, shared_migrations
 from .logging import configure_logging
 from .messaging import RetryPolicy, ensure_streams, make_broker
 from .outbox import OutboxRelay
-from .settings import DEV_JWT_SECRET, ServiceSettings
+from .settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -85,9 +85,14 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        if s.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
-            log.warning("development_jwt_secret", hint="set JWT_SECRET: anyone can mint tokens for this one")
-        self._pool = await create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        self._pool = await create_pool(
+            s.database_url,
+            min_size=s.db_pool_min,
+            max_size=s.db_pool_max,
+            command_timeout=s.db_command_timeout,
+            acquire_timeout=s.db_acquire_timeout,
+            lock_timeout=s.db_lock_timeout,
+        )
         async with self._pool.acquire() as conn:
             await migrate(conn, [*shared_migrations(), *self.migrations])
         await self.broker.connect()

@@ -23,6 +23,7 @@ from sprakvan_shared.contracts.intake import (
     SwedishLevel,
     WithdrawalReason,
 )
+from sprakvan_shared.text import Day, Name, Timestamp, line, text
 
 from .languages import LANGUAGE_CODES
 
@@ -59,7 +60,7 @@ class Consent(BaseModel):
 
     data_processing: bool = Field(description="Consent to processing personal data (GDPR). Required.")
     photo: bool = Field(False, description="Consent to a photo that helps coordinators remember people.")
-    given_at: datetime
+    given_at: Timestamp
 
 
 class ParticipantDetails(BaseModel):
@@ -67,23 +68,23 @@ class ParticipantDetails(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=20)
+    first_name: Name
+    last_name: Name
+    email: line(254) | None = None
+    phone: line(20) | None = None
     gender: Gender
     birth_year: int
-    district: str = Field(min_length=1, max_length=80, description="City district (stadsdel).")
+    district: line(80) = Field(description="City district (stadsdel).")
     languages: tuple[LanguageSkill, ...] = Field((), max_length=10)
     swedish_level: SwedishLevel | None = Field(None, description="Required for newcomers.")
-    interests: tuple[str, ...] = Field((), max_length=20)
+    interests: tuple[line(50), ...] = Field((), max_length=20)
     availability: tuple[Availability, ...] = Field((), max_length=21)
     wishes: MatchWishes = MatchWishes()
     capacity: int | None = Field(
         None, description="How many newcomers an established resident can take (1-3); not for newcomers."
     )
     referral_source: ReferralSource = ReferralSource.SELF
-    campaign: str | None = Field(None, max_length=100, description="Marketing campaign that brought them.")
+    campaign: line(100) | None = Field(None, description="Marketing campaign that brought them.")
     consent: Consent
 
 
@@ -138,9 +139,9 @@ class Interview(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    held_on: date
-    coordinator: str = Field(min_length=1, max_length=200)
-    notes: str = Field("", max_length=4000)
+    held_on: Day
+    coordinator: line(200)
+    notes: text(4000) = ""
 
 
 class Participant(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,8 +18,49 @@ from sprakvan_shared.contracts.intake import (
     SwedishLevel,
     WithdrawalReason,
 )
+from sprakvan_shared.text import Name, line
 
-from ..domain.model import Consent, Interview, Participant, ParticipantDetails, ParticipantStatus
+from ..domain.commands import RegisterParticipant
+from ..domain.model import (
+    MAX_CAPACITY,
+    OLDEST_BIRTH_YEAR,
+    Consent,
+    Interview,
+    Participant,
+    ParticipantDetails,
+    ParticipantStatus,
+)
+
+
+def _registration_rules(schema: dict[str, Any]) -> None:
+    """The domain rules a JSON Schema can express, for clients generated from the OpenAPI document (the
+    domain checks them all the same): email or phone; consent given; birth year bounds; a newcomer has a
+    Swedish level and no capacity, an established resident a capacity of 1-3."""
+    properties = schema["properties"]
+    properties["birth_year"].update(minimum=OLDEST_BIRTH_YEAR, maximum=date.today().year)
+    schema["anyOf"] = [
+        {"required": ["email"], "properties": {"email": {"type": "string"}}},
+        {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+    ]
+    properties["consent"] = {
+        "allOf": [properties["consent"]],
+        "properties": {"data_processing": {"const": True}},
+    }
+    schema["if"] = {"properties": {"role": {"const": "newcomer"}}, "required": ["role"]}
+    schema["then"] = {
+        "required": ["swedish_level"],
+        "properties": {"capacity": {"type": "null"}, "swedish_level": {"type": "string"}},
+    }
+    schema["else"] = {
+        "required": ["capacity"],
+        "properties": {"capacity": {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY}},
+    }
+
+
+class RegistrationRequest(RegisterParticipant):
+    """``RegisterParticipant`` as the API documents it."""
+
+    model_config = ConfigDict(json_schema_extra=_registration_rules)
 
 
 class ParticipantPatch(BaseModel):
@@ -26,21 +68,21 @@ class ParticipantPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    first_name: str | None = Field(None, min_length=1, max_length=100)
-    last_name: str | None = Field(None, min_length=1, max_length=100)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=20)
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: line(254) | None = None
+    phone: line(20) | None = None
     gender: Gender | None = None
     birth_year: int | None = None
-    district: str | None = Field(None, min_length=1, max_length=80)
+    district: line(80) | None = None
     languages: tuple[LanguageSkill, ...] | None = Field(None, max_length=10)
     swedish_level: SwedishLevel | None = None
-    interests: tuple[str, ...] | None = Field(None, max_length=20)
+    interests: tuple[line(50), ...] | None = Field(None, max_length=20)
     availability: tuple[Availability, ...] | None = Field(None, max_length=21)
     wishes: MatchWishes | None = None
     capacity: int | None = None
     referral_source: ReferralSource | None = None
-    campaign: str | None = Field(None, max_length=100)
+    campaign: line(100) | None = None
     consent: Consent | None = None
 
     def changes(self) -> dict[str, object]:
