@@ -78,7 +78,9 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
 async def test_every_change_publishes_its_event_in_order(intake: httpx.AsyncClient, nc: nats.NATS) -> None:
     created = (await intake.post("/participants", json=established())).json()
     pid = created["id"]
-    assert (await intake.patch(f"/participants/{pid}", json={"capacity": 3})).status_code == 200
+    assert (
+        await intake.patch(f"/participants/{pid}", json={"capacity": 3}, headers={"If-Match": "*"})
+    ).status_code == 200
     assert (
         await intake.post(
             f"/participants/{pid}/interviews", json={"held_on": "2026-11-20", "notes": "Vill träffa en familj"}
