@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import db, idempotency, text
@@ -327,6 +328,21 @@ class ErrorMiddleware:
                 await _send_json(send, status_code, content, headers)
 
 
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 with an ``Allow`` that lists every method of the path (FastAPI has one route per method, and
+    Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE or route.matches({**request.scope, "method": "POST"})[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return JSONResponse(
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        content={"detail": "Method Not Allowed"},
+        headers={"Allow": ", ".join(sorted(methods))},
+    )
+
+
 # -- OpenAPI ----------------------------------------------------------------------------------------
 _ERROR_SCHEMA = {
     "type": "object",
@@ -439,5 +455,6 @@ def install(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier | Non
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.openapi = _openapi_with_errors(app)  # type: ignore[method-assign]
     app.include_router(health_router(runtime))

@@ -29,8 +29,10 @@ from .languages import LANGUAGE_CODES
 
 OLDEST_BIRTH_YEAR = 1900
 MAX_CAPACITY = 3
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{5,19}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
 
 
 class ParticipantStatus(StrEnum):

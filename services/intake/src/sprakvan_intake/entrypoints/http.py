@@ -34,6 +34,7 @@ IfMatch = Annotated[
     Header(
         alias="If-Match",
         max_length=40,
+        pattern=r'^(\*|(W/)?"?[0-9]{1,9}"?)$',
         description='The version you read, as its ETag (`"3"`); `*` for any. A stale one gets 412.',
     ),
 ]
@@ -48,7 +49,28 @@ def _etag(participant: Participant) -> dict[str, str]:
     return {"ETag": f'"{participant.version}"'}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantOut)
+def _link(path: str, method: str, **extra: str) -> dict[str, object]:
+    ref = "#/paths/" + path.replace("/", "~1") + "/" + method
+    return {"operationRef": ref, "parameters": {"participant_id": "$response.body#/id", **extra}}
+
+
+# OpenAPI links: what a client (or the schema fuzzer's stateful phase) can do with a new participant.
+_ONE = "/participants/{participant_id}"
+_REGISTERED_LINKS = {
+    "GetParticipant": _link(_ONE, "get"),
+    "UpdateParticipant": _link(_ONE, "patch", **{"header.If-Match": "$response.header.ETag"}),
+    "RecordInterview": _link(f"{_ONE}/interviews", "post"),
+    "WithdrawParticipant": _link(f"{_ONE}/withdraw", "post"),
+    "EraseParticipant": _link(_ONE, "delete"),
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ParticipantOut,
+    responses={201: {"description": "Registered.", "links": _REGISTERED_LINKS}},
+)
 async def register(
     command: RegistrationRequest,
     request: Request,

@@ -22,8 +22,10 @@ from sprakvan_shared.text import Name, line
 
 from ..domain.commands import RegisterParticipant
 from ..domain.model import (
+    EMAIL_PATTERN,
     MAX_CAPACITY,
     OLDEST_BIRTH_YEAR,
+    PHONE_PATTERN,
     Consent,
     Interview,
     Participant,
@@ -38,6 +40,8 @@ def _registration_rules(schema: dict[str, Any]) -> None:
     Swedish level and no capacity, an established resident a capacity of 1-3."""
     properties = schema["properties"]
     properties["birth_year"].update(minimum=OLDEST_BIRTH_YEAR, maximum=date.today().year)
+    properties["email"]["anyOf"][0]["pattern"] = EMAIL_PATTERN
+    properties["phone"]["anyOf"][0]["pattern"] = PHONE_PATTERN
     schema["anyOf"] = [
         {"required": ["email"], "properties": {"email": {"type": "string"}}},
         {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
