@@ -3,8 +3,7 @@ the service serves, over real HTTP (uvicorn), with the service on real NATS and 
 
 A service gets it with one line in its tests (see ``tests/test_api_fuzz.py``)::
 
-    test_matching_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_matching.entrypoints.http:create_app",
-                                                                "sprakvan_matching.settings:MatchingSettings")
+    test_matching_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_matching.service:SERVICE")
 
 The same run by hand, against a service started with ``sprakvan up`` (``TOKEN`` from its output)::
 
@@ -31,7 +30,7 @@ import uvicorn
 
 # Enough to find what the coverage phase's edge cases (NUL, surrogates, huge numbers, far dates...) find,
 # and to keep one service's run under a minute on a loaded 2-core machine.
-MAX_EXAMPLES = int(os.environ.get("SPRAKVAN_FUZZ_EXAMPLES", "40"))
+MAX_EXAMPLES = int(os.environ.get("SPRAKVAN_FU_EXAMPLES", "40"))
 MAX_SECONDS = 60
 SEED = 6
 
@@ -92,16 +91,17 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def schema_fuzz_test(app_factory: str, settings_class: str) -> Callable[..., Any]:
-    """A pytest test that fuzzes the service made by ``app_factory(settings)`` and fails on any finding."""
+def schema_fuzz_test(service: str) -> Callable[..., Any]:
+    """A pytest test that fuzzes the kit ``Service`` named ``module:NAME`` and fails on any finding."""
 
     async def test(database_url: str, nats_url: str, mint: Callable[..., str]) -> None:
-        from .conftest import PUBLIC_KEY
+        from .kit import PUBLIC_KEY
 
-        settings = _load(settings_class)(
+        spec = _load(service)
+        settings = spec.settings(
             DATABASE_URL=database_url, NATS_URL=nats_url, JWT_PUBLIC_KEY=PUBLIC_KEY, LOG_LEVEL="WARNING"
         )
-        app = _load(app_factory)(settings)
+        app = spec.create_app(settings)
 
         def fuzz() -> subprocess.CompletedProcess:
             with serve(app) as url:
@@ -113,5 +113,5 @@ def schema_fuzz_test(app_factory: str, settings_class: str) -> Callable[..., Any
         assert result.returncode == 0, report
         assert "Server error" not in result.stdout, report
 
-    test.__doc__ = f"Schemathesis, all checks, against {app_factory}: no server error, no other finding."
+    test.__doc__ = f"Schemathesis, all checks, against {service}: no server error, no other finding."
     return test

@@ -4,6 +4,4 @@ from __future__ import annotations
 
 from .fuzz import schema_fuzz_test
 
-test_intake_survives_the_schema_fuzzer = schema_fuzz_test(
-    "sprakvan_intake.entrypoints.http:create_app", "sprakvan_intake.settings:IntakeSettings"
-)
+test_intake_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_intake.service:SERVICE")

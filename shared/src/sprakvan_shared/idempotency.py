@@ -201,14 +201,15 @@ class IdempotencyMiddleware:
             b"\0".join([scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
         pool = scope["app"].state.runtime.pool
-        if await self._answer_from_record(pool, principal.organisation_id, key, fingerprint, send, wait=False):
+        # A record without a response yet: its request is running (or just committed); wait for it.
+        if await self._answer_from_record(pool, principal.organisation_id, key, fingerprint, send):
             return
         claim = Claim(principal.organisation_id, key, fingerprint, self.ttl)
         token = _current.set(claim)
         try:
             await self._run(scope, _replay_body(body), send, pool, claim)
         except ConcurrentDuplicate:
-            if not await self._answer_from_record(pool, principal.organisation_id, key, fingerprint, send, wait=True):
+            if not await self._answer_from_record(pool, principal.organisation_id, key, fingerprint, send):
                 raise
         finally:
             _current.reset(token)
@@ -243,10 +244,10 @@ class IdempotencyMiddleware:
         await self.app(scope, receive, capture)
 
     async def _answer_from_record(
-        self, pool: asyncpg.Pool, organisation_id: str, key: str, fingerprint: str, send: Send, *, wait: bool
+        self, pool: asyncpg.Pool, organisation_id: str, key: str, fingerprint: str, send: Send
     ) -> bool:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (_WAIT_FOR_RUNNING if wait else 0)
+        deadline = loop.time() + _WAIT_FOR_RUNNING
         while True:
             record = await _lookup(pool, organisation_id, key)
             if record is None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .contracts.subjects import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Namespace
+
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
@@ -29,6 +31,15 @@ class ServiceSettings(BaseSettings):
         "nats://127.0.0.1:4222",
         validation_alias=AliasChoices("NATS_URL", "nats_url"),
         description="NATS server(s), comma separated.",
+    )
+    nats_namespace: str = Field(
+        DEFAULT_NAMESPACE,
+        pattern=NAMESPACE_PATTERN.pattern,
+        validation_alias=AliasChoices("NATS_NAMESPACE", "nats_namespace"),
+        description="First token of every subject and stream name; deployments (or tests) sharing a NATS differ here.",
+    )
+    nats_stream_replicas: int = Field(
+        1, ge=1, le=5, validation_alias=AliasChoices("NATS_STREAM_REPLICAS", "nats_stream_replicas")
     )
     # Bearer tokens: services verify only, with a public key (no default, on purpose).
     jwt_public_key: str | None = Field(None, validation_alias=_env("JWT_PUBLIC_KEY"), description="PEM public key.")
@@ -73,3 +84,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliveries: int = Field(5, ge=1)
     consumer_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     consumer_ack_wait_seconds: float = 60.0
+    consumer_batch_size: int = Field(64, ge=1, le=1000, description="Messages fetched at once per consumer.")
+    consumer_parallel_aggregates: int = Field(
+        4, ge=1, le=64, description="Aggregates of one batch applied at once (each in its own order)."
+    )
+
+    @property
+    def namespace(self) -> Namespace:
+        return Namespace(self.nats_namespace)

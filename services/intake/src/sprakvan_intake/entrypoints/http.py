@@ -157,7 +157,8 @@ async def withdraw(
 async def erase(participant_id: uuid.UUID, request: Request, principal: Writer) -> Response:
     """GDPR erasure: names, contact details, registration details and interview notes are deleted;
     ``participant.erased`` tells the other services to delete theirs."""
-    await handlers.erase_participant(_pool(request), principal, participant_id)
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    await handlers.erase_participant(_pool(request), principal, participant_id, zone=zone)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -180,7 +181,7 @@ def _unprocessable(loc: tuple[str, ...], msg: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": list(loc), "msg": msg, "type": "value_error"}])
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidParticipant)
     async def invalid(_: Request, exc: InvalidParticipant) -> JSONResponse:
         return http.unprocessable((("body", *e.field), e.message) for e in exc.errors)
@@ -206,21 +207,3 @@ def _install_error_handlers(app: FastAPI) -> None:
             content={"detail": "If-Match does not match the current version; read the participant again"},
             headers=headers,
         )
-
-
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
-    from ..service import make_runtime
-
-    settings = settings or IntakeSettings()
-    runtime = make_runtime(settings)
-    app = FastAPI(
-        title="Språkvän intake",
-        description="Registers newcomers and established residents of a language-friend programme.",
-        version="1",
-        lifespan=runtime.lifespan,
-    )
-    app.state.settings = settings
-    http.install(app, runtime)
-    _install_error_handlers(app)
-    app.include_router(router)
-    return app

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sprakvan_shared.contracts.intake import (
     Availability,
+    Code,
     Gender,
     LanguageSkill,
     MatchWishes,
     ParticipantRole,
-    ReferralSource,
     SwedishLevel,
     WithdrawalReason,
 )
@@ -78,15 +78,16 @@ class ParticipantPatch(BaseModel):
     phone: line(20) | None = None
     gender: Gender | None = None
     birth_year: int | None = None
-    district: line(80) | None = None
+    programme: Code | None = None
+    district: Code | None = None
     languages: tuple[LanguageSkill, ...] | None = Field(None, max_length=10)
     swedish_level: SwedishLevel | None = None
-    interests: tuple[line(50), ...] | None = Field(None, max_length=20)
+    interests: tuple[Code, ...] | None = Field(None, max_length=20)
     availability: tuple[Availability, ...] | None = Field(None, max_length=21)
     wishes: MatchWishes | None = None
     capacity: int | None = None
-    referral_source: ReferralSource | None = None
-    campaign: line(100) | None = None
+    referral_source: Code | None = None
+    campaign: Code | None = None
     consent: Consent | None = None
 
     def changes(self) -> dict[str, object]:
