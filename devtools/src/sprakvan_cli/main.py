@@ -43,7 +43,7 @@ ENTRY_POINT_GROUP = "sprakvan.services"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_HOME = "~/.local/share/sprakvan"
 DEMO_SIZE_ENV = "SPRAKVAN_DEMO_SIZE"
-UP_TOKEN_TTL = timedelta(days=7)  # local secret, long-lived `up`: a token that outlives a working week
+UP_TOKEN_TTL = timedelta(days=7)  # local key, long-lived `up`: a token that outlives a working week
 
 _READY_TIMEOUT = 60.0
 _SERVICE_STOP_TIMEOUT = 10.0
@@ -365,6 +365,7 @@ class Up:
     _stopping: bool = False
     _started_at: float = 0.0
     _token: str = ""
+    _admin_token: str = ""  # configures the demo organisation before the demo registers anyone
 
     # -- signals ------------------------------------------------------------------------------
 
@@ -561,15 +562,15 @@ class Up:
                 if pending:
                     time.sleep(_POLL_INTERVAL)
 
-    def _mint_demo_token(self, private_key: str) -> str:
+    def _mint_demo_token(self, private_key: str, role: str = "coordinator") -> str:
         from sprakvan_shared.auth import Role, TokenSigner
 
         from .demo import DEMO_ORGANISATION
 
         return TokenSigner(private_key).mint(
-            subject=f"coordinator@{DEMO_ORGANISATION}",
+            subject=f"{role}@{DEMO_ORGANISATION}",
             organisation_id=DEMO_ORGANISATION,
-            role=Role.COORDINATOR,
+            role=Role(role),
             ttl=UP_TOKEN_TTL,
         )
 
@@ -577,6 +578,7 @@ class Up:
         assert self.nats is not None and self.postgres is not None
         token = self._mint_demo_token(private_key)
         self._token = token
+        self._admin_token = self._mint_demo_token(private_key, "admin")
         width = max(len("PostgreSQL"), *(len(s.spec.name) for s in self.services))
         say = self._say
         say(f"\nReady in {time.monotonic() - self._started_at:.1f} s.\n")
@@ -632,7 +634,7 @@ class Up:
             raise CliError("--demo needs the intake service, which is not installed")
         newcomers, established = split_size(self.demo_size or 0)
         self._say(f"\nLoading the demo programme into intake ({newcomers} newcomers, {established} established) ...")
-        thread = _DemoThread(intake.url, self._token, newcomers, established)
+        thread = _DemoThread(intake.url, self._token, self._admin_token, newcomers, established)
         thread.start()
         return thread
 
@@ -665,9 +667,9 @@ class Up:
 
 class _DemoThread(threading.Thread):
     # A thread, so that the main thread keeps watching the services and signals meanwhile.
-    def __init__(self, url: str, token: str, newcomers: int, established: int) -> None:
+    def __init__(self, url: str, token: str, admin_token: str, newcomers: int, established: int) -> None:
         super().__init__(name="sprakvan-demo", daemon=True)
-        self.url, self.token = url, token
+        self.url, self.token, self.admin_token = url, token, admin_token
         self.newcomers, self.established = newcomers, established
         self.summary: Any = None
         self.error: BaseException | None = None
@@ -677,7 +679,13 @@ class _DemoThread(threading.Thread):
 
         try:
             self.summary = asyncio.run(
-                load_demo(self.url, self.token, newcomers=self.newcomers, established=self.established)
+                load_demo(
+                    self.url,
+                    self.token,
+                    newcomers=self.newcomers,
+                    established=self.established,
+                    admin_token=self.admin_token,
+                )
             )
         except Exception as exc:  # noqa: BLE001 - reported by the main thread
             self.error = exc

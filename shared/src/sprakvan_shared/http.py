@@ -361,6 +361,7 @@ _DESCRIPTIONS = {
     "410": "What this Idempotency-Key created or changed was erased.",
     "412": "If-Match does not match the current version.",
     "413": "The request body is too large.",
+    "428": "If-Match is required.",
     "422": "Invalid input; `detail` names each bad field (never echoes its value).",
     "503": "Database unavailable: `code` says not_saved (try again) or outcome_unknown (retry with the same "
     "Idempotency-Key). Comes with Retry-After.",
@@ -394,8 +395,8 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 names = {p["name"].lower() for p in operation.get("parameters", [])}
                 if idempotency.HEADER.lower() not in names:
                     operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
-            if method == "patch":
-                codes.add("412")
+            if method in ("patch", "put"):
+                codes |= {"412", "428"}
             if path not in ("/health", "/asyncapi.json"):
                 codes.add("503")
             responses = operation.setdefault("responses", {})

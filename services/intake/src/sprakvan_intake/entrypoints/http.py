@@ -30,12 +30,12 @@ IdempotencyKey = Annotated[
     str | None, Header(alias=idempotency.HEADER, min_length=1, max_length=200, pattern=r"^[!-~]+$")
 ]
 IfMatch = Annotated[
-    str,
+    str | None,
     Header(
         alias="If-Match",
         max_length=40,
         pattern=r'^(\*|(W/)?"?[0-9]{1,9}"?)$',
-        description='The version you read, as its ETag (`"3"`); `*` for any. A stale one gets 412.',
+        description='Required: the version you read, as its ETag (`"3"`); `*` for any. A stale one gets 412, none 428.',
     ),
 ]
 _IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
@@ -126,7 +126,7 @@ async def get_participant(participant_id: uuid.UUID, request: Request, principal
 
 @router.patch("/{participant_id}", response_model=ParticipantOut)
 async def update_participant(
-    participant_id: uuid.UUID, patch: ParticipantPatch, request: Request, principal: Writer, if_match: IfMatch
+    participant_id: uuid.UUID, patch: ParticipantPatch, request: Request, principal: Writer, if_match: IfMatch = None
 ) -> Response:
     """Change some fields. ``If-Match`` carries the version you read (its ETag); if someone changed the
     participant since, the answer is 412 with the current ETag, and nothing changes."""
@@ -168,7 +168,9 @@ def _json(body: BaseModel, status_code: int = status.HTTP_200_OK, headers: dict[
     return Response(body.model_dump_json(), status_code, headers=headers, media_type="application/json")
 
 
-def _expected_version(if_match: str) -> int | None:
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        raise handlers.PreconditionRequired
     if if_match.strip() == "*":
         return None
     match = _IF_MATCH.match(if_match.strip())
@@ -198,6 +200,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransition)
     async def conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
+
+    @app.exception_handler(handlers.PreconditionRequired)
+    async def unconditional(_: Request, __: handlers.PreconditionRequired) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_428_PRECONDITION_REQUIRED,
+            content={
+                "detail": "send If-Match with the version you read (its ETag), or * to overwrite whatever is there"
+            },
+        )
 
     @app.exception_handler(handlers.VersionMismatch)
     async def stale(_: Request, exc: handlers.VersionMismatch) -> JSONResponse:
