@@ -1137,7 +1137,7 @@ async def http_phase(
     common = {"NATS_URL": infra.nats_url, "LOG_LEVEL": "WARNING", "JWT_PUBLIC_KEY": public_key_pem(private_key)}
     intake = UvicornServer(
         "intake",
-        "sprakvan_intake.entrypoints.http:create_app",
+        "sprakvan_intake.service:SERVICE.create_app",
         {**common, "DATABASE_URL": intake_dsn},
         ready_path="/ready",
         log_dir=log_dir,

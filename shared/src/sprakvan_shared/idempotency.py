@@ -38,6 +38,8 @@ import asyncpg
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .db import acquire_clean
+
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 DEFAULT_TTL = timedelta(hours=24)
@@ -137,12 +139,13 @@ class _Record:
 
 
 async def _lookup(pool: asyncpg.Pool, organisation_id: str, key: str) -> _Record | None:
-    row = await pool.fetchrow(
-        """SELECT request_hash, status_code, response_headers, response_body, gone FROM idempotent_requests
+    async with acquire_clean(pool) as conn:  # one statement: no reset round trip
+        row = await conn.fetchrow(
+            """SELECT request_hash, status_code, response_headers, response_body, gone FROM idempotent_requests
            WHERE organisation_id = $1 AND key = $2 AND expires_at > now()""",
-        organisation_id,
-        key,
-    )
+            organisation_id,
+            key,
+        )
     if row is None:
         return None
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row["response_headers"] or [])]
@@ -153,15 +156,16 @@ async def _store(
     pool: asyncpg.Pool, claim: Claim, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
     kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _STORED_HEADERS]
-    await pool.execute(
-        """UPDATE idempotent_requests SET status_code = $3, response_headers = $4, response_body = $5
-           WHERE organisation_id = $1 AND key = $2 AND NOT gone""",
-        claim.organisation_id,
-        claim.key,
-        status,
-        kept,
-        body,
-    )
+    async with acquire_clean(pool) as conn:
+        await conn.execute(
+            """UPDATE idempotent_requests SET status_code = $3, response_headers = $4, response_body = $5
+               WHERE organisation_id = $1 AND key = $2 AND NOT gone""",
+            claim.organisation_id,
+            claim.key,
+            status,
+            kept,
+            body,
+        )
 
 
 def _json_response(status: int, detail: object, headers: list[tuple[bytes, bytes]] = ()) -> tuple[int, list, bytes]:  # type: ignore[assignment]
