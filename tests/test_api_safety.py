@@ -160,9 +160,12 @@ async def test_no_log_line_carries_a_body_or_an_input_value(intake: httpx.AsyncC
     ):
         assert (await intake.post("/participants", **raw(body))).status_code == 422
     assert (await intake.post("/participants", content=b'{"first_name": "' + MARKER.encode())).status_code == 422
+    assert (await intake.post("/participants", json=newcomer())).status_code == 201
     logged = capfd.readouterr().err
     assert "request_invalid" in logged  # the capture does see the service's log lines
     assert MARKER not in logged and MARKER.lower() not in logged and "555 01 01" not in logged
+    # The token's subject only as a pseudonym (an OIDC subject may be an email address).
+    assert '"principal": "sub-' in logged and "coordinator-1" not in logged
 
 
 # -- idempotency ----------------------------------------------------------------------------------
@@ -423,3 +426,25 @@ def test_text_rules() -> None:
     assert text.problem("Åsa Öberg-Nilsson") is None
     assert text.problem("a\x00") and text.problem("\ud800") and text.problem("\u202e") and text.problem("\x9b")
     assert text.problem("line\nbreak\ttab") is None  # allowed in notes; single-line fields refuse them
+
+
+async def test_a_post_written_without_db_transaction_is_still_replayed(intake_service, db: asyncpg.Connection) -> None:  # noqa: ANN001
+    from fastapi import Depends
+
+    from sprakvan_shared.auth import WRITERS
+    from sprakvan_shared.http import require_role
+
+    await db.execute("CREATE TABLE notes (id serial PRIMARY KEY, body text)")
+    app = intake_service.app
+
+    async def add_note(_=Depends(require_role(WRITERS))):  # noqa: ANN001, ANN202, B008 - no db.transaction
+        note_id = await app.state.runtime.pool.fetchval("INSERT INTO notes (body) VALUES ('x') RETURNING id")
+        return {"id": note_id}
+
+    app.router.add_api_route("/notes", add_note, methods=["POST"], status_code=201)
+    key = {"Idempotency-Key": "note-1"}
+    first = await intake_service.client.post("/notes", headers=key)
+    again = await intake_service.client.post("/notes", headers=key)
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count(db, "notes") == 1

@@ -199,3 +199,39 @@ def test_a_token_verified_once_still_expires_on_time() -> None:
     time.sleep(1.1)
     with pytest.raises(InvalidToken):
         run(verifier.verify(token))
+
+
+def test_tokens_verify_against_an_oidc_providers_jwks_over_http() -> None:
+    import http.server
+    import threading
+
+    from jwt.algorithms import OKPAlgorithm
+
+    from sprakvan_shared.settings import ServiceSettings
+
+    jwk = {**OKPAlgorithm.to_jwk(PUBLIC_KEY, as_dict=True), "kid": "key-1", "use": "sig", "alg": "EdDSA"}
+    document = json.dumps({"keys": [jwk]}).encode()
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/realms/sprakvan/protocol/openid-connect/certs"
+        verifier = verifier_from_settings(ServiceSettings(JWT_JWKS_URL=url))
+        good = TokenSigner(PRIVATE_KEY, key_id="key-1").mint(**CLAIMS)
+        assert run(verifier.verify(good)).organisation_id == "orsa"
+        with pytest.raises(InvalidToken):  # the right kid, another key
+            run(verifier.verify(TokenSigner(generate_private_key_pem(), key_id="key-1").mint(**CLAIMS)))
+        with pytest.raises(InvalidToken):  # a key the provider does not publish
+            run(verifier.verify(TokenSigner(PRIVATE_KEY, key_id="key-2").mint(**CLAIMS)))
+    finally:
+        server.shutdown()

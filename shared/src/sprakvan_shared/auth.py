@@ -215,10 +215,18 @@ def public_key_pem(private_key_pem: str) -> str:
 class TokenSigner:
     """Mints tokens with a private key (Ed25519 gives EdDSA, RSA gives RS256)."""
 
-    def __init__(self, private_key_pem: str, *, issuer: str = DEFAULT_ISSUER, audience: str = DEFAULT_AUDIENCE) -> None:
+    def __init__(
+        self,
+        private_key_pem: str,
+        *,
+        issuer: str = DEFAULT_ISSUER,
+        audience: str = DEFAULT_AUDIENCE,
+        key_id: str | None = None,  # the JWT header's `kid`, for verifiers that read a JWKS
+    ) -> None:
         self._key = serialization.load_pem_private_key(private_key_pem.replace("\\n", "\n").encode(), password=None)
         self._algorithm = "EdDSA" if isinstance(self._key, ed25519.Ed25519PrivateKey) else "RS256"
         self._issuer, self._audience = issuer, audience
+        self._headers = {"kid": key_id} if key_id else None
 
     def mint(
         self, *, subject: str, organisation_id: str, role: Role, ttl: timedelta = DEFAULT_MAX_LIFETIME, **extra: Any
@@ -234,4 +242,4 @@ class TokenSigner:
             "exp": now + ttl,
             **extra,
         }
-        return jwt.encode(claims, self._key, algorithm=self._algorithm)
+        return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=self._headers)

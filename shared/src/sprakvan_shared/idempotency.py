@@ -17,8 +17,10 @@ How it works (``IdempotencyMiddleware``, installed by ``http.install``):
 - Keys expire ``IDEMPOTENCY_TTL_HOURS`` (default 24 h) after first use; then the key may be used anew.
 
 A handler takes part by opening its transaction with ``db.transaction(pool)`` and, when the request
-concerns one aggregate, calling ``bind_resource(id)`` first (so that erasure finds its keys).
-A POST without the header is not deduplicated.
+concerns one aggregate, calling ``bind_resource(id)`` first (so that erasure finds its keys). A POST
+that writes otherwise is still recorded, after its response (logged as
+``idempotency_key_recorded_after_commit``: a crash in that moment lets a retry run again, and two
+concurrent retries both run). A POST without the header is not deduplicated.
 """
 
 from __future__ import annotations
@@ -168,6 +170,27 @@ async def _store(
         )
 
 
+async def _record_after(
+    pool: asyncpg.Pool, claim: Claim, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _STORED_HEADERS]
+    async with acquire_clean(pool) as conn:
+        await conn.execute(
+            """INSERT INTO idempotent_requests (organisation_id, key, request_hash, resource_id, status_code,
+                                                response_headers, response_body, expires_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval)
+               ON CONFLICT DO NOTHING""",
+            claim.organisation_id,
+            claim.key,
+            claim.fingerprint,
+            claim.resource_id,
+            status,
+            kept,
+            body,
+            claim.ttl,
+        )
+
+
 def _json_response(status: int, detail: object, headers: list[tuple[bytes, bytes]] = ()) -> tuple[int, list, bytes]:  # type: ignore[assignment]
     return status, [(b"content-type", b"application/json"), *headers], json.dumps({"detail": detail}).encode()
 
@@ -241,7 +264,13 @@ class IdempotencyMiddleware:
                 except Exception as exc:  # the change is committed: still answer; a retry gets 409
                     log.warning("idempotent_response_not_stored", error=type(exc).__name__)
             elif not claim.claimed and 200 <= status < 300:
-                log.warning("idempotency_key_not_recorded", path=scope.get("route_path", scope["path"]))
+                # The route wrote without db.transaction: record after the fact, so that a retry still gets
+                # this response (not atomic with the change: a crash in between lets a retry run again).
+                log.warning("idempotency_key_recorded_after_commit", path=scope["path"])
+                try:
+                    await _record_after(pool, claim, status, headers, body)
+                except Exception as exc:
+                    log.warning("idempotent_response_not_stored", error=type(exc).__name__)
             await send(start)
             await send({"type": "http.response.body", "body": body})
 
