@@ -24,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "compose.yaml"
 INFRA = ("nats", "postgres")
+CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")  # profile `cluster`, see test_compose_cluster.py
 
 
 def load_compose() -> dict:
@@ -32,7 +33,7 @@ def load_compose() -> dict:
 
 
 COMPOSE = load_compose()
-APP_SERVICES = sorted(set(COMPOSE["services"]) - set(INFRA))
+APP_SERVICES = sorted(set(COMPOSE["services"]) - set(INFRA) - set(CLUSTER_NODES))
 
 
 def compose_schema() -> dict:

@@ -2,6 +2,7 @@
 
 * ``sprakvan serve NAME``  runs one service with uvicorn, configured by the environment (as compose does);
 * ``sprakvan token``       mints a bearer token;
+* ``sprakvan migrate NAME`` applies a service's migrations (a deploy step, ``migrate.py``);
 * ``sprakvan up``          runs everything locally: embedded NATS and PostgreSQL plus every service,
                            with data kept under ``$SPRAKVAN_HOME``; ``--demo`` loads a demo programme.
 
@@ -51,6 +52,11 @@ _GRACEFUL_SHUTDOWN = 8  # uvicorn's own limit, below ours so it gets to finish i
 _POLL_INTERVAL = 0.2
 _LOG_TAIL_LINES = 30
 _LOG_ROTATE_BYTES = 10 * 1024 * 1024
+# A service that exits unexpectedly is restarted, as compose's `restart: unless-stopped` would: after 1 s,
+# then twice as long after each exit that follows quickly, at most 30 s; once it ran for a minute, 1 s again.
+_RESTART_FIRST_DELAY = 1.0
+_RESTART_MAX_DELAY = 30.0
+_RESTART_RESET_AFTER = 60.0
 
 
 class CliError(Exception):
@@ -293,6 +299,12 @@ class _ServiceProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     moved: bool = False  # already restarted on another port once
+    env: dict[str, str] = field(default_factory=dict)
+    restarts: int = 0
+    quick_exits: int = 0  # exits in a row that came soon after a start: they lengthen the delay
+    restart_at: float | None = None  # when a restart is due, after an unexpected exit
+    recovering: bool = False  # restarted, not yet ready again
+    started_at: float = 0.0
     _log_offset: int = 0
 
     @property
@@ -302,6 +314,8 @@ class _ServiceProcess:
     def start(self, env: dict[str, str]) -> None:
         command = [sys.executable, "-m", "sprakvan_cli.main", "serve", self.spec.name,
                    "--host", DEFAULT_HOST, "--port", str(self.port)]  # fmt: skip
+        self.env = env
+        self.started_at = time.monotonic()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         _rotate_log(self.log_path)
         with self.log_path.open("ab") as log:
@@ -551,7 +565,9 @@ class Up:
                             self._say(f"  {service.spec.name}: its port was taken meanwhile; trying {service.port}")
                             service.start(env | {"DATABASE_URL": self.postgres.dsn(service.spec.name)})  # type: ignore[union-attr]
                             continue
-                        raise CliError(f"{service.spec.name} did not start: {service.describe_exit()}")
+                        # PostgreSQL or NATS not there yet, a crash: try again, as compose would.
+                        self._restart_when_due(service)
+                        continue
                     with contextlib.suppress(httpx.HTTPError):
                         if client.get(f"{service.url}/ready").status_code == 200:
                             pending.remove(service)
@@ -597,16 +613,48 @@ class Up:
         logs = [str(s.log_path) for s in self.services] + [str(self.nats.log_path), str(self.postgres.log_path)]
         say(f"Logs: {', '.join(logs)}")
 
+    def _restart_when_due(self, service: _ServiceProcess) -> None:
+        """After an unexpected exit: say so and schedule a restart with backoff; restart when it is due."""
+        now = time.monotonic()
+        if service.restart_at is None:
+            ran_for = now - service.started_at
+            service.quick_exits = 0 if ran_for >= _RESTART_RESET_AFTER else service.quick_exits + 1
+            delay = min(_RESTART_FIRST_DELAY * 2 ** max(service.quick_exits - 1, 0), _RESTART_MAX_DELAY)
+            service.restart_at = now + delay
+            self._warn(f"sprakvan up: {service.describe_exit()}\n  restarting {service.spec.name} in {delay:.0f} s")
+        elif now >= service.restart_at:
+            service.restart_at = None
+            service.restarts += 1
+            service.recovering = True
+            service.start(service.env)
+            self._say(f"  restarted {service.spec.name} (restart {service.restarts}, pid {service.process.pid})")  # type: ignore[union-attr]
+
+    def _say_when_recovered(self, client: Any) -> None:
+        import httpx
+
+        for service in self.services:
+            if service.recovering and service.exit_code is None:
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{service.url}/ready").status_code == 200:
+                        service.recovering = False
+                        self._say(f"  {service.spec.name} is ready again: {service.url}")
+
     def _watch(self) -> int:
-        """Until a signal: load the demo if asked, and notice anything that dies."""
+        """Until a signal: load the demo if asked, restart services that exit, notice servers that die."""
+        import httpx
+
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            return self._watch_with(client)
+
+    def _watch_with(self, client: Any) -> int:
         demo = self._start_demo() if self.demo_size is not None else None
         if demo is None:
             self._say("\nPress Ctrl-C to stop.")
         while self._stop_signal is None:
             for service in self.services:
                 if service.exit_code is not None:
-                    self._warn(f"sprakvan up: {service.describe_exit()}\nstopping everything")
-                    return 1
+                    self._restart_when_due(service)
+            self._say_when_recovered(client)
             for server in (self.nats, self.postgres):
                 if server is not None and not server.running:
                     self._warn(
@@ -793,6 +841,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(handler=cmd_up, parser=up)
     deadletters.add_commands(commands)
+
+    from .migrate import add_migrate_command  # stdlib only at import
+
+    add_migrate_command(commands)
     return parser
 
 

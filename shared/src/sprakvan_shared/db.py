@@ -1,8 +1,11 @@
 """asyncpg pool and the migration runner.
 
-Migrations are numbered SQL files (``0001_participants.sql``) in a package directory. Each is applied
-once, in its own transaction, and recorded in ``schema_migrations``. A transaction-level advisory lock
-makes concurrent start-ups of two replicas safe: the second waits, then finds nothing left to do.
+Migrations are numbered SQL files (``0001_participants.sql``) in a package directory. Any other file
+there (``001_x.sql``, ``0003-x.sql``, ``0004_x.SQL``, ``notes.txt``) is an error, not silently skipped:
+a misnamed migration would otherwise never run. Each is applied once, in its own transaction, and
+recorded in ``schema_migrations``. A transaction-level advisory lock makes concurrent start-ups of two
+replicas safe: the second waits, then finds nothing left to do. ``sprakvan migrate NAME`` runs the same
+as a deploy step, before the new version starts.
 The shared plumbing tables (outbox, inbox) come first, as component ``shared``.
 """
 
@@ -239,12 +242,25 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
+# What Python packaging puts beside the SQL files; nothing else may be there.
+_PACKAGE_FILES = frozenset({"__init__.py", "__pycache__"})
+
+
+class MigrationNameError(ValueError):
+    pass
+
+
 def load_migrations(component: str, directory: Traversable) -> list[Migration]:
     found = []
     for entry in directory.iterdir():
+        if entry.name in _PACKAGE_FILES:
+            continue
         match = _MIGRATION_FILE.match(entry.name)
-        if match:
-            found.append(Migration(component, int(match[1]), entry.name, entry.read_text("utf-8")))
+        if not match or not entry.is_file():
+            raise MigrationNameError(
+                f"{component}: {entry.name!r} in the migrations directory is not named NNNN_lower_case_words.sql"
+            )
+        found.append(Migration(component, int(match[1]), entry.name, entry.read_text("utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
@@ -255,8 +271,11 @@ def load_migrations(component: str, directory: Traversable) -> list[Migration]:
 def shared_migrations() -> list[Migration]:
     """The plumbing every service's database has: outbox and inbox (component ``shared``), and the
     Idempotency-Key records (component ``shared-idempotency``, numbered on its own)."""
-    root = resources.files("sprakvan_shared") / "migrations"
-    return [*load_migrations("shared", root), *load_migrations("shared-idempotency", root / "idempotency")]
+    package = resources.files("sprakvan_shared")
+    return [
+        *load_migrations("shared", package / "migrations"),
+        *load_migrations("shared-idempotency", package / "idempotency_migrations"),
+    ]
 
 
 class MigrationChecksumMismatch(RuntimeError):

@@ -44,6 +44,7 @@ from . import http
 from .consumer import EventConsumer
 from .contracts.envelope import IntegrationEvent
 from .db import Migration, load_migrations
+from .metrics import install_metrics
 from .runtime import ServiceRuntime
 from .settings import ServiceSettings
 
@@ -99,6 +100,7 @@ class Service:
         )
         app.state.settings = settings
         http.install(app, runtime)  # the token verifier comes from the settings (a public key, no default)
+        install_metrics(app, runtime)
         if self.error_handlers is not None:
             self.error_handlers(app)
         for router in self.routers:
