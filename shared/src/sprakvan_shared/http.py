@@ -333,8 +333,7 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     Starlette names only the first route's)."""
     methods: set[str] = set()
     for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match is not Match.NONE or route.matches({**request.scope, "method": "POST"})[0] is not Match.NONE:
+        if route.matches(request.scope)[0] is not Match.NONE:  # PARTIAL: the path matches, the method not
             methods |= getattr(route, "methods", None) or set()
     return JSONResponse(
         status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
