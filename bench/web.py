@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sprakvan_shared.auth import generate_private_key_pem, public_key_pem  # noqa: E402
 from sprakvan_shared.contracts.intake import OrganisationConfiguration  # noqa: E402
 from sprakvan_web.service import SERVICE  # noqa: E402
 from sprakvan_web.settings import WebSettings  # noqa: E402
@@ -54,7 +55,8 @@ async def rate(app: FastAPI, path: str, requests: int, concurrency: int = 8) -> 
 
 
 async def main(requests: int, lang: str) -> None:
-    web = SERVICE.create_app(WebSettings(JWT_SECRET="bench-secret-0123456789-0123456789-abcdef"))
+    private_key = generate_private_key_pem()
+    web = SERVICE.create_app(WebSettings(JWT_PUBLIC_KEY=public_key_pem(private_key), signing_key=private_key))
     config = OrganisationConfiguration.model_validate({"organisation_id": ORGANISATION, **configuration()})
     web.state.web.configurations[ORGANISATION] = (float("inf"), config)
     path = f"/signup/{ORGANISATION}/sprakvan?lang={lang}"

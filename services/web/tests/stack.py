@@ -10,12 +10,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-import jwt
 import uvicorn
 
 from sprakvan_intake.service import SERVICE as INTAKE
-from sprakvan_shared.auth import InvalidToken, Principal, Role
+from sprakvan_shared.auth import JwtVerifier
 from sprakvan_web.service import SERVICE as WEB
 from tests import factories
 from tests.kit import ORG_A, RunningService, ServiceStarter, mint_token
@@ -23,38 +21,10 @@ from tests.kit import ORG_A, RunningService, ServiceStarter, mint_token
 PROGRAMME = "sprakvan"
 
 
-class JwksVerifier:
-    """Intake's side of the web service's tokens until the API-safety branch brings its ``JwtVerifier``
-    to main: EdDSA/RS256 against the keys the web service publishes, ``aud`` = intake, ``iss`` required."""
-
-    def __init__(self, jwks: dict[str, Any], *, audience: str, issuer: str) -> None:
-        self._keys = {key["kid"]: jwt.PyJWK(key).key for key in jwks["keys"]}
-        self._audience, self._issuer = audience, issuer
-
-    def verify(self, token: str) -> Principal:
-        try:
-            key = self._keys[jwt.get_unverified_header(token).get("kid", "")]
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["EdDSA", "RS256"],
-                audience=self._audience,
-                issuer=self._issuer,
-                options={"require": ["sub", "org", "role", "iss", "aud", "iat", "exp"]},
-            )
-            return Principal(str(claims["sub"]), str(claims["org"]), Role(claims["role"]))
-        except (KeyError, jwt.PyJWTError, ValueError) as exc:
-            raise InvalidToken(type(exc).__name__) from exc
-
-
-def intake_verifier(web_url: str, keys: dict[str, Any]) -> Any:
-    """The API-safety branch's own verifier on the web front's JWKS URL once it is on main, else ours."""
-    from sprakvan_shared import auth
-
-    verifier = getattr(auth, "JwtVerifier", None)
-    if verifier is not None:
-        return verifier(jwks_url=f"{web_url}/.well-known/jwks.json", audience="intake", issuer="sprakvan")
-    return JwksVerifier(keys, audience="intake", issuer="sprakvan")
+def intake_verifier(web_url: str) -> JwtVerifier:
+    """Intake verifying the web front's tokens as a deployment with one audience per service would: the
+    keys from the web front's JWKS URL, ``aud`` = intake (the kit's verifier of the test key is replaced)."""
+    return JwtVerifier(jwks_url=f"{web_url}/.well-known/jwks.json", audience="intake", issuer="sprakvan")
 
 
 @contextlib.asynccontextmanager
@@ -102,10 +72,13 @@ async def web_stack(start_service: ServiceStarter, **web_settings: Any) -> Async
     async with start_service(INTAKE, wait_for_messaging=False) as intake:
         await factories.configure(intake.client, [mint_token(ORG_A, "admin")])
         async with serve(intake.app) as intake_url:
-            settings = {"intake_url": intake_url, "signing_key": signing_key(), "form_min_seconds": 0}
+            settings = {
+                "intake_url": intake_url,
+                "intake_audience": "intake",
+                "signing_key": signing_key(),
+                "form_min_seconds": 0,
+            }
             async with start_service(WEB, wait_for_messaging=False, **(settings | web_settings)) as web:
                 async with serve(web.app) as web_url:
-                    async with httpx.AsyncClient(trust_env=False) as client:
-                        keys = (await client.get(f"{web_url}/.well-known/jwks.json")).json()
-                    intake.app.state.token_verifier = intake_verifier(web_url, keys)
+                    intake.app.state.token_verifier = intake_verifier(web_url)
                     yield Stack(web, intake, web_url, intake_url)

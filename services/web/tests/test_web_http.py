@@ -71,7 +71,7 @@ async def test_a_signup_registers_at_intake_and_keeps_its_consent_record(start_s
         assert response.headers["location"].endswith("/thanks?lang=sv")
         (registered,) = await _participants(stack)
         assert registered["first_name"] == "Amina"
-        assert registered["last_name"] == "-"  # the form asks only the first name
+        assert registered["last_name"] == "Ej angivet"  # the form asks only the first name
         assert registered["languages"] == [{"code": "ar", "level": "native"}, {"code": "en", "level": "conversational"}]
         assert registered["availability"] == [
             {"weekday": "tue", "part_of_day": "evening"},

@@ -3,6 +3,7 @@ from datetime import timedelta
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from sprakvan_shared.auth import DEFAULT_AUDIENCE
 from sprakvan_shared.settings import ServiceSettings
 
 
@@ -16,8 +17,10 @@ class WebSettings(ServiceSettings):
         validation_alias=AliasChoices("WEB_INTAKE_URL", "INTAKE_URL", "intake_url"),
         description="Intake's HTTP API (`sprakvan up` sets INTAKE_URL).",
     )
-    intake_audience: str = Field("intake", description="`aud` of the tokens for intake.")
-    # The token issuer: a PEM private key (Ed25519 or RSA). Without one, main's HS256 with JWT_SECRET.
+    # The audience intake verifies (its JWT_AUDIENCE): the deployment-wide default, or "intake" where each
+    # service is given its own name as audience.
+    intake_audience: str = Field(DEFAULT_AUDIENCE, description="`aud` of the tokens for intake.")
+    # The token issuer: a PEM private key (Ed25519 or RSA); no default.
     signing_key: SecretStr | None = Field(None, description="PEM private key the web service signs tokens with.")
     signing_key_file: str | None = Field(None, description="File holding that key.")
     token_issuer: str = Field("sprakvan", description="`iss` of the tokens it signs.")

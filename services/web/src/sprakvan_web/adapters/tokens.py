@@ -4,13 +4,8 @@ Each call to another service gets its own short-lived token (minutes), whose aud
 service, signed with the web service's private key. The public half is published as a JWKS
 (``/.well-known/jwks.json``), with a ``kid`` (RFC 7638 thumbprint) so that keys can be rotated.
 
-Claims and algorithm follow ``sprakvan_shared.auth`` on the API-safety branch: EdDSA (Ed25519) or RS256,
+Claims and algorithm are those ``sprakvan_shared.auth.JwtVerifier`` checks: EdDSA (Ed25519) or RS256,
 ``sub``, ``org``, ``role`` (admin|coordinator|viewer), ``iss``, ``aud``, ``iat``, ``exp``.
-
-Until that branch lands, main's services verify HS256 with ``JWT_SECRET`` and refuse an ``aud`` they
-were not told to expect; without a signing key the issuer therefore signs main's HS256 tokens (no
-``aud``/``iss``, an empty JWKS) so that ``sprakvan up`` works on main as it is. That mode goes away with
-the HS256 verifier.
 """
 
 from __future__ import annotations
@@ -83,20 +78,3 @@ class AsymmetricIssuer:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self._jwk]}
-
-
-class LegacySharedSecretIssuer:
-    """Main's HS256 tokens, for as long as the services verify those (see the module docstring)."""
-
-    def __init__(self, secret: str, *, ttl: timedelta) -> None:
-        if len(secret) < 32:
-            raise ValueError("JWT secret must be at least 32 characters")
-        self._secret, self._ttl = secret, ttl
-
-    def mint(self, *, subject: str, organisation_id: str, role: Role, audience: str) -> str:
-        now = datetime.now(UTC)
-        claims = {"sub": subject, "org": organisation_id, "role": Role(role).value, "iat": now, "exp": now + self._ttl}
-        return jwt.encode(claims, self._secret, algorithm="HS256")
-
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": []}

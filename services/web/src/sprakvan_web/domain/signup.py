@@ -2,7 +2,8 @@
 
 No I/O and no wording here: errors are codes (``Problem``) that the page words in the reader's language.
 The form asks only a first name (no free text, nothing that identifies more than needed); intake requires
-a last name, so a sign-up sends ``LAST_NAME_NOT_ASKED`` ("-"), which coordinators read as "not asked".
+a last name with at least one letter, so a sign-up sends ``LAST_NAME_NOT_ASKED`` ("Ej angivet", Swedish
+for "not given", which coordinators read). Better: intake makes the last name optional.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from . import choices
 from .locales import find as find_locale
 
-LAST_NAME_NOT_ASKED = "-"
+LAST_NAME_NOT_ASKED = "Ej angivet"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
 _FIRST_NAME_MAX = 100

@@ -14,7 +14,7 @@ from sprakvan_shared.contracts.intake import OrganisationConfiguration
 
 from ..adapters.intake import IntakeClient
 from ..adapters.oidc import OidcClient
-from ..adapters.tokens import AsymmetricIssuer, LegacySharedSecretIssuer, TokenIssuer
+from ..adapters.tokens import AsymmetricIssuer, TokenIssuer
 from ..domain.spam import RateLimit
 from ..service_layer.accounts import Session, session_of
 from ..settings import WebSettings
@@ -27,13 +27,13 @@ def make_issuer(settings: WebSettings) -> TokenIssuer:
     pem = settings.signing_key.get_secret_value() if settings.signing_key else None
     if pem is None and settings.signing_key_file:
         pem = Path(settings.signing_key_file).read_text()
-    if pem:
-        return AsymmetricIssuer(pem, issuer=settings.token_issuer, ttl=ttl)
-    # Main's shared secret, for as long as ServiceSettings has one (see adapters/tokens.py).
-    secret = getattr(settings, "jwt_secret", None)
-    if secret is None:
-        raise RuntimeError("the web front signs tokens: set WEB_SIGNING_KEY_FILE (or WEB_SIGNING_KEY) to a PEM key")
-    return LegacySharedSecretIssuer(secret.get_secret_value(), ttl=ttl)
+    if not pem:
+        # No default key, on purpose (as for the services' public key): a default would let anyone mint.
+        raise RuntimeError(
+            "the web front signs the tokens: set WEB_SIGNING_KEY_FILE (or WEB_SIGNING_KEY) to the PEM private key "
+            "whose public half the services verify with (`sprakvan up` passes its own)"
+        )
+    return AsymmetricIssuer(pem, issuer=settings.token_issuer, ttl=ttl)
 
 
 @dataclass
