@@ -1,0 +1,189 @@
+"""The life of a pair, the one-pair hard constraints and the explanation sentence."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from matching_factories import NEIGHBOURS, TODAY, candidate
+
+from sprakvan_matching.domain.constraints import Broken, PairContext, check_pair
+from sprakvan_matching.domain.explanation import explain
+from sprakvan_matching.domain.model import (
+    Attendee,
+    Conversation,
+    EndReason,
+    FollowUpOutcome,
+    InvalidTransition,
+    Origin,
+    Pair,
+    PairStatus,
+    ParticipantStatus,
+    RejectionReason,
+    Role,
+    Wishes,
+)
+from sprakvan_matching.domain.scoring import ScoreTables, breakdown
+from sprakvan_matching.domain.settings import LanguagePreference, ProgrammeSettings
+
+NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+
+def _proposal() -> Pair:
+    return Pair.propose(
+        organisation_id="linkoping",
+        programme="sprakvan",
+        newcomer_id=uuid.uuid4(),
+        established_id=uuid.uuid4(),
+        score={"total": 1.0, "criteria": []},
+        round_id=uuid.uuid4(),
+        now=NOW,
+    )
+
+
+def test_a_pair_goes_proposed_formed_active_followed_up_ended_one_version_a_step():
+    proposed = _proposal()
+    formed = proposed.accept(NOW)
+    active = formed.activate(Conversation(TODAY, (Attendee.NEWCOMER, Attendee.ESTABLISHED)), TODAY)
+    assert [f.due_on for f in active.follow_ups] == [TODAY + timedelta(days=35), TODAY + timedelta(days=182)]
+    later = TODAY + timedelta(days=36)
+    followed = active.record_follow_up(done_on=later, outcome=FollowUpOutcome.GOING_WELL, notes="bra", today=later)
+    assert followed.follow_ups[0].done_on == later and followed.follow_ups[1].done_on is None
+    ended = followed.end(EndReason.COMPLETED, later)
+    assert [p.status for p in (proposed, formed, active, followed, ended)] == [
+        PairStatus.PROPOSED,
+        PairStatus.FORMED,
+        PairStatus.ACTIVE,
+        PairStatus.ACTIVE,
+        PairStatus.ENDED,
+    ]
+    assert [p.version for p in (proposed, formed, active, followed, ended)] == [1, 2, 3, 4, 5]
+    assert ended.end_reason is EndReason.COMPLETED and ended.formed_at == NOW and ended.activated_at == TODAY
+
+
+def test_transitions_out_of_order_are_refused():
+    proposed = _proposal()
+    with pytest.raises(InvalidTransition):
+        proposed.activate(Conversation(TODAY, ()), TODAY)
+    with pytest.raises(InvalidTransition):
+        proposed.end(EndReason.MOVED, TODAY)
+    rejected = proposed.reject(RejectionReason.NEWCOMER_DECLINED, TODAY)
+    assert rejected.end_reason is EndReason.REJECTED and rejected.rejection_reason is RejectionReason.NEWCOMER_DECLINED
+    with pytest.raises(InvalidTransition):
+        rejected.accept(NOW)
+    with pytest.raises(ValueError):
+        proposed.accept(NOW).end(EndReason.ERASED, TODAY)  # erasure is not a coordinator's reason
+    with pytest.raises(ValueError):
+        proposed.accept(NOW).activate(Conversation(TODAY + timedelta(days=1), ()), TODAY)
+
+
+def test_closing_for_erasure_is_idempotent():
+    pair = _proposal().accept(NOW)
+    closed = pair.close(EndReason.ERASED, TODAY)
+    assert closed.status is PairStatus.ENDED and closed.end_reason is EndReason.ERASED
+    assert closed.close(EndReason.ERASED, TODAY) is closed
+
+
+def test_a_meetup_pair_is_active_from_the_meetup_with_its_follow_ups():
+    held = date(2026, 11, 20)
+    pair = Pair.from_meetup(
+        organisation_id="trollhattan",
+        programme="sprakvan",
+        newcomer_id=uuid.uuid4(),
+        established_id=uuid.uuid4(),
+        meetup_id=uuid.uuid4(),
+        held_on=held,
+        now=NOW,
+        follow_up_days=(30,),
+    )
+    assert pair.origin is Origin.GROUP_MEETUP and pair.status is PairStatus.ACTIVE and pair.activated_at == held
+    assert [f.due_on for f in pair.follow_ups] == [held + timedelta(days=30)]
+
+
+def test_a_follow_up_can_be_added_and_recorded_off_schedule():
+    active = _proposal().accept(NOW).activate(Conversation(TODAY, ()), TODAY, follow_up_days=())
+    due = TODAY + timedelta(days=10)
+    scheduled = active.schedule_follow_up(due)
+    assert scheduled.schedule_follow_up(due) is scheduled
+    done = scheduled.record_follow_up(done_on=due, outcome=FollowUpOutcome.NEEDS_SUPPORT, notes="", today=due)
+    assert [(f.due_on, f.outcome) for f in done.follow_ups] == [(due, FollowUpOutcome.NEEDS_SUPPORT)]
+
+
+def _two(**changes):
+    rng = random.Random(9)
+    common = dict(availability=frozenset({("tue", "evening")}), wishes=Wishes(), birth_year=1985, gender="woman")
+    newcomer = candidate(rng, Role.NEWCOMER, **common)
+    volunteer = candidate(rng, Role.ESTABLISHED, capacity=1, **common)
+    return replace(newcomer, **changes.get("newcomer", {})), replace(volunteer, **changes.get("established", {}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "context", "broken"),
+    [
+        ({}, {}, []),
+        (
+            {"newcomer": {"wishes": Wishes(same_gender=True)}, "established": {"gender": "man"}},
+            {},
+            ["newcomer_same_gender_wish"],
+        ),
+        (
+            {"established": {"wishes": Wishes(same_gender=True), "gender": "non_binary"}},
+            {},
+            ["established_same_gender_wish"],
+        ),
+        ({"newcomer": {"wishes": Wishes(age_max=30)}}, {}, ["newcomer_age_wish"]),
+        ({"established": {"wishes": Wishes(age_min=50)}}, {}, ["established_age_wish"]),
+        ({"newcomer": {"availability": frozenset({("mon", "morning")})}}, {}, ["no_shared_availability"]),
+        ({"newcomer": {"status": ParticipantStatus.WITHDRAWN}}, {}, ["newcomer_unavailable"]),
+        ({"established": {"programme": "flyktingguide"}}, {}, ["programme"]),
+        ({"established": {"organisation_id": "orsa"}}, {}, ["organisation"]),
+        ({}, {"established_open_pairs": 1}, ["no_free_capacity"]),
+        (
+            {},
+            {"newcomer_paired": True, "forbidden": True, "ended_before": True},
+            ["newcomer_already_paired", "forbidden", "already_ended"],
+        ),
+        ({"newcomer": {"interviewed_on": None}}, {"require_interview": True}, ["newcomer_not_interviewed"]),
+    ],
+)
+def test_each_hard_constraint_is_named_when_broken(changes, context, broken):
+    newcomer, volunteer = _two(**changes)
+    assert [b.value for b in check_pair(newcomer, volunteer, PairContext(year=TODAY.year, **context))] == broken
+
+
+def test_two_newcomers_are_not_a_pair():
+    newcomer, _ = _two()
+    assert check_pair(newcomer, newcomer, PairContext(year=TODAY.year)) == [Broken.ROLES]
+
+
+def test_the_explanation_tells_the_shared_things_in_swedish_and_english():
+    newcomer, volunteer = _two(
+        newcomer={"languages": frozenset({"ar", "sv"}), "interests": frozenset({"football"}), "district": "ryd"},
+        established={
+            "languages": frozenset({"ar", "sv", "en"}),
+            "interests": frozenset({"football"}),
+            "district": "lambohov",
+        },
+    )
+    tables = ScoreTables.from_settings(ProgrammeSettings())
+    explained = breakdown(newcomer, volunteer, tables=tables, neighbours=NEIGHBOURS, today=TODAY)
+    text = explain(explained, {"football": {"sv": "fotboll", "en": "football"}})
+    assert text["sv"].startswith(
+        "Båda talar arabiska, båda gillar fotboll, grannstadsdelar, båda är lediga tisdagskvällar"
+    )
+    assert text["en"].startswith(
+        "Both speak Arabic, both like football, neighbouring districts, both free Tuesday evenings"
+    )
+    data = explained.as_data()
+    assert data["criteria"][0] == {"criterion": "languages", "points": 20.0, "shared": ["ar"]}
+
+
+def test_swedish_only_preference_rewards_pairs_without_another_shared_language():
+    newcomer, volunteer = _two(newcomer={"languages": frozenset({"ar"})}, established={"languages": frozenset({"sv"})})
+    tables = ScoreTables.from_settings(ProgrammeSettings(language_preference=LanguagePreference.SWEDISH_ONLY))
+    explained = breakdown(newcomer, volunteer, tables=tables, neighbours=NEIGHBOURS, today=TODAY)
+    assert explained.criteria[0].points == 25 * 100
+    assert explain(explained)["sv"].startswith("Inget gemensamt språk utom svenska, ")
