@@ -9,7 +9,8 @@ volunteers from the whole programme, so that districts short of volunteers can b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -20,7 +21,7 @@ INFEASIBLE = -1
 DENSE_LIMIT = 4_000_000
 """Rounds with at most this many newcomer x volunteer pairs are evaluated in full."""
 BLOCK_ELEMENTS = 1 << 21
-"""Pairs evaluated at once: ~2M keeps every temporary array in the CPU caches' reach and under 20 MB."""
+"""Pairs evaluated at once: bounds each temporary array to a few MB whatever the round size."""
 FAR_SAMPLE = 512
 
 
@@ -38,7 +39,7 @@ class CandidateGraph:
 
 @dataclass(frozen=True)
 class _Side:
-    """One side's columns, gathered for a block of rows or columns."""
+    """One side's columns, for a whole pool or gathered for a block of its rows."""
 
     gender_bits: np.ndarray
     birth_year: np.ndarray
@@ -47,55 +48,74 @@ class _Side:
     languages: np.ndarray
     interests: np.ndarray
     availability: np.ndarray
-    accepts_all_genders: bool
-    accepts_all_ages: bool
+    open_to_all: np.ndarray  # no gender wish and no age wish: the masks can be skipped for a block of them
 
     @classmethod
-    def of(cls, pool: Pool, rows: np.ndarray, year: int, all_gender_bits: np.ndarray) -> _Side:
-        age_min, age_max = pool.age_min[rows].astype(np.int32), pool.age_max[rows].astype(np.int32)
-        bits = pool.gender_bits[rows]
+    def of_pool(cls, pool: Pool, year: int, newcomer_side: bool) -> _Side:
+        every = gender_bits(pool.gender, np.zeros(len(pool), dtype=bool), newcomer_side=newcomer_side)
+        age_min, age_max = pool.age_min.astype(np.int32), pool.age_max.astype(np.int32)
         return cls(
-            gender_bits=bits,
-            birth_year=pool.birth_year[rows],
-            born_from=(year - age_max).astype(np.int16),
-            born_to=(year - age_min).astype(np.int16),
-            languages=pool.languages[rows],
-            interests=pool.interests[rows],
-            availability=pool.availability[rows],
-            accepts_all_genders=bool(np.all(bits == all_gender_bits[rows])),
-            accepts_all_ages=bool(np.all((age_min <= 0) & (age_max >= 200))),
+            gender_bits=pool.gender_bits,
+            birth_year=pool.birth_year,
+            born_from=np.clip(year - age_max, -32000, 32000).astype(np.int16),
+            born_to=np.clip(year - age_min, -32000, 32000).astype(np.int16),
+            languages=pool.languages,
+            interests=pool.interests,
+            availability=pool.availability,
+            open_to_all=(pool.gender_bits == every) & (age_min <= 0) & (age_max >= 200),
         )
 
+    def take(self, rows: np.ndarray) -> _Side:
+        return _Side(*(getattr(self, f.name)[rows] for f in fields(self)))
 
-def _every_gender_bits(pool: Pool, newcomer_side: bool) -> np.ndarray:
-    return gender_bits(pool.gender, np.zeros(len(pool), dtype=bool), newcomer_side=newcomer_side)
 
-
-def evaluate(n: _Side, e: _Side, district_points: np.ndarray, tables: ScoreTables) -> np.ndarray:
-    """Scores of rows x columns, INFEASIBLE where a hard constraint breaks. ``district_points``: (r|1, c)."""
+def infeasibility(n: _Side, e: _Side) -> tuple[np.ndarray, np.ndarray]:
+    """Rows x columns: whether a hard constraint breaks, and the shared weekly slots (uint8)."""
     shared_slots = np.bitwise_count(n.availability[:, None] & e.availability[None, :])
-    feasible = shared_slots > 0
-    if not (n.accepts_all_genders and e.accepts_all_genders):
-        feasible &= (n.gender_bits[:, None] & e.gender_bits[None, :]) != 0
-    if not n.accepts_all_ages:
-        feasible &= (e.birth_year[None, :] >= n.born_from[:, None]) & (e.birth_year[None, :] <= n.born_to[:, None])
-    if not e.accepts_all_ages:
-        feasible &= (n.birth_year[:, None] >= e.born_from[None, :]) & (n.birth_year[:, None] <= e.born_to[None, :])
-    np.minimum(shared_slots, COUNT_CAP, out=shared_slots)
-    score = tables.availability[shared_slots]
-    score += district_points
-    score += tables.pair
+    broken = shared_slots == 0
+    if not (n.open_to_all.all() and e.open_to_all.all()):
+        broken |= (n.gender_bits[:, None] & e.gender_bits[None, :]) == 0
+        broken |= e.birth_year[None, :] < n.born_from[:, None]
+        broken |= e.birth_year[None, :] > n.born_to[:, None]
+        broken |= n.birth_year[:, None] < e.born_from[None, :]
+        broken |= n.birth_year[:, None] > e.born_to[None, :]
+    return broken, shared_slots
+
+
+def scores(
+    n: _Side, e: _Side, shared_slots: np.ndarray, district_points: np.ndarray, tables: ScoreTables
+) -> np.ndarray:
+    """Rows x columns of centipoints. ``district_points``: (rows or 1, columns).
+
+    The counts of shared slots, languages and interests (each capped at 3) and the age gap (capped at 30)
+    form one key into ``tables.combined``: one lookup instead of five, on small integer arrays.
+    """
+    key = np.minimum(shared_slots, COUNT_CAP, out=shared_slots)
+    key <<= 2
     shared = np.bitwise_count(n.languages[:, None] & e.languages[None, :])
-    score += tables.languages[np.minimum(shared, COUNT_CAP, out=shared)]
+    key |= np.minimum(shared, COUNT_CAP, out=shared)
+    key <<= 2
     shared = np.bitwise_count(n.interests[:, None] & e.interests[None, :])
-    score += tables.interests[np.minimum(shared, COUNT_CAP, out=shared)]
+    key |= np.minimum(shared, COUNT_CAP, out=shared)
     gap = np.abs(n.birth_year[:, None] - e.birth_year[None, :])
-    score += tables.age[np.minimum(gap, AGE_GAP_CAP, out=gap)]
-    score[~feasible] = INFEASIBLE
+    np.minimum(gap, AGE_GAP_CAP, out=gap)
+    gap <<= 6
+    gap |= key
+    score = tables.combined[gap]
+    score += district_points
     return score
 
 
-def _top_k(score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+class PhaseTimes(dict):
+    """Seconds spent per phase of candidate generation (for the benchmark)."""
+
+    def add(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self[phase] = self.get(phase, 0.0) + now - since
+        return now
+
+
+def _top_k(score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row and column positions of the k best feasible entries of each row (all feasible when fewer)."""
     if score.shape[1] > k:
         cols = np.argpartition(-score, k - 1, axis=1)[:, :k]
@@ -105,14 +125,14 @@ def _top_k(score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         best = score
     keep = best >= 0
     rows = np.broadcast_to(np.arange(score.shape[0])[:, None], cols.shape)
-    return rows[keep], cols[keep]
+    return rows[keep], cols[keep], best[keep]
 
 
 class _Forbidden:
     """Pairs never to propose, as sorted keys ``newcomer * m + established``."""
 
     def __init__(self, newcomer: np.ndarray, established: np.ndarray, m: int) -> None:
-        self.keys = np.sort(newcomer.astype(np.int64) * m + established.astype(np.int64))
+        self.keys = unique(newcomer.astype(np.int64) * m + established.astype(np.int64))
         self.m = m
 
     def mask(self, score: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
@@ -140,6 +160,7 @@ def generate(
     year: int,
     forbidden: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64), np.empty(0, np.int64)),
     dense_limit: int = DENSE_LIMIT,
+    times: PhaseTimes | None = None,
 ) -> CandidateGraph:
     """The k best feasible volunteers of every newcomer (volunteers without a free place never appear)."""
     n, m = len(newcomers), len(established)
@@ -149,36 +170,48 @@ def generate(
         return CandidateGraph(empty, empty, empty)
     relation = neighbours.astype(np.int8) * np.int8(DistrictRelation.NEIGHBOUR)
     np.fill_diagonal(relation, DistrictRelation.SAME)
-    district_points = tables.district[relation]  # D x D
-    generator = _Generator(newcomers, established, tables, k, year, _Forbidden(*forbidden, m), district_points)
+    generator = _Generator(newcomers, established, tables, k, year, _Forbidden(*forbidden, m), relation, times)
     if n * len(free) <= dense_limit:
         generator.add_all(np.arange(n, dtype=np.int32), free)
     else:
-        generator.add_nearby(free, relation)
+        generator.add_nearby(free)
     return generator.graph()
 
 
 class _Generator:
-    def __init__(self, newcomers, established, tables, k, year, forbidden, district_points) -> None:
-        self.newcomers, self.established, self.tables, self.k, self.year = newcomers, established, tables, k, year
-        self.forbidden, self.district_points = forbidden, district_points
-        self.every_n = _every_gender_bits(newcomers, True)
-        self.every_e = _every_gender_bits(established, False)
+    def __init__(self, newcomers, established, tables, k, year, forbidden, relation, times) -> None:
+        self.newcomers, self.established, self.tables, self.k = newcomers, established, tables, k
+        self.forbidden, self.relation, self.times = forbidden, relation, times
+        self.district_points = tables.district[relation]  # D x D
+        self.new_side = _Side.of_pool(newcomers, year, newcomer_side=True)
+        self.est_side = _Side.of_pool(established, year, newcomer_side=False)
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.overlapping = False  # whether a row was evaluated twice (nearby, then far)
 
-    def _block(self, rows: np.ndarray, cols: np.ndarray, column_points: np.ndarray | None) -> int:
-        """Evaluate rows x cols, keep each row's top k; return how many rows found fewer than k."""
-        n_side = _Side.of(self.newcomers, rows, self.year, self.every_n)
-        e_side = _Side.of(self.established, cols, self.year, self.every_e)
-        if column_points is None:
-            column_points = self.district_points[
-                self.newcomers.district[rows][:, None], self.established.district[cols]
-            ]
-        score = evaluate(n_side, e_side, column_points, self.tables)
+    def _tick(self, phase: str, since: float) -> float:
+        return self.times.add(phase, since) if self.times is not None else since
+
+    def _block(self, rows: np.ndarray, cols: np.ndarray, points: np.ndarray | None, far: bool = False) -> np.ndarray:
+        """Evaluate rows x cols and keep each row's k best; return which rows found fewer than k.
+
+        ``points``: the district points of the columns when all rows share a district, else looked up.
+        ``far``: leave out the pairs in neighbouring districts (the nearby pass has seen them).
+        """
+        clock = time.perf_counter()
+        n_side, e_side = self.new_side.take(rows), self.est_side.take(cols)
+        if points is None:
+            relation = self.relation[self.newcomers.district[rows][:, None], self.established.district[cols]]
+            points = self.tables.district[relation]
+        broken, shared_slots = infeasibility(n_side, e_side)
+        if far:
+            broken |= relation != DistrictRelation.OTHER
+        clock = self._tick("hard_constraints", clock)
+        score = scores(n_side, e_side, shared_slots, points, self.tables)
+        np.copyto(score, INFEASIBLE, where=broken)
         self.forbidden.mask(score, rows, cols)
-        r, c = _top_k(score, self.k)
-        self.parts.append((rows[r], cols[c], score[r, c]))
+        clock = self._tick("scoring", clock)
+        r, c, best = _top_k(score, self.k)
+        self.parts.append((rows[r], cols[c], best))
+        self._tick("top_k", clock)
         return np.bincount(r, minlength=len(rows)) < self.k
 
     def add_all(self, rows: np.ndarray, cols: np.ndarray) -> None:
@@ -186,7 +219,8 @@ class _Generator:
         for start in range(0, len(rows), step):
             self._block(rows[start : start + step], cols, None)
 
-    def add_nearby(self, free: np.ndarray, relation: np.ndarray) -> None:
+    def add_nearby(self, free: np.ndarray) -> None:
+        relation = self.relation
         new_district = self.newcomers.district
         by_district = np.argsort(new_district, kind="stable").astype(np.int32)
         bounds = np.searchsorted(new_district[by_district], np.arange(relation.shape[0] + 1))
@@ -215,30 +249,23 @@ class _Generator:
         """Newcomers short of volunteers nearby also see an evenly spread sample of the whole programme."""
         if not len(rows):
             return
-        sample = free[np.linspace(0, len(free) - 1, min(len(free), FAR_SAMPLE)).astype(np.int64)]
-        sample = np.unique(sample)  # a few hundred values: cheap
-        self.overlapping = True
-        self.add_all(np.sort(rows), sample)
+        sample = unique(free[np.linspace(0, len(free) - 1, min(len(free), FAR_SAMPLE)).astype(np.int64)])
+        rows = np.sort(rows)
+        step = max(1, BLOCK_ELEMENTS // len(sample))
+        for start in range(0, len(rows), step):
+            self._block(rows[start : start + step], sample, None, far=True)
 
     def graph(self) -> CandidateGraph:
         if not self.parts:
             empty = np.empty(0, np.int32)
             return CandidateGraph(empty, empty, empty)
-        newcomer = np.concatenate([p[0] for p in self.parts]).astype(np.int32)
-        established = np.concatenate([p[1] for p in self.parts]).astype(np.int32)
-        score = np.concatenate([p[2] for p in self.parts]).astype(np.int32)
-        if not self.overlapping:
-            return CandidateGraph(newcomer, established, score)
-        return _deduplicate(newcomer, established, score, len(self.established))
+        return CandidateGraph(*(np.concatenate([p[i] for p in self.parts]).astype(np.int32) for i in range(3)))
 
 
-def _deduplicate(newcomer: np.ndarray, established: np.ndarray, score: np.ndarray, m: int) -> CandidateGraph:
-    """Sort by (newcomer, volunteer) and drop repeats with an adjacent-difference mask (np.unique is slow)."""
-    keys = newcomer.astype(np.int64) * m + established
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    first = np.empty(len(keys), dtype=bool)
-    first[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    keep = order[first]
-    return CandidateGraph(newcomer[keep], established[keep], score[keep])
+def unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values: a sort and an adjacent-difference mask (np.unique was 100x slower here)."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]

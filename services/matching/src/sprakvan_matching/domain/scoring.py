@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
+from functools import cached_property
 
 import numpy as np
 
@@ -64,6 +65,20 @@ class ScoreTables:
             waiting_full=w.waiting * SCALE,
             max_wait_days=settings.max_wait_days,
         )
+
+    @cached_property
+    def combined(self) -> np.ndarray:
+        """Pair points plus every count-based criterion, indexed by ``gap << 6 | slots << 4 | languages << 2 |
+        interests`` (see ``candidates.scores``); the district is added apart."""
+        counts = np.arange(COUNT_CAP + 1)
+        table = (
+            self.age[:, None, None, None]
+            + self.availability[counts][None, :, None, None]
+            + self.languages[counts][None, None, :, None]
+            + self.interests[counts][None, None, None, :]
+            + self.pair
+        )
+        return table.reshape(-1).astype(np.int32)
 
     def waiting(self, days: np.ndarray) -> np.ndarray:
         """The bonus for matching a newcomer who has waited ``days``: the cost of leaving them unmatched."""
