@@ -17,7 +17,7 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from sprakvan_shared.auth import HS256Verifier, Role
-from sprakvan_shared.contracts.subjects import ROOT
+from sprakvan_shared.contracts.subjects import DEFAULT_NAMESPACE
 
 from .infra import Infrastructure, infrastructure
 
@@ -69,7 +69,7 @@ async def delete_project_streams(nats_url: str) -> None:
     try:
         js = nc.jetstream()
         for name in await js.streams_info():
-            if name.config.name.startswith(ROOT.upper() + "_"):
+            if name.config.name.startswith(DEFAULT_NAMESPACE.upper() + "_"):
                 with contextlib.suppress(NotFoundError):
                     await js.delete_stream(name.config.name)
     finally:

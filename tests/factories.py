@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, ClassVar
+
+from sprakvan_shared.contracts.envelope import IntegrationEvent, Payload
 
 
 def newcomer(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "role": "newcomer",
+        "programme": "sprakvan",
         "first_name": "Amina",
         "last_name": "Haddad",
         "email": "amina.haddad@example.org",
         "phone": "+46 70 123 45 67",
         "gender": "woman",
         "birth_year": 1991,
-        "district": "Skäggetorp",
+        "district": "skaggetorp",
         "languages": [{"code": "ar", "level": "native"}, {"code": "en", "level": "conversational"}],
         "swedish_level": "A2",
         "interests": ["fika", "walks", "cooking"],
@@ -35,7 +39,7 @@ def established(**overrides: Any) -> dict[str, Any]:
         email="karin.lindqvist@example.org",
         phone=None,
         birth_year=1962,
-        district="Innerstaden",
+        district="innerstaden",
         languages=[{"code": "sv", "level": "native"}],
         capacity=2,
         referral_source="campaign",
@@ -44,3 +48,24 @@ def established(**overrides: Any) -> dict[str, Any]:
     body.pop("swedish_level")
     body.update(overrides)
     return body
+
+
+class ProbePayload(Payload):
+    probe_id: uuid.UUID
+
+
+class ProbeHappened(IntegrationEvent[ProbePayload]):
+    """An event of no service's, on intake's stream, for tests of the plumbing."""
+
+    PRODUCER: ClassVar[str] = "intake"
+    EVENT_TYPE: ClassVar[str] = "probe.happened"
+
+
+def probe_event(organisation_id: str = "linkoping", version: int = 1, aggregate_id: str | None = None) -> ProbeHappened:
+    probe_id = uuid.uuid4()
+    return ProbeHappened(
+        organisation_id=organisation_id,
+        aggregate_id=aggregate_id or str(probe_id),
+        version=version,
+        payload=ProbePayload(probe_id=probe_id),
+    )

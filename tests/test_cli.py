@@ -122,7 +122,7 @@ def test_demo_programme_is_valid_deterministic_and_shaped_like_linkoping_2019() 
             RecordInterview.model_validate(p.interview)
         if p.withdrawal:
             WithdrawParticipant.model_validate(p.withdrawal)
-    assert any(p.body["campaign"] == "cake party at city hall 2019" for p in programme)
+    assert any(p.body["campaign"] == "cake-party-at-city-hall-2019" for p in programme)
     assert 0 < sum(p.withdrawal is not None for p in programme) < sum(p.interview is not None for p in programme)
     # A smaller demo is a prefix of the full one: the same keys mean the same bodies.
     newcomers, established = split_size(30)

@@ -11,13 +11,15 @@ import httpx
 import nats
 
 from sprakvan_shared.contracts.intake import INTAKE_EVENTS, ParticipantRegistered
-from sprakvan_shared.contracts.subjects import HEADER_CORRELATION_ID, HEADER_MSG_ID, INTAKE_STREAM
+from sprakvan_shared.contracts.subjects import HEADER_CORRELATION_ID, HEADER_MSG_ID, INTAKE_STREAM, Namespace
 
 from .conftest import ORG_A, eventually
 from .factories import established, newcomer
 from .streams import stream_messages
 
 PERSONAL = ("Amina", "Haddad", "amina.haddad@example.org", "70 123 45 67", "Karin", "Lindqvist")
+
+INTAKE = Namespace().stream(INTAKE_STREAM)
 
 
 async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
@@ -36,14 +38,14 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
         "role": "newcomer",
         "status": "registered",
         "first_name": "Amina",
-        "district": "Skäggetorp",
+        "district": "skaggetorp",
     }
 
     js = nc.jetstream()
-    messages = await eventually(lambda: stream_messages(js, INTAKE_STREAM.name))
+    messages = await eventually(lambda: stream_messages(js, INTAKE))
     assert len(messages) == 1
     message = messages[0]
-    assert message.subject == "sprakvan.intake.participant.registered" == ParticipantRegistered.subject()
+    assert message.subject == f"sprakvan.intake.participant.{participant_id}.registered"
     envelope = message.json
     assert set(envelope) == {
         "event_id",
@@ -52,6 +54,8 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
         "organisation_id",
         "schema_version",
         "correlation_id",
+        "aggregate_id",
+        "version",
         "payload",
     }
     assert envelope["type"] == "participant.registered"
@@ -64,9 +68,10 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
 
     event = ParticipantRegistered.model_validate_json(message.data)
     assert event.payload.participant_id == participant_id
-    assert event.payload.district == "Skäggetorp"
+    assert event.payload.district == "skaggetorp"
     assert [skill.code for skill in event.payload.languages] == ["ar", "en"]
-    assert event.payload.version == 1
+    assert event.version == 1 and event.aggregate_id == str(participant_id)
+    assert event.payload.status == "registered" and event.payload.programme == "sprakvan"
     for word in PERSONAL:
         assert word not in message.data.decode(), f"{word!r} left intake"
     assert not {"first_name", "last_name", "email", "phone", "consent"} & set(envelope["payload"])
@@ -75,7 +80,9 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
     await eventually(lambda: db.fetchval("SELECT count(*) = 1 FROM outbox WHERE published_at IS NOT NULL"))
 
 
-async def test_every_change_publishes_its_event_in_order(intake: httpx.AsyncClient, nc: nats.NATS) -> None:
+async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges_the_stream(
+    intake: httpx.AsyncClient, nc: nats.NATS
+) -> None:
     created = (await intake.post("/participants", json=established())).json()
     pid = created["id"]
     assert (await intake.patch(f"/participants/{pid}", json={"capacity": 3})).status_code == 200
@@ -85,28 +92,41 @@ async def test_every_change_publishes_its_event_in_order(intake: httpx.AsyncClie
         )
     ).status_code == 201
     assert (await intake.post(f"/participants/{pid}/withdraw", json={"reason": "moved"})).status_code == 200
-    assert (await intake.delete(f"/participants/{pid}")).status_code == 204
 
     js = nc.jetstream()
-    messages = await eventually(lambda: _when_count(stream_messages(js, INTAKE_STREAM.name), 5))
+    messages = await eventually(lambda: _when_count(stream_messages(js, INTAKE), 4))
     assert [m.json["type"] for m in messages] == [
         "participant.registered",
         "participant.updated",
         "participant.interviewed",
         "participant.withdrawn",
-        "participant.erased",
     ]
     by_type = {cls.EVENT_TYPE: cls for cls in INTAKE_EVENTS}
-    versions = []
+    events = [by_type[m.json["type"]].model_validate_json(m.data) for m in messages]
+    assert [e.version for e in events] == [1, 2, 3, 4]
+    assert all(str(e.payload.participant_id) == pid and e.aggregate_id == pid for e in events)
     for message in messages:
-        event = by_type[message.json["type"]].model_validate_json(message.data)
-        assert str(event.payload.participant_id) == pid
-        versions.append(getattr(event.payload, "version", None))
         assert "Vill träffa" not in message.data.decode()  # interview notes stay in intake
         assert "Karin" not in message.data.decode()
-    assert versions[:4] == [1, 2, 3, 4]
-    updated = messages[1].json["payload"]
-    assert updated["capacity"] == 3
+    # Full state in every event: the last one alone tells everything a consumer needs.
+    last = events[-1].payload
+    assert (last.status, last.capacity, str(last.interviewed_on)) == ("withdrawn", 3, "2026-11-20")
+    assert last.withdrawal_reason == "moved" and last.withdrawn_at is not None
+
+    assert (await intake.delete(f"/participants/{pid}")).status_code == 204
+
+    async def purged() -> list | None:
+        found = await stream_messages(js, INTAKE)
+        return (
+            found if [m.json["type"] for m in found] == ["participant.erased", "erasure_statistics.recorded"] else None
+        )
+
+    tombstone, statistics = await eventually(purged)
+    assert tombstone.json["version"] == 5 and tombstone.json["payload"]["status"] == "erased"
+    assert set(tombstone.json["payload"]) == {"participant_id", "status", "erased_at"}
+    assert pid not in statistics.data.decode()
+    (record,) = statistics.json["payload"]["records"]
+    assert (record["role"], record["district"], record["birth_year"]) == ("established", "innerstaden", 1962)
 
 
 async def _when_count(messages_coro, count: int):  # noqa: ANN001, ANN202

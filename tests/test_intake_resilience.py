@@ -11,7 +11,7 @@ import httpx
 import nats
 import pytest
 
-from sprakvan_shared.contracts.subjects import HEADER_MSG_ID, INTAKE_STREAM
+from sprakvan_shared.contracts.subjects import HEADER_MSG_ID, INTAKE_STREAM, Namespace
 
 from .conftest import eventually, fresh_database
 from .factories import newcomer
@@ -46,12 +46,12 @@ async def test_registrations_succeed_while_nats_is_down_and_are_all_published_wh
             js = nc.jetstream()
 
             async def all_published() -> list | None:
-                messages = await stream_messages(js, INTAKE_STREAM.name)
+                messages = await stream_messages(js, Namespace().stream(INTAKE_STREAM))
                 return messages if len(messages) >= 23 else None
 
             messages = await eventually(all_published, timeout=40)
             await asyncio.sleep(1.5)  # any late duplicate would land by now
-            messages = await stream_messages(js, INTAKE_STREAM.name)
+            messages = await stream_messages(js, Namespace().stream(INTAKE_STREAM))
         finally:
             await nc.close()
         assert (await client.get("/ready")).status_code == 200

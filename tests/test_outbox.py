@@ -5,30 +5,24 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 import nats
 import pytest
 
 from sprakvan_shared import outbox
-from sprakvan_shared.contracts.intake import ParticipantErased, ParticipantErasedPayload
-from sprakvan_shared.contracts.subjects import HEADER_MSG_ID, INTAKE_STREAM
+from sprakvan_shared.contracts.subjects import DEAD_LETTER_STREAM, HEADER_MSG_ID, INTAKE_STREAM, Namespace
 from sprakvan_shared.db import create_pool, migrate, shared_migrations
 from sprakvan_shared.messaging import ensure_streams
 from sprakvan_shared.outbox import OutboxRelay
 
-from .conftest import ORG_A, eventually
+from .conftest import eventually
+from .factories import ProbeHappened, probe_event
 from .streams import stream_messages
 
-
-def erased_event() -> ParticipantErased:
-    return ParticipantErased(
-        organisation_id=ORG_A,
-        payload=ParticipantErasedPayload(participant_id=uuid.uuid4(), erased_at=datetime.now(UTC)),
-    )
+INTAKE = Namespace().stream(INTAKE_STREAM)
 
 
 @pytest.fixture
@@ -43,12 +37,12 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def js(nc: nats.NATS):  # noqa: ANN201
     js = nc.jetstream()
-    await ensure_streams(js, [INTAKE_STREAM])
+    await ensure_streams(js, [INTAKE_STREAM, DEAD_LETTER_STREAM], Namespace())
     return js
 
 
-async def enqueue(pool: asyncpg.Pool, count: int) -> list[ParticipantErased]:
-    events = [erased_event() for _ in range(count)]
+async def enqueue(pool: asyncpg.Pool, count: int) -> list[ProbeHappened]:
+    events = [probe_event() for _ in range(count)]
     async with pool.acquire() as conn, conn.transaction():
         await outbox.enqueue(conn, *events)
     return events
@@ -57,7 +51,7 @@ async def enqueue(pool: asyncpg.Pool, count: int) -> list[ParticipantErased]:
 async def test_enqueue_refuses_to_run_outside_a_transaction(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         with pytest.raises(RuntimeError, match="inside the transaction"):
-            await outbox.enqueue(conn, erased_event())
+            await outbox.enqueue(conn, probe_event())
 
 
 async def test_relay_killed_between_publish_and_mark_leaves_no_second_copy(
@@ -78,28 +72,28 @@ async def test_relay_killed_between_publish_and_mark_leaves_no_second_copy(
     assert b"acked 10" in output
     # Published, acknowledged, but never marked: the crash window.
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 10
-    assert len(await stream_messages(js, INTAKE_STREAM.name)) == 10
+    assert len(await stream_messages(js, INTAKE)) == 10
 
     # A new relay republishes all ten; JetStream drops them as duplicates of their event ids.
     relay = OutboxRelay(pool, js._nc)
     assert await relay.relay_batch() == 10
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
-    stored = await stream_messages(js, INTAKE_STREAM.name)
+    stored = await stream_messages(js, INTAKE)
     assert len(stored) == 10
     assert sorted(m.headers[HEADER_MSG_ID] for m in stored) == sorted(str(e.event_id) for e in events)
 
     # And a consumer reading the stream from the start sees each event once.
-    subscription = await js.pull_subscribe(ParticipantErased.subject(), stream=INTAKE_STREAM.name)
+    subscription = await js.pull_subscribe(Namespace().subject(ProbeHappened.subject_filter()), stream=INTAKE)
     seen = []
     for message in await subscription.fetch(50, timeout=2):
-        seen.append(ParticipantErased.model_validate_json(message.data).event_id)
+        seen.append(ProbeHappened.model_validate_json(message.data).event_id)
         await message.ack()
     assert sorted(seen) == sorted(e.event_id for e in events)
 
 
 async def test_row_committed_late_with_a_lower_id_is_still_published(pool: asyncpg.Pool, js) -> None:
-    late = erased_event()
+    late = probe_event()
     slow = await pool.acquire()
     transaction = slow.transaction()
     await transaction.start()
@@ -112,7 +106,7 @@ async def test_row_committed_late_with_a_lower_id_is_still_published(pool: async
     await pool.release(slow)
     assert await relay.relay_batch() == 1
 
-    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, INTAKE_STREAM.name)]
+    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, INTAKE)]
     assert ids == [str(e.event_id) for e in early] + [str(late.event_id)]
 
 
@@ -147,21 +141,19 @@ async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyn
 
 
 async def _count(js, expected: int) -> bool:  # noqa: ANN001
-    return len(await stream_messages(js, INTAKE_STREAM.name)) == expected
+    return len(await stream_messages(js, INTAKE)) == expected
 
 
 async def test_a_partly_acknowledged_batch_keeps_the_acknowledged_rows_marked(pool: asyncpg.Pool, js) -> None:  # noqa: ANN001
     good = await enqueue(pool, 2)
-    stray = erased_event()
+    stray = probe_event()
     async with pool.acquire() as conn, conn.transaction():
         # A subject no stream captures: JetStream answers "no responders" for this one message.
-        await conn.execute(
-            f"INSERT INTO outbox ({outbox.OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            *(stray.event_id, "sprakvan.nowhere.event", *outbox.outbox_row(stray)[2:]),
-        )
+        event_id, _subject, *rest = outbox.outbox_row(stray)
+        await conn.execute(outbox._INSERT, event_id, "nowhere.probe.x.happened", *rest)
     relay = OutboxRelay(pool, js._nc, publish_timeout=2)
     with pytest.raises(outbox.PublishFailed, match="1 of 3"):
         await relay.relay_batch()
     unpublished = await pool.fetch("SELECT event_id FROM outbox WHERE published_at IS NULL")
     assert [r["event_id"] for r in unpublished] == [stray.event_id]
-    assert len(await stream_messages(js, INTAKE_STREAM.name)) == len(good)
+    assert len(await stream_messages(js, INTAKE)) == len(good)

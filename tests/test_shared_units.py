@@ -10,7 +10,7 @@ import pytest
 
 from sprakvan_shared.auth import HS256Verifier, InvalidToken, Role
 from sprakvan_shared.contracts.intake import INTAKE_EVENTS, ParticipantErased, ParticipantErasedPayload
-from sprakvan_shared.contracts.subjects import INTAKE_STREAM
+from sprakvan_shared.contracts.subjects import INTAKE_STREAM, stream_of_subject
 from sprakvan_shared.logging import drop_personal_data
 from sprakvan_shared.messaging import RetryPolicy
 
@@ -18,11 +18,16 @@ SECRET = "unit-secret-0123456789-0123456789-xyz"
 
 
 def test_envelope_is_filled_from_the_event_class_and_round_trips() -> None:
+    pid = uuid.uuid4()
     event = ParticipantErased(
         organisation_id="linkoping",
-        payload=ParticipantErasedPayload(participant_id=uuid.uuid4(), erased_at=datetime.now(UTC)),
+        aggregate_id=str(pid),
+        version=3,
+        payload=ParticipantErasedPayload(participant_id=pid, erased_at=datetime.now(UTC)),
     )
     assert (event.type, event.schema_version) == ("participant.erased", 1)
+    assert event.subject == f"intake.participant.{pid}.erased"
+    assert ParticipantErased.aggregate_subjects(str(pid)) == f"intake.participant.{pid}.*"
     assert ParticipantErased.model_validate_json(event.model_dump_json()) == event
 
 
@@ -34,6 +39,8 @@ def test_consumers_ignore_fields_added_by_a_newer_producer() -> None:
         "organisation_id": "linkoping",
         "schema_version": 2,
         "correlation_id": None,
+        "aggregate_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "version": 4,
         "new_envelope_field": 1,
         "payload": {"participant_id": str(uuid.uuid4()), "erased_at": "2026-11-25T10:00:00Z", "reason": "gdpr"},
     }
@@ -43,16 +50,30 @@ def test_consumers_ignore_fields_added_by_a_newer_producer() -> None:
 
 def test_every_intake_subject_is_captured_by_the_intake_stream() -> None:
     (pattern,) = INTAKE_STREAM.subjects
-    assert all(cls.subject().startswith(pattern.removesuffix(">")) for cls in INTAKE_EVENTS)
-    assert len({cls.subject() for cls in INTAKE_EVENTS}) == len(INTAKE_EVENTS)
+    assert all(cls.subject_filter().startswith(pattern.removesuffix(">")) for cls in INTAKE_EVENTS)
+    assert len({cls.subject_filter() for cls in INTAKE_EVENTS}) == len(INTAKE_EVENTS)
+    assert all(stream_of_subject(cls.subject_filter()) == INTAKE_STREAM for cls in INTAKE_EVENTS)
 
 
 def test_an_organisation_id_must_be_a_slug() -> None:
     with pytest.raises(ValueError, match="organisation_id"):
         ParticipantErased(
             organisation_id="Linköping kommun",
+            aggregate_id="x",
+            version=1,
             payload=ParticipantErasedPayload(participant_id=uuid.uuid4(), erased_at=datetime.now(UTC)),
         )
+
+
+def test_an_aggregate_id_is_one_subject_token() -> None:
+    for bad in ("a.b", "a b", "*", ">", ""):
+        with pytest.raises(ValueError, match="aggregate_id"):
+            ParticipantErased(
+                organisation_id="linkoping",
+                aggregate_id=bad,
+                version=1,
+                payload=ParticipantErasedPayload(participant_id=uuid.uuid4(), erased_at=datetime.now(UTC)),
+            )
 
 
 def test_retry_delays_grow_then_stay_at_the_last_step() -> None:

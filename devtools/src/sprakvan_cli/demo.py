@@ -164,6 +164,9 @@ _SLOTS = [(day, part) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun
 # fmt: on
 
 
+PROGRAMME = "sprakvan"
+
+
 def _slot_weight(day: str, part: str) -> int:
     # Weekday evenings and weekend daytime are when people have time.
     if day in ("sat", "sun"):
@@ -187,6 +190,11 @@ def _sample(rng: random.Random, items: Sequence[Any], weights: Sequence[int], k:
 
 def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def vocabulary_code(label: str) -> str:
+    """ "Skäggetorp" -> "skaggetorp", "board games" -> "board-games": the demo vocabulary's codes."""
+    return "-".join(_ascii(label).split())
 
 
 def _is_woman(role: str, index: int) -> bool:
@@ -247,15 +255,16 @@ def _participant(seed: int, role: str, index: int) -> DemoParticipant:
         "phone": phone,
         "gender": gender,
         "birth_year": _REFERENCE_YEAR - age,
-        "district": district,
+        "programme": PROGRAMME,
+        "district": vocabulary_code(district),
         "languages": languages,
         "swedish_level": _pick(rng, _SWEDISH_LEVELS) if newcomer else None,
-        "interests": interests,
+        "interests": [vocabulary_code(interest) for interest in interests],
         "availability": availability,
         "wishes": wishes,
         "capacity": None if newcomer else rng.choices((1, 2, 3), weights=(6, 3, 1))[0],
         "referral_source": referral,
-        "campaign": CAMPAIGN if referral == "campaign" else None,
+        "campaign": vocabulary_code(CAMPAIGN) if referral == "campaign" else None,
         "consent": {"data_processing": True, "photo": rng.random() < 0.6, "given_at": given_at.isoformat()},
     }
     interview = None

@@ -34,7 +34,7 @@ from .contracts.subjects import (
     DEAD_LETTER_STREAM,
     DUPLICATE_WINDOW,
     HEADER_MSG_ID,
-    STREAM_MAX_AGE,
+    Namespace,
     StreamSpec,
     dead_letter_subject,
 )
@@ -67,23 +67,28 @@ def make_broker(nats_url: str, *, service: str) -> NatsBroker:
     )
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def stream_config(spec: StreamSpec, namespace: Namespace, *, replicas: int = 1) -> StreamConfig:
+    """A stream's server configuration, from its one definition in ``contracts.subjects``."""
     return StreamConfig(
-        name=spec.name,
-        subjects=list(spec.subjects),
+        name=namespace.stream(spec),
+        subjects=[namespace.subject(s) for s in spec.subjects],
         description=spec.description,
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
-        max_age=STREAM_MAX_AGE.total_seconds(),
+        max_age=spec.max_age.total_seconds() if spec.max_age else 0,
+        max_msgs_per_subject=1 if spec.compacted else -1,
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=replicas,
     )
 
 
-async def ensure_streams(js: JetStreamContext, specs: Iterable[StreamSpec]) -> None:
+async def ensure_streams(
+    js: JetStreamContext, specs: Iterable[StreamSpec], namespace: Namespace, *, replicas: int = 1
+) -> None:
     """Create or update the streams from their single definition in ``contracts.subjects``."""
     for spec in specs:
-        config = stream_config(spec)
+        config = stream_config(spec, namespace, replicas=replicas)
         try:
             await js.add_stream(config)
         except BadRequestError:  # exists with another config: bring it in line

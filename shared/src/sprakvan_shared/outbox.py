@@ -11,6 +11,11 @@ together or not at all. ``OutboxRelay`` publishes committed rows to JetStream:
 * It wakes on LISTEN/NOTIFY and falls back to polling, so a lost notification only delays a row.
 * Only one relay per database publishes at a time (a session advisory lock), which keeps the stream in
   commit order when a service runs several replicas; the others stand by.
+* Rows hold relative subjects; the relay publishes them under its namespace (``Namespace.subject``).
+* After a tombstone (``participant.erased``) is acknowledged, the relay purges the aggregate's earlier
+  messages from its stream (keeping the tombstone) and every copy in the dead-letter stream, and deletes
+  the aggregate's published outbox rows, before it marks the tombstone. A crash in between repeats the
+  purge, which is idempotent.
 """
 
 from __future__ import annotations
@@ -19,14 +24,22 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
-from uuid import UUID
 
 import asyncpg
 import structlog
 from nats.js.api import PubAck
 
 from .contracts.envelope import IntegrationEvent
-from .contracts.subjects import HEADER_CORRELATION_ID, HEADER_EVENT_TYPE, HEADER_MSG_ID
+from .contracts.subjects import (
+    DEAD_LETTER_STREAM,
+    HEADER_CORRELATION_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_MSG_ID,
+    Namespace,
+    dead_letter_subject,
+    redrive_subject,
+    stream_of_subject,
+)
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
@@ -36,43 +49,45 @@ log = structlog.get_logger(__name__)
 NOTIFY_CHANNEL = "sprakvan_outbox"  # also in migrations/0002_outbox_notify_trigger.sql
 _RELAY_LOCK_KEY = 0x4F555442  # "OUTB": one active relay per database
 
-OUTBOX_COLUMNS = "event_id, subject, event_type, organisation_id, aggregate_id, correlation_id, body"
+OUTBOX_COLUMNS = "event_id, subject, event_type, organisation_id, aggregate_id, correlation_id, body, purges"
+_COLUMN_COUNT = len(OUTBOX_COLUMNS.split(","))
 
 
-def outbox_row(event: IntegrationEvent, aggregate_id: UUID | None = None) -> tuple[object, ...]:
+def outbox_row(event: IntegrationEvent) -> tuple[object, ...]:
     """The values of one outbox row, in ``OUTBOX_COLUMNS`` order."""
     return (
         event.event_id,
-        event.subject(),
+        event.subject,
         event.type,
         event.organisation_id,
-        aggregate_id,
+        event.aggregate_id,
         event.correlation_id,
         event.model_dump_json().encode(),
+        event.aggregate_subjects(event.aggregate_id) if event.TOMBSTONE else None,
     )
 
 
 def insert_after(change_sql: str, change_params: int) -> str:
     """One statement that makes a change and adds one event to the outbox: ``change_sql`` (an INSERT or
     UPDATE with parameters $1..$change_params) becomes a data-modifying CTE, the outbox row takes the
-    next seven parameters. A single statement is atomic without BEGIN/COMMIT: one round trip instead
+    next ``len(OUTBOX_COLUMNS)`` parameters. A single statement is atomic without BEGIN/COMMIT: one round trip instead
     of four, for the most common write, a change announced by one event."""
     return f"WITH change AS ({change_sql}) {_insert_sql(first_param=change_params + 1)}"
 
 
 def _insert_sql(first_param: int = 1) -> str:
-    placeholders = ", ".join(f"${first_param + i}" for i in range(7))  # the 7 OUTBOX_COLUMNS
+    placeholders = ", ".join(f"${first_param + i}" for i in range(_COLUMN_COUNT))
     return f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ({placeholders})"
 
 
 _INSERT = _insert_sql()
 
 
-async def enqueue(conn: asyncpg.Connection, *events: IntegrationEvent, aggregate_id: UUID | None = None) -> None:
+async def enqueue(conn: asyncpg.Connection, *events: IntegrationEvent) -> None:
     """Add events to the outbox. Call inside the transaction that makes the change they announce."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the change")
-    rows = [outbox_row(event, aggregate_id) for event in events]
+    rows = [outbox_row(event) for event in events]
     # The insert trigger notifies the relay (migration 0002), at commit and only if it commits.
     if len(rows) == 1:
         await conn.execute(_INSERT, *rows[0])  # one round trip; executemany costs more for one row
@@ -93,6 +108,7 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         nats: NatsClient,
         *,
+        namespace: Namespace = Namespace(),
         batch_size: int = 500,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
@@ -101,6 +117,7 @@ class OutboxRelay:
         after_publish: PublishedHook | None = None,
     ) -> None:
         self._pool = pool
+        self._ns = namespace
         self._js = nats.jetstream(publish_async_max_pending=max(batch_size, 256))
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -190,7 +207,7 @@ class OutboxRelay:
         """Publish up to one batch of unpublished rows; return how many were acknowledged."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                """SELECT id, event_id, subject, event_type, correlation_id, body FROM outbox
+                """SELECT id, event_id, subject, event_type, aggregate_id, correlation_id, body, purges FROM outbox
                    WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
                 self._batch_size,
             )
@@ -199,6 +216,7 @@ class OutboxRelay:
             acked = await self._publish(rows)
             if self._after_publish is not None:
                 await self._after_publish(acked)
+            acked = await self._purge_after_tombstones(conn, rows, acked)
             if acked:
                 await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", acked)
             self.published_total += len(acked)
@@ -216,13 +234,46 @@ class OutboxRelay:
                     headers[HEADER_CORRELATION_ID] = row["correlation_id"]
                 # No wait_stall: its wait_for costs a task per message, and the pending limit is at
                 # least one batch, so a publish never stalls; the batch timeout below bounds the wait.
-                futures.append(await self._js.publish_async(row["subject"], row["body"], headers=headers))
+                subject = self._ns.subject(row["subject"])
+                futures.append(await self._js.publish_async(subject, row["body"], headers=headers))
             results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), self._publish_timeout)
         except Exception as exc:  # NATS down, stalled or timed out: nothing is marked, all is retried
             for future in futures:
                 future.cancel()
             raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
         return [row["id"] for row, result in zip(rows, results, strict=True) if isinstance(result, PubAck)]
+
+    async def _purge_after_tombstones(
+        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], acked: list[int]
+    ) -> list[int]:
+        """Erase from the streams what preceded each acknowledged tombstone; a tombstone whose purge
+        failed stays unmarked (and so is retried), the rows before it stay marked."""
+        done = set(acked)
+        for row in rows:
+            if row["purges"] is None or row["id"] not in done:
+                continue
+            try:
+                await self.purge_aggregate(row["purges"])
+            except Exception as exc:  # NATS away: republish (deduplicated) and purge again later
+                log.warning("outbox_purge_failed", error=type(exc).__name__, aggregate_id=row["aggregate_id"])
+                done.discard(row["id"])
+                continue
+            await conn.execute(
+                "DELETE FROM outbox WHERE aggregate_id = $1 AND id < $2 AND published_at IS NOT NULL",
+                row["aggregate_id"],
+                row["id"],
+            )
+            log.info("aggregate_purged", aggregate_id=row["aggregate_id"], event_type=row["event_type"])
+        return [row_id for row_id in acked if row_id in done]
+
+    async def purge_aggregate(self, aggregate_subjects: str) -> None:
+        """Purge one aggregate's messages: all but the latest (the tombstone) from its own stream, all
+        of them from the dead-letter stream (copies and redrives by any consumer)."""
+        source = self._ns.stream(stream_of_subject(aggregate_subjects))
+        await self._js.purge_stream(source, subject=self._ns.subject(aggregate_subjects), keep=1)
+        dead_letters = self._ns.stream(DEAD_LETTER_STREAM)
+        for relative in (dead_letter_subject("*", aggregate_subjects), redrive_subject("*", aggregate_subjects)):
+            await self._js.purge_stream(dead_letters, subject=self._ns.subject(relative))
 
     async def prune(self) -> int:
         """Delete rows published longer ago than the retention; they only matter for replays."""

@@ -57,9 +57,9 @@ class ServiceRuntime:
         # The relay publishes through nats-py; these declarations only put the events in AsyncAPI.
         for event in self.publishes:
             self.broker.publisher(
-                event.subject(),
+                self.settings.namespace.subject(event.subject_filter()),
                 schema=event,
-                title=event.subject(),
+                title=event.EVENT_TYPE,
                 description=(event.__doc__ or event.EVENT_TYPE).strip(),
             )
 
@@ -91,12 +91,18 @@ class ServiceRuntime:
         async with self._pool.acquire() as conn:
             await migrate(conn, [*shared_migrations(), *self.migrations])
         await self.broker.connect()
-        await ensure_streams(self.broker.connection.jetstream(), [*self.streams, DEAD_LETTER_STREAM])
+        await ensure_streams(
+            self.broker.connection.jetstream(),
+            [*self.streams, DEAD_LETTER_STREAM],
+            s.namespace,
+            replicas=s.nats_stream_replicas,
+        )
         await self.broker.start()
         if self.relay_outbox:
             self.relay = OutboxRelay(
                 self._pool,
                 self.broker.connection,
+                namespace=s.namespace,
                 batch_size=s.relay_batch_size,
                 poll_interval=s.relay_poll_interval,
                 publish_timeout=s.relay_publish_timeout,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .contracts.subjects import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Namespace
+
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
 
@@ -26,6 +28,15 @@ class ServiceSettings(BaseSettings):
         "nats://127.0.0.1:4222",
         validation_alias=AliasChoices("NATS_URL", "nats_url"),
         description="NATS server(s), comma separated.",
+    )
+    nats_namespace: str = Field(
+        DEFAULT_NAMESPACE,
+        pattern=NAMESPACE_PATTERN.pattern,
+        validation_alias=AliasChoices("NATS_NAMESPACE", "nats_namespace"),
+        description="First token of every subject and stream name; deployments (or tests) sharing a NATS differ here.",
+    )
+    nats_stream_replicas: int = Field(
+        1, ge=1, le=5, validation_alias=AliasChoices("NATS_STREAM_REPLICAS", "nats_stream_replicas")
     )
     jwt_secret: SecretStr = Field(
         SecretStr(DEV_JWT_SECRET),
@@ -51,3 +62,7 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliveries: int = Field(5, ge=1)
     consumer_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     consumer_ack_wait_seconds: float = 60.0
+
+    @property
+    def namespace(self) -> Namespace:
+        return Namespace(self.nats_namespace)

@@ -110,83 +110,161 @@ class MatchWishes(Payload):
     age_max: int | None = None
 
 
-class ParticipantProfile(Payload):
-    """What other services may know of a participant: matching criteria and statistics, no identity."""
+Code = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="A code of the organisation's vocabulary.")
+]
+
+
+class ParticipantStatus(StrEnum):
+    REGISTERED = "registered"
+    INTERVIEWED = "interviewed"
+    WITHDRAWN = "withdrawn"
+    ERASED = "erased"
+
+
+class ParticipantState(Payload):
+    """What other services may know of a participant: matching criteria, statistics and the dates of
+    its life, as codes and numbers. No names, contacts, notes or free text ever leave intake."""
 
     participant_id: uuid.UUID
+    programme: Code
     role: ParticipantRole
+    status: ParticipantStatus
     gender: Gender
     birth_year: int
-    district: str
+    district: Code
     languages: tuple[LanguageSkill, ...] = ()
     swedish_level: SwedishLevel | None = None
-    interests: tuple[str, ...] = ()
+    interests: tuple[Code, ...] = ()
     availability: tuple[Availability, ...] = ()
     wishes: MatchWishes = MatchWishes()
     capacity: int | None = None
-    referral_source: ReferralSource
-    campaign: str | None = None
+    referral_source: Code
+    campaign: Code | None = None
     registered_at: datetime
-    # Grows by one with every change of the participant, so consumers can ignore stale events.
-    version: int
-
-
-class ParticipantRegisteredPayload(ParticipantProfile):
-    pass
-
-
-class ParticipantUpdatedPayload(ParticipantProfile):
-    pass
-
-
-class ParticipantInterviewedPayload(Payload):
-    participant_id: uuid.UUID
-    interviewed_on: date
-    version: int
-
-
-class ParticipantWithdrawnPayload(Payload):
-    participant_id: uuid.UUID
-    reason: WithdrawalReason
-    withdrawn_at: datetime
-    version: int
+    interviewed_on: date | None = None
+    withdrawn_at: datetime | None = None
+    withdrawal_reason: WithdrawalReason | None = None
 
 
 class ParticipantErasedPayload(Payload):
+    """A tombstone: the id and when, nothing else. The statistics live on in ``ErasureStatistics``."""
+
     participant_id: uuid.UUID
+    status: ParticipantStatus = ParticipantStatus.ERASED
     erased_at: datetime
+
+
+class AnonymousParticipantRecord(Payload):
+    """One erased participant as the statistics need them, with no id and no time of day: it cannot be
+    linked back to the person. Dates are days."""
+
+    programme: Code
+    role: ParticipantRole
+    gender: Gender
+    birth_year: int
+    district: Code
+    referral_source: Code
+    campaign: Code | None = None
+    registered_on: date
+    interviewed_on: date | None = None
+    withdrawn_on: date | None = None
+    erased_on: date
+
+
+class ErasureStatisticsPayload(Payload):
+    """Every erased participant of an organisation who registered in ``year``, sorted by their values
+    (not by when they were erased). The aggregate id is ``<organisation>-<year>``."""
+
+    organisation_id: str
+    year: int
+    records: tuple[AnonymousParticipantRecord, ...]
+
+
+class Label(Payload):
+    sv: str = Field(min_length=1, max_length=120)
+    en: str = Field(min_length=1, max_length=120)
+
+
+class VocabularyEntry(Payload):
+    code: Code
+    labels: Label
+
+
+class ProgrammeKind(StrEnum):
+    SPRAKVAN = "sprakvan"  # language friends
+    FLYKTINGGUIDE = "flyktingguide"  # refugee guides
+
+
+class Programme(VocabularyEntry):
+    kind: ProgrammeKind = ProgrammeKind.SPRAKVAN
+
+
+class District(VocabularyEntry):
+    neighbours: tuple[Code, ...] = Field((), description="Districts close enough to meet in.")
+
+
+class OrganisationConfiguration(Payload):
+    """An organisation's programmes and vocabularies: every code a registration may use."""
+
+    organisation_id: str
+    programmes: tuple[Programme, ...]
+    districts: tuple[District, ...]
+    interests: tuple[VocabularyEntry, ...] = ()
+    campaigns: tuple[VocabularyEntry, ...] = ()
+    referral_sources: tuple[VocabularyEntry, ...] = ()
 
 
 class _IntakeEvent(IntegrationEvent[PayloadT], Generic[PayloadT]):
     PRODUCER: ClassVar[str] = SERVICE
 
 
-class ParticipantRegistered(_IntakeEvent[ParticipantRegisteredPayload]):
+class ParticipantRegistered(_IntakeEvent[ParticipantState]):
     EVENT_TYPE: ClassVar[str] = "participant.registered"
 
 
-class ParticipantUpdated(_IntakeEvent[ParticipantUpdatedPayload]):
+class ParticipantUpdated(_IntakeEvent[ParticipantState]):
     EVENT_TYPE: ClassVar[str] = "participant.updated"
 
 
-class ParticipantInterviewed(_IntakeEvent[ParticipantInterviewedPayload]):
+class ParticipantInterviewed(_IntakeEvent[ParticipantState]):
     EVENT_TYPE: ClassVar[str] = "participant.interviewed"
 
 
-class ParticipantWithdrawn(_IntakeEvent[ParticipantWithdrawnPayload]):
+class ParticipantWithdrawn(_IntakeEvent[ParticipantState]):
     EVENT_TYPE: ClassVar[str] = "participant.withdrawn"
 
 
 class ParticipantErased(_IntakeEvent[ParticipantErasedPayload]):
-    """Tells every service to delete what it holds about the participant."""
+    """Tells every service to delete what it holds about the participant. A tombstone: nothing of
+    this participant is ever applied after it."""
 
     EVENT_TYPE: ClassVar[str] = "participant.erased"
+    TOMBSTONE: ClassVar[bool] = True
 
 
-INTAKE_EVENTS: tuple[type[IntegrationEvent], ...] = (
+class ErasureStatisticsRecorded(_IntakeEvent[ErasureStatisticsPayload]):
+    """The anonymous records of an organisation's erased participants of one registration year."""
+
+    EVENT_TYPE: ClassVar[str] = "erasure_statistics.recorded"
+
+
+class OrganisationConfigured(_IntakeEvent[OrganisationConfiguration]):
+    """The organisation's programmes and vocabularies, in full, after every change."""
+
+    EVENT_TYPE: ClassVar[str] = "organisation.configured"
+
+
+PARTICIPANT_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ParticipantRegistered,
     ParticipantUpdated,
     ParticipantInterviewed,
     ParticipantWithdrawn,
     ParticipantErased,
+)
+
+INTAKE_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    *PARTICIPANT_EVENTS,
+    ErasureStatisticsRecorded,
+    OrganisationConfigured,
 )

@@ -99,7 +99,7 @@ class ParticipantRepository:
 
     async def add_announced(self, p: Participant, event: IntegrationEvent) -> None:
         """Insert the participant and its event's outbox row in one atomic statement."""
-        await self._conn.execute(_INSERT_ANNOUNCED, *_to_row(p), *outbox.outbox_row(event, p.id))
+        await self._conn.execute(_INSERT_ANNOUNCED, *_to_row(p), *outbox.outbox_row(event))
 
     async def save(self, p: Participant) -> None:
         row = _to_row(p)
@@ -140,7 +140,34 @@ class ParticipantRepository:
         published outbox rows that described the participant (unpublished ones must still go out)."""
         await self._conn.execute("DELETE FROM interviews WHERE participant_id = $1", p.id)
         await self._conn.execute("DELETE FROM idempotency_keys WHERE participant_id = $1", p.id)
-        await self._conn.execute("DELETE FROM outbox WHERE aggregate_id = $1 AND published_at IS NOT NULL", p.id)
+        await self._conn.execute("DELETE FROM outbox WHERE aggregate_id = $1 AND published_at IS NOT NULL", str(p.id))
+
+    async def erasure_statistics(self, organisation_id: str, year: int) -> tuple[list[dict[str, Any]], int]:
+        """The anonymous records of the organisation's erased participants of one registration year, and
+        the version of that aggregate, locked for this transaction (0 when there is none yet)."""
+        await self._conn.execute(
+            """INSERT INTO erasure_statistics (organisation_id, year, records, version) VALUES ($1, $2, '[]', 0)
+               ON CONFLICT DO NOTHING""",
+            organisation_id,
+            year,
+        )
+        row = await self._conn.fetchrow(
+            "SELECT records, version FROM erasure_statistics WHERE organisation_id = $1 AND year = $2 FOR UPDATE",
+            organisation_id,
+            year,
+        )
+        return list(row["records"]), row["version"]
+
+    async def save_erasure_statistics(
+        self, organisation_id: str, year: int, records: list[dict[str, Any]], version: int
+    ) -> None:
+        await self._conn.execute(
+            "UPDATE erasure_statistics SET records = $3, version = $4 WHERE organisation_id = $1 AND year = $2",
+            organisation_id,
+            year,
+            records,
+            version,
+        )
 
     async def list(
         self, organisation_id: str, where: ParticipantFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int

@@ -8,17 +8,18 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from enum import StrEnum
 from typing import NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sprakvan_shared.contracts.intake import (
     Availability,
+    Code,
     Gender,
     LanguageSkill,
     MatchWishes,
     ParticipantRole,
+    ParticipantStatus,
     ReferralSource,
     SwedishLevel,
     WithdrawalReason,
@@ -30,13 +31,6 @@ OLDEST_BIRTH_YEAR = 1900
 MAX_CAPACITY = 3
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
-
-
-class ParticipantStatus(StrEnum):
-    REGISTERED = "registered"
-    INTERVIEWED = "interviewed"
-    WITHDRAWN = "withdrawn"
-    ERASED = "erased"
 
 
 class FieldError(NamedTuple):
@@ -71,19 +65,20 @@ class ParticipantDetails(BaseModel):
     last_name: str = Field(min_length=1, max_length=100)
     email: str | None = Field(None, max_length=254)
     phone: str | None = Field(None, max_length=20)
+    programme: Code = Field(description="The programme signed up for (a code of the organisation's configuration).")
     gender: Gender
     birth_year: int
-    district: str = Field(min_length=1, max_length=80, description="City district (stadsdel).")
+    district: Code = Field(description="City district (stadsdel), a code of the organisation's configuration.")
     languages: tuple[LanguageSkill, ...] = Field((), max_length=10)
     swedish_level: SwedishLevel | None = Field(None, description="Required for newcomers.")
-    interests: tuple[str, ...] = Field((), max_length=20)
+    interests: tuple[Code, ...] = Field((), max_length=20, description="Codes of the organisation's interests.")
     availability: tuple[Availability, ...] = Field((), max_length=21)
     wishes: MatchWishes = MatchWishes()
     capacity: int | None = Field(
         None, description="How many newcomers an established resident can take (1-3); not for newcomers."
     )
-    referral_source: ReferralSource = ReferralSource.SELF
-    campaign: str | None = Field(None, max_length=100, description="Marketing campaign that brought them.")
+    referral_source: Code = Field(ReferralSource.SELF.value, description="Where the application came from (a code).")
+    campaign: Code | None = Field(None, description="The marketing campaign that brought them (a code).")
     consent: Consent
 
 
@@ -111,9 +106,8 @@ def check_details(role: ParticipantRole, details: ParticipantDetails, today: dat
         fail("a language is listed twice", "languages")
     if len(set(details.availability)) != len(details.availability):
         fail("a time slot is listed twice", "availability")
-    for index, interest in enumerate(details.interests):
-        if not 1 <= len(interest.strip()) <= 50:
-            fail("an interest is 1-50 characters", "interests", index)
+    if len(set(details.interests)) != len(details.interests):
+        fail("an interest is listed twice", "interests")
     wishes = details.wishes
     for name, age in (("age_min", wishes.age_min), ("age_max", wishes.age_max)):
         if age is not None and not 16 <= age <= 110:

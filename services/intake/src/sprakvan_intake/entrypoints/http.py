@@ -118,7 +118,8 @@ async def withdraw(
 async def erase(participant_id: uuid.UUID, request: Request, principal: Writer) -> Response:
     """GDPR erasure: names, contact details, registration details and interview notes are deleted;
     ``participant.erased`` tells the other services to delete theirs."""
-    await handlers.erase_participant(_pool(request), principal, participant_id)
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    await handlers.erase_participant(_pool(request), principal, participant_id, zone=zone)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

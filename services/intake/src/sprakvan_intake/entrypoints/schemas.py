@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sprakvan_shared.contracts.intake import (
     Availability,
+    Code,
     Gender,
     LanguageSkill,
     MatchWishes,
     ParticipantRole,
-    ReferralSource,
     SwedishLevel,
     WithdrawalReason,
 )
@@ -32,15 +32,16 @@ class ParticipantPatch(BaseModel):
     phone: str | None = Field(None, max_length=20)
     gender: Gender | None = None
     birth_year: int | None = None
-    district: str | None = Field(None, min_length=1, max_length=80)
+    programme: Code | None = None
+    district: Code | None = None
     languages: tuple[LanguageSkill, ...] | None = Field(None, max_length=10)
     swedish_level: SwedishLevel | None = None
-    interests: tuple[str, ...] | None = Field(None, max_length=20)
+    interests: tuple[Code, ...] | None = Field(None, max_length=20)
     availability: tuple[Availability, ...] | None = Field(None, max_length=21)
     wishes: MatchWishes | None = None
     capacity: int | None = None
-    referral_source: ReferralSource | None = None
-    campaign: str | None = Field(None, max_length=100)
+    referral_source: Code | None = None
+    campaign: Code | None = None
     consent: Consent | None = None
 
     def changes(self) -> dict[str, object]:

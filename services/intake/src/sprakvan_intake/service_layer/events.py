@@ -1,85 +1,127 @@
-"""Turns a participant's changes into the integration events other services receive."""
+"""Turns a participant's changes into the integration events other services receive: each carries the
+participant's full state (codes and dates, no identity), so the latest event is all a consumer needs."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sprakvan_shared.contracts.envelope import IntegrationEvent
 from sprakvan_shared.contracts.intake import (
+    AnonymousParticipantRecord,
+    ErasureStatisticsPayload,
+    ErasureStatisticsRecorded,
     ParticipantErased,
     ParticipantErasedPayload,
     ParticipantInterviewed,
-    ParticipantInterviewedPayload,
     ParticipantRegistered,
-    ParticipantRegisteredPayload,
+    ParticipantState,
     ParticipantUpdated,
-    ParticipantUpdatedPayload,
     ParticipantWithdrawn,
-    ParticipantWithdrawnPayload,
 )
 from sprakvan_shared.logging import current_correlation_id
 
 from ..domain.model import Participant
 
 
-def _profile(p: Participant) -> dict[str, object]:
+def state(p: Participant) -> ParticipantState:
     assert p.details is not None
     d = p.details
-    return {
-        "participant_id": p.id,
-        "role": p.role,
-        "gender": d.gender,
-        "birth_year": d.birth_year,
-        "district": d.district,
-        "languages": d.languages,
-        "swedish_level": d.swedish_level,
-        "interests": d.interests,
-        "availability": d.availability,
-        "wishes": d.wishes,
-        "capacity": d.capacity,
-        "referral_source": d.referral_source,
-        "campaign": d.campaign,
-        "registered_at": p.registered_at,
-        "version": p.version,
-    }
-
-
-def _envelope(p: Participant) -> dict[str, object]:
-    return {"organisation_id": p.organisation_id, "correlation_id": current_correlation_id()}
-
-
-# The profile events are built with model_construct: every value comes from a participant the domain
-# has already validated, and registration is the hot path. The tests parse each published event back
-# with model_validate_json, so a mapping mistake here would fail them.
-def registered(p: Participant) -> ParticipantRegistered:
-    return ParticipantRegistered.model_construct(
-        **_envelope(p), payload=ParticipantRegisteredPayload.model_construct(**_profile(p))
+    # model_construct: every value comes from a participant the domain has already validated, and
+    # registration is the hot path. The tests parse each published event back with model_validate_json,
+    # so a mapping mistake here would fail them.
+    return ParticipantState.model_construct(
+        participant_id=p.id,
+        programme=d.programme,
+        role=p.role,
+        status=p.status,
+        gender=d.gender,
+        birth_year=d.birth_year,
+        district=d.district,
+        languages=d.languages,
+        swedish_level=d.swedish_level,
+        interests=d.interests,
+        availability=d.availability,
+        wishes=d.wishes,
+        capacity=d.capacity,
+        referral_source=d.referral_source,
+        campaign=d.campaign,
+        registered_at=p.registered_at,
+        interviewed_on=p.interviewed_on,
+        withdrawn_at=p.withdrawn_at,
+        withdrawal_reason=p.withdrawal_reason,
     )
+
+
+def _announce(cls: type[IntegrationEvent], p: Participant) -> IntegrationEvent:
+    return cls.model_construct(
+        organisation_id=p.organisation_id,
+        correlation_id=current_correlation_id(),
+        aggregate_id=str(p.id),
+        version=p.version,
+        payload=state(p),
+    )
+
+
+def registered(p: Participant) -> ParticipantRegistered:
+    return _announce(ParticipantRegistered, p)
 
 
 def updated(p: Participant) -> ParticipantUpdated:
-    return ParticipantUpdated.model_construct(
-        **_envelope(p), payload=ParticipantUpdatedPayload.model_construct(**_profile(p))
-    )
+    return _announce(ParticipantUpdated, p)
 
 
 def interviewed(p: Participant) -> ParticipantInterviewed:
-    assert p.interviewed_on is not None
-    return ParticipantInterviewed(
-        **_envelope(p),
-        payload=ParticipantInterviewedPayload(participant_id=p.id, interviewed_on=p.interviewed_on, version=p.version),
-    )
+    return _announce(ParticipantInterviewed, p)
 
 
 def withdrawn(p: Participant) -> ParticipantWithdrawn:
-    assert p.withdrawal_reason is not None and p.withdrawn_at is not None
-    return ParticipantWithdrawn(
-        **_envelope(p),
-        payload=ParticipantWithdrawnPayload(
-            participant_id=p.id, reason=p.withdrawal_reason, withdrawn_at=p.withdrawn_at, version=p.version
-        ),
-    )
+    return _announce(ParticipantWithdrawn, p)
 
 
 def erased(p: Participant) -> ParticipantErased:
     assert p.erased_at is not None
     return ParticipantErased(
-        **_envelope(p), payload=ParticipantErasedPayload(participant_id=p.id, erased_at=p.erased_at)
+        organisation_id=p.organisation_id,
+        correlation_id=current_correlation_id(),
+        aggregate_id=str(p.id),
+        version=p.version,
+        payload=ParticipantErasedPayload(participant_id=p.id, erased_at=p.erased_at),
+    )
+
+
+def anonymous_record(before_erasure: Participant, erased_at: datetime, zone: ZoneInfo) -> AnonymousParticipantRecord:
+    """What the statistics keep of a participant about to be erased: codes and local days, no id."""
+    d = before_erasure.details
+    assert d is not None
+
+    def day(moment: datetime | None) -> date | None:
+        return moment.astimezone(zone).date() if moment else None
+
+    return AnonymousParticipantRecord(
+        programme=d.programme,
+        role=before_erasure.role,
+        gender=d.gender,
+        birth_year=d.birth_year,
+        district=d.district,
+        referral_source=d.referral_source,
+        campaign=d.campaign,
+        registered_on=day(before_erasure.registered_at),
+        interviewed_on=before_erasure.interviewed_on,
+        withdrawn_on=day(before_erasure.withdrawn_at),
+        erased_on=day(erased_at),
+    )
+
+
+def erasure_statistics(
+    organisation_id: str, year: int, records: list[AnonymousParticipantRecord], version: int
+) -> ErasureStatisticsRecorded:
+    # Sorted by value, so the order tells nothing about who was erased when.
+    ordered = tuple(sorted(records, key=lambda r: r.model_dump_json()))
+    return ErasureStatisticsRecorded(
+        organisation_id=organisation_id,
+        correlation_id=current_correlation_id(),
+        aggregate_id=f"{organisation_id}-{year}",
+        version=version,
+        payload=ErasureStatisticsPayload(organisation_id=organisation_id, year=year, records=ordered),
     )

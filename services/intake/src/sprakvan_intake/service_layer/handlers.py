@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
 
 from sprakvan_shared import outbox
 from sprakvan_shared.auth import Principal
+from sprakvan_shared.contracts.intake import AnonymousParticipantRecord
 
 from ..adapters.repository import ParticipantFilter, ParticipantRepository
 from ..domain.commands import RecordInterview, RegisterParticipant, WithdrawParticipant
@@ -141,7 +143,7 @@ async def update_participant(
         participant = await _load_for_change(repo, principal, participant_id)
         if participant.update(changes, clock()):
             await repo.save(participant)
-            await outbox.enqueue(conn, events.updated(participant), aggregate_id=participant.id)
+            await outbox.enqueue(conn, events.updated(participant))
             log.info("participant_updated", participant_id=str(participant.id), fields=sorted(changes))
         return participant
 
@@ -163,7 +165,7 @@ async def record_interview(
         participant.record_interview(interview, now)
         await repo.save(participant)
         await repo.add_interview(participant, interview, recorded_by=principal.subject, now=now)
-        await outbox.enqueue(conn, events.interviewed(participant), aggregate_id=participant.id)
+        await outbox.enqueue(conn, events.interviewed(participant))
     log.info("participant_interviewed", participant_id=str(participant_id), interview_id=str(interview.id))
     return interview
 
@@ -180,20 +182,38 @@ async def withdraw_participant(
         participant = await _load_for_change(repo, principal, participant_id)
         participant.withdraw(command.reason, clock())
         await repo.save(participant)
-        await outbox.enqueue(conn, events.withdrawn(participant), aggregate_id=participant.id)
+        await outbox.enqueue(conn, events.withdrawn(participant))
     log.info("participant_withdrawn", participant_id=str(participant_id), reason=command.reason.value)
     return participant
 
 
 async def erase_participant(
-    pool: asyncpg.Pool, principal: Principal, participant_id: uuid.UUID, *, clock: Clock = utcnow
+    pool: asyncpg.Pool,
+    principal: Principal,
+    participant_id: uuid.UUID,
+    *,
+    zone: ZoneInfo = ZoneInfo("Europe/Stockholm"),
+    clock: Clock = utcnow,
 ) -> None:
+    """Forget the person; keep an anonymous record for the statistics (``ErasureStatisticsRecorded``)."""
+    now = clock()
     async with _unit_of_work(pool) as (conn, repo):
         participant = await _load_for_change(repo, principal, participant_id)
-        participant.erase(clock())
+        record = events.anonymous_record(participant, now, zone)
+        year = participant.registered_at.astimezone(zone).year
+        records, version = await repo.erasure_statistics(participant.organisation_id, year)
+        records.append(record.model_dump(mode="json"))
+        participant.erase(now)
         await repo.save(participant)
         await repo.forget(participant)
-        await outbox.enqueue(conn, events.erased(participant), aggregate_id=participant.id)
+        await repo.save_erasure_statistics(participant.organisation_id, year, records, version + 1)
+        statistics = events.erasure_statistics(
+            participant.organisation_id,
+            year,
+            [AnonymousParticipantRecord.model_validate(r) for r in records],
+            version + 1,
+        )
+        await outbox.enqueue(conn, events.erased(participant), statistics)
     log.info("participant_erased", participant_id=str(participant_id))
 
 
