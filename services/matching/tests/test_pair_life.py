@@ -28,6 +28,7 @@ from sprakvan_matching.domain.model import (
 )
 from sprakvan_matching.domain.scoring import ScoreTables, breakdown
 from sprakvan_matching.domain.settings import LanguagePreference, ProgrammeSettings
+from sprakvan_matching.service_layer.events import pair_event
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
 
@@ -47,7 +48,7 @@ def _proposal() -> Pair:
 def test_a_pair_goes_proposed_formed_active_followed_up_ended_one_version_a_step():
     proposed = _proposal()
     formed = proposed.accept(NOW)
-    active = formed.activate(Conversation(TODAY, (Attendee.NEWCOMER, Attendee.ESTABLISHED)), TODAY)
+    active = formed.activate(Conversation(TODAY, (Attendee.NEWCOMER, Attendee.ESTABLISHED)), NOW, TODAY)
     assert [f.due_on for f in active.follow_ups] == [TODAY + timedelta(days=35), TODAY + timedelta(days=182)]
     later = TODAY + timedelta(days=36)
     followed = active.record_follow_up(done_on=later, outcome=FollowUpOutcome.GOING_WELL, notes="bra", today=later)
@@ -61,13 +62,13 @@ def test_a_pair_goes_proposed_formed_active_followed_up_ended_one_version_a_step
         PairStatus.ENDED,
     ]
     assert [p.version for p in (proposed, formed, active, followed, ended)] == [1, 2, 3, 4, 5]
-    assert ended.end_reason is EndReason.COMPLETED and ended.formed_at == NOW and ended.activated_at == TODAY
+    assert ended.end_reason is EndReason.COMPLETED and ended.formed_at == NOW and ended.activated_on == TODAY
 
 
 def test_transitions_out_of_order_are_refused():
     proposed = _proposal()
     with pytest.raises(InvalidTransition):
-        proposed.activate(Conversation(TODAY, ()), TODAY)
+        proposed.activate(Conversation(TODAY, ()), NOW, TODAY)
     with pytest.raises(InvalidTransition):
         proposed.end(EndReason.MOVED, TODAY)
     rejected = proposed.reject(RejectionReason.NEWCOMER_DECLINED, TODAY)
@@ -77,7 +78,7 @@ def test_transitions_out_of_order_are_refused():
     with pytest.raises(ValueError):
         proposed.accept(NOW).end(EndReason.ERASED, TODAY)  # erasure is not a coordinator's reason
     with pytest.raises(ValueError):
-        proposed.accept(NOW).activate(Conversation(TODAY + timedelta(days=1), ()), TODAY)
+        proposed.accept(NOW).activate(Conversation(TODAY + timedelta(days=1), ()), NOW, TODAY)
 
 
 def test_closing_for_erasure_is_idempotent():
@@ -99,12 +100,12 @@ def test_a_meetup_pair_is_active_from_the_meetup_with_its_follow_ups():
         now=NOW,
         follow_up_days=(30,),
     )
-    assert pair.origin is Origin.GROUP_MEETUP and pair.status is PairStatus.ACTIVE and pair.activated_at == held
+    assert pair.origin is Origin.GROUP_MEETUP and pair.status is PairStatus.ACTIVE and pair.activated_on == held
     assert [f.due_on for f in pair.follow_ups] == [held + timedelta(days=30)]
 
 
 def test_a_follow_up_can_be_added_and_recorded_off_schedule():
-    active = _proposal().accept(NOW).activate(Conversation(TODAY, ()), TODAY, follow_up_days=())
+    active = _proposal().accept(NOW).activate(Conversation(TODAY, ()), NOW, TODAY, follow_up_days=())
     due = TODAY + timedelta(days=10)
     scheduled = active.schedule_follow_up(due)
     assert scheduled.schedule_follow_up(due) is scheduled
@@ -187,3 +188,22 @@ def test_swedish_only_preference_rewards_pairs_without_another_shared_language()
     explained = breakdown(newcomer, volunteer, tables=tables, neighbours=NEIGHBOURS, today=TODAY)
     assert explained.criteria[0].points == 25 * 100
     assert explain(explained)["sv"].startswith("Inget gemensamt språk utom svenska, ")
+
+
+def test_every_step_of_a_pair_becomes_a_full_state_event_without_notes():
+    proposed = replace(
+        _proposal(),
+        score=breakdown(
+            *_two(), tables=ScoreTables.from_settings(ProgrammeSettings()), neighbours={}, today=TODAY
+        ).as_data(),
+    )
+    active = proposed.accept(NOW).activate(Conversation(TODAY, (Attendee.NEWCOMER,)), NOW, TODAY)
+    done = active.record_follow_up(done_on=TODAY, outcome=FollowUpOutcome.GOING_WELL, notes="secret", today=TODAY)
+    event = pair_event(done, "followed_up", correlation_id="c-1")
+    assert event.subject == f"matching.pair.{done.pair_id}.followed_up"
+    assert event.version == 4 and event.aggregate_id == str(done.pair_id)
+    state = event.payload
+    assert state.status is PairStatus.ACTIVE and state.proposed_at == NOW and state.activated_on == TODAY
+    assert state.score.criteria[3].shared == ("tue_evening",)
+    assert "secret" not in event.model_dump_json()
+    assert type(event).model_validate_json(event.model_dump_json()) == event

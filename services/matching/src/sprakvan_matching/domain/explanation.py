@@ -89,11 +89,10 @@ def _phrase(criterion: Criterion, lang: str, interests: Labels) -> str | None:
             return "samma stadsdel" if sv else "same district"
         return "grannstadsdelar" if sv else "neighbouring districts"
     if criterion.code == "availability":
+        days_parts = [code.split("_", 1) for code in detail["shared"]]
         slots = [
-            f"{WEEKDAY_PREFIX[s['weekday']][0]}{PART_OF_DAY[s['part_of_day']][0]}"
-            if sv
-            else f"{WEEKDAY_PREFIX[s['weekday']][1]} {PART_OF_DAY[s['part_of_day']][1]}"
-            for s in detail["shared"]
+            f"{WEEKDAY_PREFIX[d][0]}{PART_OF_DAY[p][0]}" if sv else f"{WEEKDAY_PREFIX[d][1]} {PART_OF_DAY[p][1]}"
+            for d, p in days_parts
         ]
         return f"båda är lediga {_enumerate(slots, lang)}" if sv else f"both free {_enumerate(slots, lang)}"
     if criterion.code == "age":

@@ -12,25 +12,29 @@ import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import StrEnum
+
+from sprakvan_shared.contracts.intake import ParticipantRole as Role
+from sprakvan_shared.contracts.intake import ParticipantStatus
+from sprakvan_shared.contracts.matching import Attendee, FollowUpOutcome, PairStatus, RejectionReason
+from sprakvan_shared.contracts.matching import PairEndReason as EndReason
+from sprakvan_shared.contracts.matching import PairOrigin as Origin
+
+__all__ = [
+    "Attendee",
+    "EndReason",
+    "FollowUpOutcome",
+    "Origin",
+    "PairStatus",
+    "ParticipantStatus",
+    "RejectionReason",
+    "Role",
+]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PARTS_OF_DAY = ("morning", "afternoon", "evening")
 GENDERS = ("woman", "man", "non_binary", "undisclosed")
 SWEDISH = "sv"
 MAX_CAPACITY = 3
-
-
-class Role(StrEnum):
-    NEWCOMER = "newcomer"
-    ESTABLISHED = "established"
-
-
-class ParticipantStatus(StrEnum):
-    REGISTERED = "registered"
-    INTERVIEWED = "interviewed"
-    WITHDRAWN = "withdrawn"
-    ERASED = "erased"
 
 
 def slot_index(weekday: str, part_of_day: str) -> int:
@@ -88,61 +92,12 @@ class Candidate:
         return max(0, (today - self.registered_at.date()).days)
 
 
-class PairStatus(StrEnum):
-    PROPOSED = "proposed"
-    FORMED = "formed"
-    ACTIVE = "active"
-    ENDED = "ended"
-
-
 OPEN_STATUSES = frozenset({PairStatus.FORMED, PairStatus.ACTIVE})
 """A formed or active pair takes one of the volunteer's places and the newcomer's only one."""
-
-
-class Origin(StrEnum):
-    PROPOSAL = "proposal"
-    MANUAL = "manual"
-    GROUP_MEETUP = "group_meetup"
-
-
-class EndReason(StrEnum):
-    # The end of a pair that was formed, as the coordinator records it.
-    MOVED = "moved"
-    COMPLETED = "completed"
-    DID_NOT_CLICK = "did_not_click"
-    NO_CONTACT = "no_contact"
-    OTHER = "other"
-    # The end of a proposal that never formed, or of any pair by what happened to a participant.
-    REJECTED = "rejected"
-    SUPERSEDED = "superseded"
-    WITHDRAWN = "withdrawn"
-    ERASED = "erased"
-
 
 COORDINATOR_END_REASONS = frozenset(
     {EndReason.MOVED, EndReason.COMPLETED, EndReason.DID_NOT_CLICK, EndReason.NO_CONTACT, EndReason.OTHER}
 )
-
-
-class RejectionReason(StrEnum):
-    NEWCOMER_DECLINED = "newcomer_declined"
-    ESTABLISHED_DECLINED = "established_declined"
-    COORDINATOR_JUDGEMENT = "coordinator_judgement"
-    OTHER = "other"
-
-
-class Attendee(StrEnum):
-    NEWCOMER = "newcomer"
-    ESTABLISHED = "established"
-    COORDINATOR = "coordinator"
-    INTERPRETER = "interpreter"
-
-
-class FollowUpOutcome(StrEnum):
-    GOING_WELL = "going_well"
-    NEEDS_SUPPORT = "needs_support"
-    NOT_MEETING = "not_meeting"
-    NOT_REACHED = "not_reached"
 
 
 DEFAULT_FOLLOW_UP_DAYS = (35, 182)
@@ -180,7 +135,8 @@ class Pair:
     status: PairStatus
     proposed_at: datetime | None = None
     formed_at: datetime | None = None
-    activated_at: date | None = None
+    activated_at: datetime | None = None  # when the conversation was recorded
+    activated_on: date | None = None  # the day it was held
     conversation: Conversation | None = None
     follow_ups: tuple[FollowUp, ...] = ()
     ended_on: date | None = None
@@ -278,7 +234,8 @@ class Pair:
             origin=Origin.GROUP_MEETUP,
             status=PairStatus.ACTIVE,
             formed_at=now,
-            activated_at=held_on,
+            activated_at=now,
+            activated_on=held_on,
             conversation=Conversation(held_on, (Attendee.NEWCOMER, Attendee.ESTABLISHED, Attendee.COORDINATOR)),
             follow_ups=follow_up_schedule(held_on, follow_up_days),
             meetup_id=meetup_id,
@@ -296,7 +253,11 @@ class Pair:
         )
 
     def activate(
-        self, conversation: Conversation, today: date, follow_up_days: tuple[int, ...] = DEFAULT_FOLLOW_UP_DAYS
+        self,
+        conversation: Conversation,
+        now: datetime,
+        today: date,
+        follow_up_days: tuple[int, ...] = DEFAULT_FOLLOW_UP_DAYS,
     ) -> Pair:
         """Record the matching conversation: the pair becomes active and its follow-ups are scheduled."""
         self._require("record the matching conversation of", PairStatus.FORMED)
@@ -306,7 +267,8 @@ class Pair:
             raise ValueError("the matching conversation cannot be before the pair was formed")
         return self._next(
             status=PairStatus.ACTIVE,
-            activated_at=conversation.held_on,
+            activated_at=now,
+            activated_on=conversation.held_on,
             conversation=conversation,
             follow_ups=follow_up_schedule(conversation.held_on, follow_up_days),
         )

@@ -139,7 +139,7 @@ def breakdown(
             Criterion(
                 "availability",
                 int(tables.availability[min(len(slots), COUNT_CAP)]),
-                {"shared": [{"weekday": d, "part_of_day": p} for d, p in slots]},
+                {"shared": [f"{d}_{p}" for d, p in slots]},
             ),
             Criterion("age", int(tables.age[min(gap, AGE_GAP_CAP)]), {"years_apart": gap}),
             Criterion("pair", tables.pair, {}),
