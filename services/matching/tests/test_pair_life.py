@@ -28,6 +28,7 @@ from sprakvan_matching.domain.model import (
 )
 from sprakvan_matching.domain.scoring import ScoreTables, breakdown
 from sprakvan_matching.domain.settings import LanguagePreference, ProgrammeSettings
+from sprakvan_matching.domain.waiting import waiting_list
 from sprakvan_matching.service_layer.events import pair_event
 
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
@@ -207,3 +208,31 @@ def test_every_step_of_a_pair_becomes_a_full_state_event_without_notes():
     assert state.score.criteria[3].shared == ("tue_evening",)
     assert "secret" not in event.model_dump_json()
     assert type(event).model_validate_json(event.model_dump_json()) == event
+
+
+def test_the_waiting_list_counts_who_waits_and_where_volunteers_are_missing():
+    rng = random.Random(21)
+    newcomers = [
+        candidate(rng, Role.NEWCOMER, district="skaggetorp", registered_at=NOW - timedelta(days=d))
+        for d in (10, 90, 40)
+    ]
+    newcomers.append(candidate(rng, Role.NEWCOMER, district="ryd", registered_at=NOW - timedelta(days=5)))
+    withdrawn = candidate(rng, Role.NEWCOMER, district="ryd", status=ParticipantStatus.WITHDRAWN)
+    paired = candidate(rng, Role.NEWCOMER, district="ryd")
+    volunteers = [
+        candidate(rng, Role.ESTABLISHED, district="skaggetorp", capacity=2),
+        candidate(rng, Role.ESTABLISHED, district="ryd", capacity=3),
+    ]
+    result = waiting_list(
+        [*newcomers, withdrawn, paired, *volunteers],
+        paired_newcomers={paired.participant_id},
+        open_pairs_by_volunteer={volunteers[0].participant_id: 1, volunteers[1].participant_id: 1},
+        today=TODAY,
+    )
+    assert [w.waiting_days for w in result.waiting] == [90, 40, 10, 5]
+    assert result.by_district == {"ryd": 1, "skaggetorp": 3}
+    top = result.balance[0]
+    assert (top.district, top.newcomers_waiting, top.free_places, top.shortfall) == ("skaggetorp", 3, 1, 2)
+    assert top.newcomers_per_place == 3.0
+    assert (result.balance[1].district, result.balance[1].free_places) == ("ryd", 2)
+    assert result.median_waiting_days == 40 and sum(result.by_age_band.values()) == 4
