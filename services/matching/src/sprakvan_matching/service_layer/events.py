@@ -14,6 +14,7 @@ from sprakvan_shared.contracts.matching import (
     ScoreBreakdown,
     ScoreCriterion,
 )
+from sprakvan_shared.logging import current_correlation_id
 
 from ..domain.model import Pair
 
@@ -76,6 +77,6 @@ def pair_event(pair: Pair, action: str, *, correlation_id: str | None = None) ->
         organisation_id=pair.organisation_id,
         aggregate_id=str(pair.pair_id),
         version=pair.version,
-        correlation_id=correlation_id,
+        correlation_id=correlation_id or current_correlation_id(),
         payload=pair_state(pair),
     )

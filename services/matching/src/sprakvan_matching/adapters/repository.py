@@ -1,0 +1,520 @@
+"""Matching's tables: the candidate read model, the organisation's configuration, pairs, forbids, settings.
+
+Every query takes the organisation id: a caller never reaches another organisation's rows. JSON columns
+are written with ``json.dumps`` and read with ``json.loads`` (no connection codecs needed).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import asyncpg
+
+from sprakvan_shared.contracts.intake import OrganisationConfiguration, ParticipantState
+
+from ..domain.model import (
+    Attendee,
+    Candidate,
+    Conversation,
+    EndReason,
+    FollowUp,
+    FollowUpOutcome,
+    Origin,
+    Pair,
+    PairStatus,
+    ParticipantStatus,
+    RejectionReason,
+    Role,
+    Wishes,
+)
+from ..domain.settings import ProgrammeSettings
+
+OPEN = ("formed", "active")
+
+
+# -- organisations -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Organisation:
+    organisation_id: str
+    programmes: tuple[str, ...]
+    districts: tuple[str, ...]
+    neighbours: dict[str, frozenset[str]] = field(default_factory=dict)
+    interest_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+async def upsert_organisation(conn: asyncpg.Connection, config: OrganisationConfiguration) -> None:
+    await conn.execute(
+        """
+        INSERT INTO organisations (organisation_id, programmes, districts, interests, updated_at)
+        VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, now())
+        ON CONFLICT (organisation_id) DO UPDATE
+        SET programmes = EXCLUDED.programmes, districts = EXCLUDED.districts,
+            interests = EXCLUDED.interests, updated_at = now()
+        """,
+        config.organisation_id,
+        json.dumps([p.model_dump(mode="json") for p in config.programmes]),
+        json.dumps([d.model_dump(mode="json") for d in config.districts]),
+        json.dumps([i.model_dump(mode="json") for i in config.interests]),
+    )
+
+
+async def load_organisation(conn: asyncpg.Connection, organisation_id: str) -> Organisation | None:
+    row = await conn.fetchrow(
+        "SELECT programmes, districts, interests FROM organisations WHERE organisation_id = $1", organisation_id
+    )
+    if row is None:
+        return None
+    districts = json.loads(row["districts"])
+    return Organisation(
+        organisation_id=organisation_id,
+        programmes=tuple(p["code"] for p in json.loads(row["programmes"])),
+        districts=tuple(d["code"] for d in districts),
+        neighbours={d["code"]: frozenset(d.get("neighbours", ())) for d in districts},
+        interest_labels={i["code"]: i["labels"] for i in json.loads(row["interests"])},
+    )
+
+
+# -- candidates --------------------------------------------------------------------------------------
+_CANDIDATE_COLUMNS = (
+    "participant_id, organisation_id, programme, role, status, gender, birth_year, district, languages, "
+    "interests, availability, same_gender, age_min, age_max, capacity, registered_at, interviewed_on"
+)
+
+
+async def upsert_candidate(conn: asyncpg.Connection, organisation_id: str, state: ParticipantState) -> None:
+    await conn.execute(
+        f"""
+        INSERT INTO candidates ({_CANDIDATE_COLUMNS})
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        ON CONFLICT (participant_id) DO UPDATE SET
+            programme = EXCLUDED.programme, role = EXCLUDED.role, status = EXCLUDED.status,
+            gender = EXCLUDED.gender, birth_year = EXCLUDED.birth_year, district = EXCLUDED.district,
+            languages = EXCLUDED.languages, interests = EXCLUDED.interests,
+            availability = EXCLUDED.availability, same_gender = EXCLUDED.same_gender,
+            age_min = EXCLUDED.age_min, age_max = EXCLUDED.age_max, capacity = EXCLUDED.capacity,
+            registered_at = EXCLUDED.registered_at, interviewed_on = EXCLUDED.interviewed_on
+        WHERE candidates.organisation_id = EXCLUDED.organisation_id
+        """,
+        state.participant_id,
+        organisation_id,
+        state.programme,
+        state.role.value,
+        state.status.value,
+        state.gender.value,
+        state.birth_year,
+        state.district,
+        sorted({skill.code for skill in state.languages}),
+        sorted(set(state.interests)),
+        sorted({f"{a.weekday.value}_{a.part_of_day.value}" for a in state.availability}),
+        state.wishes.same_gender,
+        state.wishes.age_min,
+        state.wishes.age_max,
+        state.capacity or 1,
+        state.registered_at,
+        state.interviewed_on,
+    )
+
+
+async def delete_candidate(conn: asyncpg.Connection, participant_id: uuid.UUID) -> str | None:
+    """Forget the person; returns their organisation (None when matching never knew them)."""
+    return await conn.fetchval(
+        "DELETE FROM candidates WHERE participant_id = $1 RETURNING organisation_id", participant_id
+    )
+
+
+def candidate_of(row: asyncpg.Record) -> Candidate:
+    return Candidate(
+        participant_id=row["participant_id"],
+        organisation_id=row["organisation_id"],
+        programme=row["programme"],
+        role=Role(row["role"]),
+        status=ParticipantStatus(row["status"]),
+        gender=row["gender"],
+        birth_year=row["birth_year"],
+        district=row["district"],
+        registered_at=row["registered_at"],
+        languages=frozenset(row["languages"]),
+        interests=frozenset(row["interests"]),
+        availability=frozenset(tuple(slot.split("_", 1)) for slot in row["availability"]),
+        wishes=Wishes(row["same_gender"], row["age_min"], row["age_max"]),
+        capacity=row["capacity"],
+        interviewed_on=row["interviewed_on"],
+    )
+
+
+async def load_candidates(conn: asyncpg.Connection, organisation_id: str, programme: str) -> list[Candidate]:
+    rows = await conn.fetch(
+        f"SELECT {_CANDIDATE_COLUMNS} FROM candidates WHERE organisation_id = $1 AND programme = $2 "
+        "ORDER BY participant_id",
+        organisation_id,
+        programme,
+    )
+    return [candidate_of(r) for r in rows]
+
+
+async def lock_candidates(
+    conn: asyncpg.Connection, organisation_id: str, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Candidate]:
+    """Lock the people of a write in id order (two coordinators never wait on each other in a circle)."""
+    rows = await conn.fetch(
+        f"SELECT {_CANDIDATE_COLUMNS} FROM candidates WHERE organisation_id = $1 AND participant_id = ANY($2) "
+        "ORDER BY participant_id FOR UPDATE",
+        organisation_id,
+        sorted(set(ids)),
+    )
+    return {r["participant_id"]: candidate_of(r) for r in rows}
+
+
+# -- pairs -------------------------------------------------------------------------------------------
+_PAIR_COLUMNS = (
+    "pair_id, organisation_id, programme, newcomer_id, established_id, origin, status, proposed_at, formed_at, "
+    "activated_at, activated_on, conversation, follow_ups, ended_on, end_reason, rejection_reason, score, "
+    "round_id, meetup_id, rematch_of, version"
+)
+
+
+def _pair_values(pair: Pair) -> tuple[object, ...]:
+    conversation = (
+        json.dumps({"held_on": pair.conversation.held_on.isoformat(), "attended": list(pair.conversation.attended)})
+        if pair.conversation
+        else None
+    )
+    follow_ups = json.dumps(
+        [
+            {
+                "due_on": f.due_on.isoformat(),
+                "done_on": f.done_on.isoformat() if f.done_on else None,
+                "outcome": f.outcome.value if f.outcome else None,
+                "notes": f.notes,
+            }
+            for f in pair.follow_ups
+        ]
+    )
+    return (
+        pair.pair_id,
+        pair.organisation_id,
+        pair.programme,
+        pair.newcomer_id,
+        pair.established_id,
+        pair.origin.value,
+        pair.status.value,
+        pair.proposed_at,
+        pair.formed_at,
+        pair.activated_at,
+        pair.activated_on,
+        conversation,
+        follow_ups,
+        pair.ended_on,
+        pair.end_reason.value if pair.end_reason else None,
+        pair.rejection_reason.value if pair.rejection_reason else None,
+        json.dumps(pair.score) if pair.score is not None else None,
+        pair.round_id,
+        pair.meetup_id,
+        pair.rematch_of,
+        pair.version,
+    )
+
+
+_SAVE_PAIR = f"""
+    INSERT INTO pairs ({_PAIR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb,
+        $13::jsonb, $14, $15, $16, $17::jsonb, $18, $19, $20, $21)
+    ON CONFLICT (pair_id) DO UPDATE SET
+        status = EXCLUDED.status, formed_at = EXCLUDED.formed_at, activated_at = EXCLUDED.activated_at,
+        activated_on = EXCLUDED.activated_on, conversation = EXCLUDED.conversation,
+        follow_ups = EXCLUDED.follow_ups, ended_on = EXCLUDED.ended_on, end_reason = EXCLUDED.end_reason,
+        rejection_reason = EXCLUDED.rejection_reason, score = EXCLUDED.score, version = EXCLUDED.version,
+        updated_at = now()
+    WHERE pairs.organisation_id = EXCLUDED.organisation_id
+"""
+
+
+async def save_pairs(conn: asyncpg.Connection, pairs: Sequence[Pair]) -> None:
+    if len(pairs) == 1:
+        await conn.execute(_SAVE_PAIR, *_pair_values(pairs[0]))
+    elif pairs:
+        await conn.executemany(_SAVE_PAIR, [_pair_values(p) for p in pairs])
+
+
+def pair_of(row: asyncpg.Record) -> Pair:
+    conversation = json.loads(row["conversation"]) if row["conversation"] else None
+    return Pair(
+        pair_id=row["pair_id"],
+        organisation_id=row["organisation_id"],
+        programme=row["programme"],
+        newcomer_id=row["newcomer_id"],
+        established_id=row["established_id"],
+        origin=Origin(row["origin"]),
+        status=PairStatus(row["status"]),
+        proposed_at=row["proposed_at"],
+        formed_at=row["formed_at"],
+        activated_at=row["activated_at"],
+        activated_on=row["activated_on"],
+        conversation=Conversation(
+            date.fromisoformat(conversation["held_on"]), tuple(Attendee(a) for a in conversation["attended"])
+        )
+        if conversation
+        else None,
+        follow_ups=tuple(
+            FollowUp(
+                date.fromisoformat(f["due_on"]),
+                date.fromisoformat(f["done_on"]) if f["done_on"] else None,
+                FollowUpOutcome(f["outcome"]) if f["outcome"] else None,
+                f.get("notes", ""),
+            )
+            for f in json.loads(row["follow_ups"])
+        ),
+        ended_on=row["ended_on"],
+        end_reason=EndReason(row["end_reason"]) if row["end_reason"] else None,
+        rejection_reason=RejectionReason(row["rejection_reason"]) if row["rejection_reason"] else None,
+        score=json.loads(row["score"]) if row["score"] else None,
+        round_id=row["round_id"],
+        meetup_id=row["meetup_id"],
+        rematch_of=row["rematch_of"],
+        version=row["version"],
+    )
+
+
+async def get_pair(
+    conn: asyncpg.Connection, organisation_id: str, pair_id: uuid.UUID, *, for_update: bool = False
+) -> Pair | None:
+    row = await conn.fetchrow(
+        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND pair_id = $2"
+        + (" FOR UPDATE" if for_update else ""),
+        organisation_id,
+        pair_id,
+    )
+    return pair_of(row) if row else None
+
+
+@dataclass(frozen=True)
+class PairFilter:
+    programme: str | None = None
+    status: str | None = None
+    participant_id: uuid.UUID | None = None
+    round_id: uuid.UUID | None = None
+
+
+async def list_pairs(
+    conn: asyncpg.Connection, organisation_id: str, where: PairFilter, *, limit: int, after: uuid.UUID | None
+) -> list[Pair]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_PAIR_COLUMNS} FROM pairs
+        WHERE organisation_id = $1
+          AND ($2::text IS NULL OR programme = $2)
+          AND ($3::text IS NULL OR status = $3)
+          AND ($4::uuid IS NULL OR newcomer_id = $4 OR established_id = $4)
+          AND ($5::uuid IS NULL OR round_id = $5)
+          AND ($6::uuid IS NULL OR pair_id > $6)
+        ORDER BY pair_id LIMIT $7
+        """,
+        organisation_id,
+        where.programme,
+        where.status,
+        where.participant_id,
+        where.round_id,
+        after,
+        limit,
+    )
+    return [pair_of(r) for r in rows]
+
+
+async def pairs_of_participant(
+    conn: asyncpg.Connection, participant_id: uuid.UUID, *, statuses: Sequence[str], for_update: bool = True
+) -> list[Pair]:
+    rows = await conn.fetch(
+        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE (newcomer_id = $1 OR established_id = $1) "
+        "AND status = ANY($2) ORDER BY pair_id" + (" FOR UPDATE" if for_update else ""),
+        participant_id,
+        list(statuses),
+    )
+    return [pair_of(r) for r in rows]
+
+
+async def pending_proposals(conn: asyncpg.Connection, organisation_id: str, programme: str) -> list[Pair]:
+    rows = await conn.fetch(
+        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND programme = $2 AND status = 'proposed' "
+        "ORDER BY pair_id FOR UPDATE",
+        organisation_id,
+        programme,
+    )
+    return [pair_of(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """Who is taken: open pairs per volunteer, newcomers with an open pair."""
+
+    by_volunteer: dict[uuid.UUID, int]
+    paired_newcomers: set[uuid.UUID]
+
+
+async def occupancy(
+    conn: asyncpg.Connection, organisation_id: str, participant_ids: Iterable[uuid.UUID] | None = None
+) -> Occupancy:
+    ids = sorted(set(participant_ids)) if participant_ids is not None else None
+    rows = await conn.fetch(
+        """
+        SELECT newcomer_id, established_id FROM pairs
+        WHERE organisation_id = $1 AND status = ANY($2)
+          AND ($3::uuid[] IS NULL OR newcomer_id = ANY($3) OR established_id = ANY($3))
+        """,
+        organisation_id,
+        list(OPEN),
+        ids,
+    )
+    by_volunteer: dict[uuid.UUID, int] = {}
+    for r in rows:
+        by_volunteer[r["established_id"]] = by_volunteer.get(r["established_id"], 0) + 1
+    return Occupancy(by_volunteer, {r["newcomer_id"] for r in rows})
+
+
+async def ended_pairs(
+    conn: asyncpg.Connection, organisation_id: str, programme: str
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Pairs never to propose again: they ended, or a coordinator rejected the proposal."""
+    rows = await conn.fetch(
+        """
+        SELECT newcomer_id, established_id FROM pairs
+        WHERE organisation_id = $1 AND programme = $2 AND status = 'ended'
+          AND end_reason <> ALL($3)
+        """,
+        organisation_id,
+        programme,
+        ["superseded", "withdrawn", "erased"],
+    )
+    return {(r["newcomer_id"], r["established_id"]) for r in rows}
+
+
+async def was_paired_before(conn: asyncpg.Connection, newcomer_id: uuid.UUID, established_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pairs WHERE newcomer_id = $1 AND established_id = $2 AND status = 'ended' "
+            "AND end_reason <> ALL($3))",
+            newcomer_id,
+            established_id,
+            ["superseded", "withdrawn", "erased"],
+        )
+    )
+
+
+async def forget_notes_of(conn: asyncpg.Connection, participant_id: uuid.UUID) -> None:
+    """An erasure: the coordinator's notes about the person's pairs go; ids and dates stay for the statistics."""
+    await conn.execute(
+        """
+        UPDATE pairs SET follow_ups = (
+            SELECT coalesce(jsonb_agg(f - 'notes'), '[]'::jsonb) FROM jsonb_array_elements(follow_ups) f)
+        WHERE newcomer_id = $1 OR established_id = $1
+        """,
+        participant_id,
+    )
+
+
+# -- forbids, settings, rounds -----------------------------------------------------------------------
+async def forbidden_pairs(
+    conn: asyncpg.Connection, organisation_id: str, programme: str
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    rows = await conn.fetch(
+        "SELECT newcomer_id, established_id FROM forbidden_pairs WHERE organisation_id = $1 AND programme = $2",
+        organisation_id,
+        programme,
+    )
+    return {(r["newcomer_id"], r["established_id"]) for r in rows}
+
+
+async def is_forbidden(
+    conn: asyncpg.Connection, organisation_id: str, newcomer_id: uuid.UUID, established_id: uuid.UUID
+) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM forbidden_pairs WHERE organisation_id = $1 AND newcomer_id = $2 "
+            "AND established_id = $3)",
+            organisation_id,
+            newcomer_id,
+            established_id,
+        )
+    )
+
+
+async def add_forbidden(
+    conn: asyncpg.Connection, organisation_id: str, programme: str, pair: tuple[uuid.UUID, uuid.UUID], by: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO forbidden_pairs (organisation_id, programme, newcomer_id, established_id, created_by) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        organisation_id,
+        programme,
+        *pair,
+        by,
+    )
+
+
+async def remove_forbidden(conn: asyncpg.Connection, organisation_id: str, pair: tuple[uuid.UUID, uuid.UUID]) -> bool:
+    status = await conn.execute(
+        "DELETE FROM forbidden_pairs WHERE organisation_id = $1 AND newcomer_id = $2 AND established_id = $3",
+        organisation_id,
+        *pair,
+    )
+    return status != "DELETE 0"
+
+
+async def forget_forbids_of(conn: asyncpg.Connection, participant_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM forbidden_pairs WHERE newcomer_id = $1 OR established_id = $1", participant_id)
+
+
+async def load_settings(conn: asyncpg.Connection, organisation_id: str, programme: str) -> ProgrammeSettings:
+    raw = await conn.fetchval(
+        "SELECT settings FROM programme_settings WHERE organisation_id = $1 AND programme = $2",
+        organisation_id,
+        programme,
+    )
+    return ProgrammeSettings.model_validate_json(raw) if raw else ProgrammeSettings()
+
+
+async def save_settings(
+    conn: asyncpg.Connection, organisation_id: str, programme: str, settings: ProgrammeSettings, by: str
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO programme_settings (organisation_id, programme, settings, updated_by)
+        VALUES ($1, $2, $3::jsonb, $4)
+        ON CONFLICT (organisation_id, programme) DO UPDATE
+        SET settings = EXCLUDED.settings, updated_by = EXCLUDED.updated_by, updated_at = now()
+        """,
+        organisation_id,
+        programme,
+        settings.model_dump_json(),
+        by,
+    )
+
+
+async def record_round(
+    conn: asyncpg.Connection,
+    *,
+    round_id: uuid.UUID,
+    organisation_id: str,
+    programme: str,
+    run_at: datetime,
+    run_by: str,
+    waiting: int,
+    proposals: int,
+    candidates: int,
+    objective: int,
+) -> None:
+    await conn.execute(
+        "INSERT INTO rounds (round_id, organisation_id, programme, run_at, run_by, waiting, proposals, candidates, "
+        "objective) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        round_id,
+        organisation_id,
+        programme,
+        run_at,
+        run_by,
+        waiting,
+        proposals,
+        candidates,
+        objective,
+    )

@@ -1,0 +1,60 @@
+"""Matching's copy of intake's participants and organisation configuration, kept from their events.
+
+Handlers run inside the consumer kit's transaction, behind its per-aggregate version gate (stale and
+duplicate events never arrive, an erased participant never comes back), and are idempotent by state:
+each upserts the full state it receives. Pairs they end are announced through the outbox in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import structlog
+
+from sprakvan_shared.contracts.intake import (
+    OrganisationConfigured,
+    ParticipantErased,
+    ParticipantRegistered,
+    ParticipantStatus,
+    ParticipantUpdated,
+)
+
+from ..adapters import repository
+from ..domain.model import EndReason
+from .unit_of_work import store
+
+log = structlog.get_logger(__name__)
+ZONE = ZoneInfo("Europe/Stockholm")
+
+
+def _day(event) -> date:  # noqa: ANN001 - any integration event
+    return event.occurred_at.astimezone(ZONE).date()
+
+
+async def on_participant(conn: asyncpg.Connection, event: ParticipantRegistered | ParticipantUpdated) -> None:
+    """registered, updated, interviewed, withdrawn: the participant's full state. A withdrawal ends the
+    person's open proposals (their formed and active pairs stay for the coordinator to end with a reason)."""
+    state = event.payload
+    await repository.upsert_candidate(conn, event.organisation_id, state)
+    if state.status is ParticipantStatus.WITHDRAWN:
+        pending = await repository.pairs_of_participant(conn, state.participant_id, statuses=["proposed"])
+        await store(conn, [(p.close(EndReason.WITHDRAWN, _day(event)), "ended") for p in pending])
+
+
+async def on_erased(conn: asyncpg.Connection, event: ParticipantErased) -> None:
+    """Forget the person: the candidate row, their forbids and the notes on their pairs. Their proposals
+    and open pairs end (reason: erased); the pairs keep ids and dates for the statistics."""
+    participant_id = event.payload.participant_id
+    await repository.delete_candidate(conn, participant_id)
+    open_ = await repository.pairs_of_participant(conn, participant_id, statuses=["proposed", "formed", "active"])
+    await store(conn, [(p.close(EndReason.ERASED, _day(event)), "ended") for p in open_])
+    await repository.forget_notes_of(conn, participant_id)
+    await repository.forget_forbids_of(conn, participant_id)
+    log.info("participant_erased", participant_id=str(participant_id), pairs_ended=len(open_))
+
+
+async def on_organisation(conn: asyncpg.Connection, event: OrganisationConfigured) -> None:
+    await repository.upsert_organisation(conn, event.payload)
