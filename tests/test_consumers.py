@@ -1,224 +1,254 @@
-"""Durable consumers: idempotent inbox, redelivery with backoff, dead-lettering, against real servers."""
+"""The consumer side of the backbone on real NATS and PostgreSQL: one ordered, gated durable consumer
+per (service, stream), through a minimal second service (``tests/probe_service``) started by the kit."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import nats
 import pytest
 
-from sprakvan_shared.contracts.intake import ParticipantErased, ParticipantErasedPayload
-from sprakvan_shared.contracts.subjects import DEAD_LETTER_STREAM, HEADER_MSG_ID, INTAKE_STREAM, dead_letter_subject
-from sprakvan_shared.db import Migration
-from sprakvan_shared.inbox import apply_once
-from sprakvan_shared.messaging import DLQ_DELIVERIES, DLQ_ERROR, DLQ_ERROR_TYPE, DLQ_ORIGINAL_SUBJECT, consume_events
-from sprakvan_shared.runtime import ServiceRuntime
-from sprakvan_shared.settings import ServiceSettings
+from sprakvan_shared.consumer import DLQ_DELIVERIES, DLQ_ERROR, DLQ_ERROR_TYPE, DLQ_ORIGINAL_SUBJECT, EventConsumer
+from sprakvan_shared.contracts.intake import (
+    INTAKE_STREAM,
+    ParticipantErased,
+    ParticipantErasedPayload,
+    ParticipantRegistered,
+    ParticipantState,
+    ParticipantUpdated,
+    ParticipantWithdrawn,
+)
+from sprakvan_shared.contracts.subjects import DEAD_LETTER_STREAM, HEADER_MSG_ID, Namespace
 
+from . import probe_service as probe
 from .conftest import ORG_A, eventually
+from .kit import RunningService, ServiceStarter
 from .streams import stream_messages
 
-EFFECTS = Migration(
-    "probe",
-    1,
-    "0001_effects.sql",
-    "CREATE TABLE effects (id bigint GENERATED ALWAYS AS IDENTITY, participant_id uuid NOT NULL)",
-)
-CONSUMER = "eraser"
+
+def state(pid: uuid.UUID, *, status: str = "registered", district: str = "ryd") -> ParticipantState:
+    return ParticipantState(
+        participant_id=pid,
+        programme="sprakvan",
+        role="newcomer",
+        status=status,
+        gender="woman",
+        birth_year=1990,
+        district=district,
+        swedish_level="A1",
+        referral_source="sfi",
+        registered_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
 
 
-def erased(participant_id: uuid.UUID | None = None) -> ParticipantErased:
+def participant_event(cls: type, pid: uuid.UUID, version: int, **fields: str):  # noqa: ANN201
+    return cls(organisation_id=ORG_A, aggregate_id=str(pid), version=version, payload=state(pid, **fields))
+
+
+def erased(pid: uuid.UUID, version: int) -> ParticipantErased:
     return ParticipantErased(
         organisation_id=ORG_A,
-        payload=ParticipantErasedPayload(participant_id=participant_id or uuid.uuid4(), erased_at=datetime.now(UTC)),
+        aggregate_id=str(pid),
+        version=version,
+        payload=ParticipantErasedPayload(participant_id=pid, erased_at=datetime.now(UTC)),
     )
 
 
-Handler = Callable[[ServiceRuntime, ParticipantErased], Awaitable[None]]
-
-
-@pytest.fixture
-def start_probe(
-    database_url: str, nats_url: str
-) -> Callable[[Handler], contextlib.AbstractAsyncContextManager[ServiceRuntime]]:
-    """A small consuming service built from the shared plumbing, as a real service would be."""
-
-    @contextlib.asynccontextmanager
-    async def start(handler: Handler) -> AsyncIterator[ServiceRuntime]:
-        settings = ServiceSettings(
-            DATABASE_URL=database_url,
-            NATS_URL=nats_url,
-            consumer_max_deliveries=3,
-            consumer_backoff_seconds=(0.05, 0.1),
-        )
-        runtime = ServiceRuntime("probe", settings, migrations=[EFFECTS], streams=[INTAKE_STREAM], relay_outbox=False)
-
-        @consume_events(
-            runtime.broker,
-            service="probe",
-            consumer=CONSUMER,
-            event=ParticipantErased,
-            stream=INTAKE_STREAM,
-            retry=runtime.retry_policy,
-        )
-        async def on_erased(event: ParticipantErased) -> None:
-            await handler(runtime, event)
-
-        await runtime.start()
-        try:
-            yield runtime
-        finally:
-            await runtime.stop()
-
-    return start
-
-
-async def record_effect(runtime: ServiceRuntime, event: ParticipantErased) -> None:
-    await apply_once(
-        runtime.pool,
-        "probe.eraser",
-        event.event_id,
-        lambda conn: conn.execute("INSERT INTO effects (participant_id) VALUES ($1)", event.payload.participant_id),
-    )
-
-
-async def publish(
-    nc: nats.NATS, event: ParticipantErased, *, msg_id: str | None = None, data: bytes | None = None
-) -> None:
+async def publish(nc: nats.NATS, ns: Namespace, event, *, msg_id: str | None = None, data: bytes | None = None) -> None:  # noqa: ANN001
     await nc.jetstream().publish(
-        event.subject(),
+        ns.subject(event.subject),
         data if data is not None else event.model_dump_json().encode(),
+        stream=ns.stream(INTAKE_STREAM),
         headers={HEADER_MSG_ID: msg_id or str(event.event_id)},
     )
 
 
-async def test_a_consumer_that_gets_the_same_event_twice_applies_it_once(start_probe, nc: nats.NATS) -> None:  # noqa: ANN001
-    async with start_probe(record_effect) as runtime:
-        twice, once = erased(), erased()
-        # Two copies under different message ids get past JetStream's de-duplication, as a replay
-        # after the duplicate window would.
-        await publish(nc, twice, msg_id="copy-1")
-        await publish(nc, twice, msg_id="copy-2")
-        await publish(nc, once)
-
-        await eventually(lambda: _consumer_done(nc, 3))
-        rows = await runtime.pool.fetch("SELECT participant_id FROM effects")
-        assert Counter(r["participant_id"] for r in rows) == {
-            twice.payload.participant_id: 1,
-            once.payload.participant_id: 1,
-        }
-        assert await runtime.pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'probe.eraser'") == 2
+@pytest.fixture(autouse=True)
+def _no_faults() -> None:
+    probe.FAULTS.clear()
+    probe.ATTEMPTS.clear()
 
 
-async def test_a_failing_handler_is_retried_with_backoff_then_succeeds(start_probe, nc: nats.NATS) -> None:  # noqa: ANN001
-    attempts: list[float] = []
-
-    async def flaky(runtime: ServiceRuntime, event: ParticipantErased) -> None:
-        attempts.append(asyncio.get_running_loop().time())
-        if len(attempts) < 3:
-            raise ConnectionError("the database blinked")
-        await record_effect(runtime, event)
-
-    async with start_probe(flaky) as runtime:
-        await publish(nc, erased())
-        await eventually(lambda: runtime.pool.fetchval("SELECT count(*) = 1 FROM effects"))
-    assert len(attempts) == 3
-    # Redelivered after the nak delays (0.05 s, then 0.1 s), not at once.
-    assert attempts[1] - attempts[0] >= 0.04
-    assert attempts[2] - attempts[1] >= 0.09
-    assert await _dead_letters(nc) == []
+@pytest.fixture
+async def probe_service(start_service: ServiceStarter) -> AsyncIterator[RunningService]:
+    async with start_service(
+        probe.SERVICE, consumer_backoff_seconds=(0.05, 0.1, 0.2), consumer_max_deliveries=3
+    ) as svc:
+        yield svc
 
 
-async def test_a_handler_that_keeps_failing_dead_letters_the_message_and_the_next_is_processed(
-    start_probe,
-    nc: nats.NATS,  # noqa: ANN001
+async def stored(svc: RunningService, pid: uuid.UUID) -> dict | None:
+    row = await svc.pool.fetchrow(
+        "SELECT status, version, district, applied FROM probe_participants WHERE participant_id = $1", pid
+    )
+    return dict(row) if row else None
+
+
+async def consumer_done(svc: RunningService) -> bool:
+    (runner,) = svc.runtime.runners
+    return await runner.lag() == 0
+
+
+async def dead_letters(nc: nats.NATS, ns: Namespace) -> list:
+    messages = await stream_messages(nc.jetstream(), ns.stream(DEAD_LETTER_STREAM))
+    return [m for m in messages if m.subject.startswith(ns.subject("deadletter."))]
+
+
+async def test_a_retried_registration_never_brings_back_an_erased_participant(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace
 ) -> None:
-    poison = erased()
-    calls: Counter[uuid.UUID] = Counter()
+    pid = uuid.uuid4()
+    probe.FAULTS[(pid, "participant.registered")] = 1  # fails once, is retried after the erasure
+    await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1))
+    await publish(nc, ns, erased(pid, 2))
+    (runner,) = probe_service.runtime.runners
 
-    async def fails_on_poison(runtime: ServiceRuntime, event: ParticipantErased) -> None:
-        calls[event.event_id] += 1
-        if event.event_id == poison.event_id:
-            raise ValueError("cannot erase: no such pair")
-        await record_effect(runtime, event)
+    async def settled() -> bool:  # the erasure applied, the retried registration stopped at the gate
+        return runner.applied == 1 and runner.skipped == 1 and await consumer_done(probe_service)
 
-    async with start_probe(fails_on_poison) as runtime:
-        good = erased()
-        await publish(nc, poison)
-        await publish(nc, good)
-        await eventually(lambda: runtime.pool.fetchval("SELECT count(*) = 1 FROM effects"))
-        dead = await eventually(lambda: _dead_letters(nc))
-
-    assert calls[poison.event_id] == 3  # max_deliveries
-    assert calls[good.event_id] == 1
-    assert len(dead) == 1
-    message = dead[0]
-    assert message.subject == dead_letter_subject("probe", CONSUMER)
-    assert message.data == poison.model_dump_json().encode()  # byte for byte, ready to replay
-    assert message.headers[DLQ_ERROR] == "cannot erase: no such pair"
-    assert message.headers[DLQ_ERROR_TYPE] == "ValueError"
-    assert message.headers[DLQ_DELIVERIES] == "3"
-    assert message.headers[DLQ_ORIGINAL_SUBJECT] == poison.subject()
+    await eventually(settled)
+    assert await stored(probe_service, pid) is None
+    assert probe.ATTEMPTS[(pid, "participant.registered")] == 1  # the retry never reached the handler
+    gate = await probe_service.pool.fetchrow(
+        "SELECT version, tombstone FROM consumed_aggregates WHERE aggregate_id = $1", str(pid)
+    )
+    assert (gate["version"], gate["tombstone"]) == (2, True)
 
 
-async def test_an_invalid_message_is_dead_lettered_at_once_with_the_reason(start_probe, nc: nats.NATS) -> None:  # noqa: ANN001
-    calls: list[ParticipantErased] = []
-
-    async def handler(runtime: ServiceRuntime, event: ParticipantErased) -> None:
-        calls.append(event)
-        await record_effect(runtime, event)
-
-    async with start_probe(handler) as runtime:
-        await publish(nc, erased(), data=b'{"type": "participant.erased", "payload": {}}')
-        await publish(nc, erased())
-        await eventually(lambda: runtime.pool.fetchval("SELECT count(*) = 1 FROM effects"))
-        dead = await eventually(lambda: _dead_letters(nc))
-    assert len(calls) == 1
-    assert dead[0].headers[DLQ_ERROR_TYPE] == "ValidationError"
-    assert dead[0].headers[DLQ_DELIVERIES] == "1"
-    assert "organisation_id" in dead[0].headers[DLQ_ERROR]
+async def _attempts(pid: uuid.UUID, event_type: str, at_least: int) -> bool:
+    return probe.ATTEMPTS.get((pid, event_type), 0) >= at_least
 
 
-async def _dead_letters(nc: nats.NATS):  # noqa: ANN202
-    return await stream_messages(nc.jetstream(), DEAD_LETTER_STREAM.name)
-
-
-async def _consumer_done(nc: nats.NATS, delivered: int) -> bool:
-    info = await nc.jetstream().consumer_info(INTAKE_STREAM.name, f"probe-{CONSUMER}")
-    return info.delivered.stream_seq >= delivered and info.num_ack_pending == 0 and info.num_pending == 0
-
-
-async def test_the_correlation_id_travels_from_the_http_request_to_the_consumers_logs(
-    start_probe,
-    start_intake,
-    database_url: str,
-    nats_url: str,
-    infra,  # noqa: ANN001
+async def test_an_update_that_arrives_before_the_registration_wins(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace
 ) -> None:
-    import structlog
-
-    from .conftest import fresh_database
-    from .factories import newcomer
-
-    seen: list[tuple[uuid.UUID, str | None]] = []
-
-    async def remember(runtime: ServiceRuntime, event: ParticipantErased) -> None:
-        # What every log line of this handler carries (merge_contextvars is in the log pipeline).
-        seen.append((event.payload.participant_id, structlog.contextvars.get_contextvars().get("correlation_id")))
-
-    async with start_probe(remember), fresh_database(infra.postgres_url) as intake_db:
-        async with start_intake(intake_db, nats_url) as (_, client):
-            pid = (await client.post("/participants", json=newcomer())).json()["id"]
-            response = await client.delete(f"/participants/{pid}", headers={"X-Correlation-ID": "erase-req-9"})
-            assert response.headers["x-correlation-id"] == "erase-req-9"
-            await eventually(lambda: _seen(seen))
-    assert seen == [(uuid.UUID(pid), "erase-req-9")]
+    pid = uuid.uuid4()
+    await publish(nc, ns, participant_event(ParticipantUpdated, pid, 2, district="berga"))
+    await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1, district="ryd"))
+    await eventually(lambda: consumer_done(probe_service))
+    assert await stored(probe_service, pid) == {"status": "registered", "version": 2, "district": "berga", "applied": 1}
 
 
-async def _seen(seen: list) -> bool:
-    return bool(seen)
+async def test_duplicates_and_stale_versions_change_nothing_and_gaps_are_applied(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace
+) -> None:
+    pid = uuid.uuid4()
+    first = participant_event(ParticipantRegistered, pid, 1)
+    await publish(nc, ns, first, msg_id="copy-1")
+    await publish(nc, ns, first, msg_id="copy-2")  # the same event again, past the duplicate window
+    await publish(nc, ns, participant_event(ParticipantWithdrawn, pid, 4, status="withdrawn"))  # a gap: 2, 3 missing
+    await publish(nc, ns, participant_event(ParticipantUpdated, pid, 3, district="berga"))  # late and stale
+    await eventually(lambda: consumer_done(probe_service))
+    assert await stored(probe_service, pid) == {"status": "withdrawn", "version": 4, "district": "ryd", "applied": 2}
+    (runner,) = probe_service.runtime.runners
+    assert (runner.applied, runner.skipped) == (2, 2)
+
+
+async def test_one_consumer_per_stream_handles_every_registered_type(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace
+) -> None:
+    info = await nc.jetstream().consumer_info(ns.stream(INTAKE_STREAM), "probe-intake")
+    assert sorted(info.config.filter_subjects) == sorted(ns.subject(s) for s in probe.consumer.filter_subjects())
+    pids = [uuid.uuid4() for _ in range(2)]
+    await publish(nc, ns, participant_event(ParticipantRegistered, pids[0], 1))
+    await publish(nc, ns, participant_event(ParticipantWithdrawn, pids[1], 1, status="withdrawn"))
+    await eventually(lambda: consumer_done(probe_service))
+    assert [(await stored(probe_service, pid))["status"] for pid in pids] == ["registered", "withdrawn"]
+
+
+def test_a_type_registered_twice_on_one_consumer_is_refused() -> None:
+    consumer = EventConsumer("twice", INTAKE_STREAM)
+    consumer.on(ParticipantRegistered)(probe.on_state)
+    with pytest.raises(ValueError, match="twice"):
+        consumer.on(ParticipantRegistered)(probe.on_state)
+    with pytest.raises(ValueError, match="not published on"):
+        EventConsumer("elsewhere", DEAD_LETTER_STREAM).on(ParticipantRegistered)
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_without_input_and_the_next_goes_on(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace
+) -> None:
+    poison, fine = uuid.uuid4(), uuid.uuid4()
+    probe.FAULTS[(poison, "participant.registered")] = -1
+    await publish(nc, ns, participant_event(ParticipantRegistered, poison, 1, district="skaggetorp"))
+    await publish(nc, ns, participant_event(ParticipantRegistered, fine, 1))
+    letters = await eventually(lambda: dead_letters(nc, ns))
+    (letter,) = letters
+    assert letter.subject == ns.subject(f"deadletter.probe.intake.participant.{poison}.registered")
+    assert letter.headers[DLQ_ERROR_TYPE] == "InjectedFault" and letter.headers[DLQ_ERROR] == "InjectedFault"
+    assert letter.headers[DLQ_ORIGINAL_SUBJECT] == f"intake.participant.{poison}.registered"
+    assert letter.headers[DLQ_DELIVERIES] == "3"
+    assert ParticipantRegistered.model_validate_json(letter.data).payload.participant_id == poison  # byte for byte
+    await eventually(lambda: consumer_done(probe_service))
+    assert await stored(probe_service, fine) is not None and await stored(probe_service, poison) is None
+
+
+async def test_an_invalid_message_is_dead_lettered_at_once_naming_fields_not_values(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace
+) -> None:
+    pid = uuid.uuid4()
+    bad = participant_event(ParticipantRegistered, pid, 1).model_dump(mode="json")
+    bad["payload"]["birth_year"] = "Ali Hassan's chess club"
+    import json
+
+    await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1), data=json.dumps(bad).encode())
+    (letter,) = await eventually(lambda: dead_letters(nc, ns))
+    assert letter.headers[DLQ_DELIVERIES] == "1"
+    assert "payload.birth_year" in letter.headers[DLQ_ERROR] and "Ali" not in letter.headers[DLQ_ERROR]
+
+
+async def test_an_erasure_is_never_given_up_on(probe_service: RunningService, nc: nats.NATS, ns: Namespace) -> None:
+    pid = uuid.uuid4()
+    await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1))
+    await eventually(lambda: stored(probe_service, pid))
+    probe.FAULTS[(pid, "participant.erased")] = 5  # more failures than max deliveries (3)
+    await publish(nc, ns, erased(pid, 2))
+    await eventually(lambda: _attempts(pid, "participant.erased", 6), timeout=20)
+    await eventually(lambda: consumer_done(probe_service))
+    assert await stored(probe_service, pid) is None
+    assert await dead_letters(nc, ns) == []
+
+
+async def test_a_dead_letter_redriven_by_an_operator_is_applied(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace
+) -> None:
+    from sprakvan_cli.deadletters import list_dead_letters, redrive
+
+    pid = uuid.uuid4()
+    probe.FAULTS[(pid, "participant.registered")] = 3  # exactly the max deliveries
+    await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1))
+    await eventually(lambda: dead_letters(nc, ns))
+    listed = await list_dead_letters(nc, ns, service="probe")
+    assert [(d.consumer, d.original_subject) for d in listed] == [
+        ("probe-intake", f"intake.participant.{pid}.registered")
+    ]
+    assert await redrive(nc, ns, [d.sequence for d in listed]) == 1
+    await eventually(lambda: stored(probe_service, pid))
+    assert await list_dead_letters(nc, ns, service="probe") == []
+
+
+async def test_a_service_that_joins_late_sees_every_live_participant_exactly_once(
+    start_service: ServiceStarter, nc: nats.NATS, ns: Namespace
+) -> None:
+    from sprakvan_shared.messaging import ensure_streams
+
+    await ensure_streams(nc.jetstream(), [INTAKE_STREAM, DEAD_LETTER_STREAM], ns)
+    live = [uuid.uuid4() for _ in range(60)]
+    gone = [uuid.uuid4() for _ in range(10)]
+    for pid in live + gone:
+        await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1))
+        await publish(nc, ns, participant_event(ParticipantUpdated, pid, 2, district="berga"))
+        await publish(nc, ns, participant_event(ParticipantUpdated, pid, 3, district="lambohov"))
+    for pid in gone:
+        await publish(nc, ns, erased(pid, 4))
+    # The stream is compacted: the latest event of each type per participant.
+    info = await nc.jetstream().stream_info(ns.stream(INTAKE_STREAM))
+    assert info.state.messages == 2 * len(live) + 3 * len(gone)
+
+    async with start_service(probe.SERVICE) as late:
+        await eventually(lambda: consumer_done(late))
+        rows = await late.pool.fetch("SELECT participant_id, district, version, applied FROM probe_participants")
+    assert sorted(r["participant_id"] for r in rows) == sorted(live)
+    assert {(r["district"], r["version"], r["applied"]) for r in rows} == {("lambohov", 3, 2)}

@@ -250,14 +250,16 @@ async def test_tokens_and_roles(intake: httpx.AsyncClient, mint) -> None:  # noq
 async def test_health_and_readiness(intake: httpx.AsyncClient) -> None:
     assert (await intake.get("/health", headers={})).json()["status"] == "ok"
     ready = await intake.get("/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "nats": True}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": True, "nats": True, "outbox_backlog": 0}
     assert ready.headers["x-correlation-id"]
 
 
-async def test_the_asyncapi_document_lists_every_intake_event(intake: httpx.AsyncClient) -> None:
+async def test_the_asyncapi_document_lists_every_intake_event(intake: httpx.AsyncClient, intake_service) -> None:  # noqa: ANN001
     from sprakvan_shared.contracts.intake import INTAKE_EVENTS
 
     document = (await intake.get("/asyncapi.json")).json()
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {f"sprakvan.{event.subject_filter()}" for event in INTAKE_EVENTS}
+    namespace = intake_service.settings.namespace
+    assert addresses == {namespace.subject(event.subject_filter()) for event in INTAKE_EVENTS}
     assert "ParticipantState" in document["components"]["schemas"]

@@ -19,11 +19,9 @@ from .streams import stream_messages
 
 PERSONAL = ("Amina", "Haddad", "amina.haddad@example.org", "70 123 45 67", "Karin", "Lindqvist")
 
-INTAKE = Namespace().stream(INTAKE_STREAM)
-
 
 async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
-    intake: httpx.AsyncClient, db: asyncpg.Connection, nc: nats.NATS
+    intake: httpx.AsyncClient, db: asyncpg.Connection, nc: nats.NATS, ns: Namespace
 ) -> None:
     response = await intake.post("/participants", json=newcomer(), headers={HEADER_CORRELATION_ID: "req-42"})
     assert response.status_code == 201, response.text
@@ -42,10 +40,10 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
     }
 
     js = nc.jetstream()
-    messages = await eventually(lambda: stream_messages(js, INTAKE))
+    messages = await eventually(lambda: stream_messages(js, ns.stream(INTAKE_STREAM)))
     assert len(messages) == 1
     message = messages[0]
-    assert message.subject == f"sprakvan.intake.participant.{participant_id}.registered"
+    assert message.subject == ns.subject(f"intake.participant.{participant_id}.registered")
     envelope = message.json
     assert set(envelope) == {
         "event_id",
@@ -81,7 +79,7 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
 
 
 async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges_the_stream(
-    intake: httpx.AsyncClient, nc: nats.NATS
+    intake: httpx.AsyncClient, nc: nats.NATS, ns: Namespace
 ) -> None:
     created = (await intake.post("/participants", json=established())).json()
     pid = created["id"]
@@ -94,7 +92,7 @@ async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges
     assert (await intake.post(f"/participants/{pid}/withdraw", json={"reason": "moved"})).status_code == 200
 
     js = nc.jetstream()
-    messages = await eventually(lambda: _when_count(stream_messages(js, INTAKE), 4))
+    messages = await eventually(lambda: _when_count(stream_messages(js, ns.stream(INTAKE_STREAM)), 4))
     assert [m.json["type"] for m in messages] == [
         "participant.registered",
         "participant.updated",
@@ -116,7 +114,7 @@ async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges
     assert (await intake.delete(f"/participants/{pid}")).status_code == 204
 
     async def purged() -> list | None:
-        found = await stream_messages(js, INTAKE)
+        found = await stream_messages(js, ns.stream(INTAKE_STREAM))
         return (
             found if [m.json["type"] for m in found] == ["participant.erased", "erasure_statistics.recorded"] else None
         )

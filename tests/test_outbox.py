@@ -22,8 +22,6 @@ from .conftest import eventually
 from .factories import ProbeHappened, probe_event
 from .streams import stream_messages
 
-INTAKE = Namespace().stream(INTAKE_STREAM)
-
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
@@ -35,9 +33,11 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def js(nc: nats.NATS):  # noqa: ANN201
+async def js(nc: nats.NATS, ns: Namespace):  # noqa: ANN201
     js = nc.jetstream()
-    await ensure_streams(js, [INTAKE_STREAM, DEAD_LETTER_STREAM], Namespace())
+    await ensure_streams(js, [INTAKE_STREAM, DEAD_LETTER_STREAM], ns)
+    js.intake = ns.stream(INTAKE_STREAM)  # the stream's name in this test's namespace
+    js.ns = ns
     return js
 
 
@@ -65,6 +65,7 @@ async def test_relay_killed_between_publish_and_mark_leaves_no_second_copy(
         "tests.relay_crash_child",
         database_url,
         nats_url,
+        js.ns.root,
         stdout=asyncio.subprocess.PIPE,
     )
     output, _ = await asyncio.wait_for(child.communicate(), timeout=30)
@@ -72,19 +73,19 @@ async def test_relay_killed_between_publish_and_mark_leaves_no_second_copy(
     assert b"acked 10" in output
     # Published, acknowledged, but never marked: the crash window.
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 10
-    assert len(await stream_messages(js, INTAKE)) == 10
+    assert len(await stream_messages(js, js.intake)) == 10
 
     # A new relay republishes all ten; JetStream drops them as duplicates of their event ids.
-    relay = OutboxRelay(pool, js._nc)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns)
     assert await relay.relay_batch() == 10
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
-    stored = await stream_messages(js, INTAKE)
+    stored = await stream_messages(js, js.intake)
     assert len(stored) == 10
     assert sorted(m.headers[HEADER_MSG_ID] for m in stored) == sorted(str(e.event_id) for e in events)
 
     # And a consumer reading the stream from the start sees each event once.
-    subscription = await js.pull_subscribe(Namespace().subject(ProbeHappened.subject_filter()), stream=INTAKE)
+    subscription = await js.pull_subscribe(js.ns.subject(ProbeHappened.subject_filter()), stream=js.intake)
     seen = []
     for message in await subscription.fetch(50, timeout=2):
         seen.append(ProbeHappened.model_validate_json(message.data).event_id)
@@ -100,20 +101,20 @@ async def test_row_committed_late_with_a_lower_id_is_still_published(pool: async
     await outbox.enqueue(slow, late)  # takes the lower id, commits last
     early = await enqueue(pool, 3)
 
-    relay = OutboxRelay(pool, js._nc)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns)
     assert await relay.relay_batch() == 3
     await transaction.commit()
     await pool.release(slow)
     assert await relay.relay_batch() == 1
 
-    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, INTAKE)]
+    ids = [m.headers[HEADER_MSG_ID] for m in await stream_messages(js, js.intake)]
     assert ids == [str(e.event_id) for e in early] + [str(late.event_id)]
 
 
 async def test_running_relay_wakes_on_notify_and_a_second_relay_stands_by(pool: asyncpg.Pool, js) -> None:
     # A long poll interval: only NOTIFY can make the leader publish quickly.
-    leader = OutboxRelay(pool, js._nc, poll_interval=30)
-    standby = OutboxRelay(pool, js._nc, poll_interval=0.1)
+    leader = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=30)
+    standby = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=0.1)
     tasks = [asyncio.create_task(leader.run()), asyncio.create_task(standby.run())]
     try:
         await asyncio.sleep(0.3)
@@ -130,7 +131,7 @@ async def test_running_relay_wakes_on_notify_and_a_second_relay_stands_by(pool: 
 
 async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyncpg.Pool, js) -> None:
     await enqueue(pool, 3)
-    relay = OutboxRelay(pool, js._nc, retention=timedelta(days=7))
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns, retention=timedelta(days=7))
     await relay.relay_batch()
     await pool.execute(
         "UPDATE outbox SET published_at = now() - interval '8 days' WHERE id = (SELECT min(id) FROM outbox)"
@@ -141,7 +142,7 @@ async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyn
 
 
 async def _count(js, expected: int) -> bool:  # noqa: ANN001
-    return len(await stream_messages(js, INTAKE)) == expected
+    return len(await stream_messages(js, js.intake)) == expected
 
 
 async def test_a_partly_acknowledged_batch_keeps_the_acknowledged_rows_marked(pool: asyncpg.Pool, js) -> None:  # noqa: ANN001
@@ -151,9 +152,9 @@ async def test_a_partly_acknowledged_batch_keeps_the_acknowledged_rows_marked(po
         # A subject no stream captures: JetStream answers "no responders" for this one message.
         event_id, _subject, *rest = outbox.outbox_row(stray)
         await conn.execute(outbox._INSERT, event_id, "nowhere.probe.x.happened", *rest)
-    relay = OutboxRelay(pool, js._nc, publish_timeout=2)
+    relay = OutboxRelay(pool, js._nc, namespace=js.ns, publish_timeout=2)
     with pytest.raises(outbox.PublishFailed, match="1 of 3"):
         await relay.relay_batch()
     unpublished = await pool.fetch("SELECT event_id FROM outbox WHERE published_at IS NULL")
     assert [r["event_id"] for r in unpublished] == [stray.event_id]
-    assert len(await stream_messages(js, INTAKE)) == len(good)
+    assert len(await stream_messages(js, js.intake)) == len(good)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sprakvan_shared.auth import HS256Verifier, InvalidToken, Role
+from sprakvan_shared.consumer import RetryPolicy
 from sprakvan_shared.contracts.intake import INTAKE_EVENTS, ParticipantErased, ParticipantErasedPayload
 from sprakvan_shared.contracts.subjects import INTAKE_STREAM, stream_of_subject
 from sprakvan_shared.logging import drop_personal_data
-from sprakvan_shared.messaging import RetryPolicy
 
 SECRET = "unit-secret-0123456789-0123456789-xyz"
 

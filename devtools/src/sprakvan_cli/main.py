@@ -5,7 +5,7 @@
 * ``sprakvan up``          runs everything locally: embedded NATS and PostgreSQL plus every service,
                            with data kept under ``$SPRAKVAN_HOME``; ``--demo`` loads a demo programme.
 
-Services are found through the ``sprakvan.services`` entry point group (each a ``ServiceSpec``); the
+Services are found through the ``sprakvan.services`` entry point group (each a ``Service``); the
 CLI names none of them. Heavy imports (uvicorn, the services, httpx) happen inside the commands so
 that ``sprakvan --help`` and ``sprakvan token`` stay quick and work in the slim container image.
 """
@@ -32,10 +32,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from . import deadletters
 from .embedded import read_log_tail  # stdlib only: keeps `sprakvan --help` quick
 
 if TYPE_CHECKING:
-    from sprakvan_shared.runtime import ServiceSpec
+    from sprakvan_shared.kit import Service
 
     from .embedded import EmbeddedNats, EmbeddedPostgres
 
@@ -65,26 +66,26 @@ def service_entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)}
 
 
-def load_service(entry_point: EntryPoint) -> ServiceSpec:
-    from sprakvan_shared.runtime import ServiceSpec
+def load_service(entry_point: EntryPoint) -> Service:
+    from sprakvan_shared.kit import Service
 
     spec = entry_point.load()
-    if not isinstance(spec, ServiceSpec):
-        raise CliError(f"entry point {entry_point.name} = {entry_point.value} is not a ServiceSpec")
+    if not isinstance(spec, Service):
+        raise CliError(f"entry point {entry_point.name} = {entry_point.value} is not a sprakvan_shared.kit.Service")
     if spec.name != entry_point.name:
         # `up` runs each service as `serve <spec.name>`, which looks the entry point up by name.
         raise CliError(f"entry point {entry_point.name} = {entry_point.value} names its service {spec.name!r}")
     return spec
 
 
-def load_services() -> list[ServiceSpec]:
+def load_services() -> list[Service]:
     return [load_service(ep) for ep in service_entry_points().values()]
 
 
 # -- serve ---------------------------------------------------------------------------------------
 
 
-def resolve_bind(spec: ServiceSpec, host: str | None, port: int | None, env: dict[str, str]) -> tuple[str, int]:
+def resolve_bind(spec: Service, host: str | None, port: int | None, env: dict[str, str]) -> tuple[str, int]:
     """Command line first, then HOST / PORT (what compose and the image set), then the defaults."""
     host = host or env.get("HOST") or DEFAULT_HOST
     if port is None:
@@ -107,8 +108,7 @@ def cmd_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import uvicorn
 
     uvicorn.run(
-        spec.app_factory,
-        factory=True,
+        spec.create_app(),
         host=host,
         port=port,
         # None: leave logging alone; the app's lifespan configures structlog, which then renders
@@ -274,7 +274,7 @@ def _rotate_log(path: Path) -> None:
 
 @dataclass
 class _ServiceProcess:
-    spec: ServiceSpec
+    spec: Service
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
@@ -340,7 +340,7 @@ class Up:
     """``sprakvan up``: start, watch and stop the whole local system. ``run()`` returns the exit code."""
 
     home: Path
-    specs: list[ServiceSpec]
+    specs: list[Service]
     demo_size: int | None = None  # None: no demo
     out: TextIO | None = None  # default: sys.stdout at the time of writing
     err: TextIO | None = None
@@ -753,6 +753,7 @@ def build_parser() -> argparse.ArgumentParser:
         "as in Linköping 2019; other sizes keep the proportions); implies --demo",
     )
     up.set_defaults(handler=cmd_up, parser=up)
+    deadletters.add_commands(commands)
     return parser
 
 

@@ -106,9 +106,8 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/ready")
     async def ready() -> JSONResponse:
-        """Readiness: the database and NATS answer."""
-        checks = await runtime.readiness()
-        ok = all(checks.values())
+        """Readiness: the database answers. NATS, the outbox backlog and consumer lag are details."""
+        ok, checks = await runtime.readiness()
         return JSONResponse(
             status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
             content={"status": "ready" if ok else "not ready", "checks": checks},

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+DEFAULT = Namespace()
 NOTIFY_CHANNEL = "sprakvan_outbox"  # also in migrations/0002_outbox_notify_trigger.sql
 _RELAY_LOCK_KEY = 0x4F555442  # "OUTB": one active relay per database
 
@@ -108,7 +109,7 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         nats: NatsClient,
         *,
-        namespace: Namespace = Namespace(),
+        namespace: Namespace = DEFAULT,
         batch_size: int = 500,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,

@@ -1,5 +1,10 @@
-"""A service process's connections and background work, started and stopped as one:
-the asyncpg pool (migrated at start), the FastStream broker with its subscribers, and the outbox relay."""
+"""A service process's connections and background work, started and stopped as one: the asyncpg pool
+(migrated at start), the NATS connection, the outbox relay and the event consumers.
+
+PostgreSQL is needed to start: without it the service can accept nothing. NATS is not: the service
+serves HTTP at once and connects in the background, retrying for as long as it lives; writes land in
+the outbox meanwhile, and the relay and the consumers start once NATS answers.
+"""
 
 from __future__ import annotations
 
@@ -7,36 +12,38 @@ import asyncio
 import contextlib
 import functools
 import gc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import nats
 import structlog
 from faststream import FastStream
-from faststream.nats import NatsBroker
+from faststream.nats import JStream
 from faststream.specification import AsyncAPI
 
+from .consumer import ConsumerRunner, EventConsumer, RetryPolicy
 from .contracts.envelope import IntegrationEvent
-from .contracts.subjects import DEAD_LETTER_STREAM, StreamSpec
+from .contracts.subjects import DEAD_LETTER_STREAM, StreamSpec, stream_of_subject
 from .db import Migration, create_pool, migrate, shared_migrations
 from .logging import configure_logging
-from .messaging import RetryPolicy, ensure_streams, make_broker
+from .messaging import ensure_streams, make_broker
 from .outbox import OutboxRelay
-from .settings import DEV_JWT_SECRET, ServiceSettings
+from .settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    """How the ``sprakvan`` CLI finds and runs a service (registered as entry point ``sprakvan.services``)."""
-
-    name: str
-    app_factory: str  # "module:function" returning the ASGI app
-    default_port: int
-    description: str = ""
+async def _until_done(step: Callable[[], Awaitable[None]], what: str) -> None:
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            log.warning("messaging_setup_retrying", step=what, error=type(exc).__name__)
+            await asyncio.sleep(1.0)
 
 
 @dataclass
@@ -44,29 +51,49 @@ class ServiceRuntime:
     name: str
     settings: ServiceSettings
     migrations: Sequence[Migration]
-    streams: Sequence[StreamSpec] = ()  # streams it publishes to or reads from
-    publishes: Sequence[type[IntegrationEvent]] = ()  # documented in its AsyncAPI schema
-    relay_outbox: bool = True
-    broker: NatsBroker = field(init=False)
+    publishes: Sequence[type[IntegrationEvent]] = ()
+    consumers: Sequence[EventConsumer] = ()
     _pool: asyncpg.Pool | None = field(default=None, init=False)
+    nats: nats.NATS | None = field(default=None, init=False)
     relay: OutboxRelay | None = field(default=None, init=False)
-    _relay_task: asyncio.Task[None] | None = field(default=None, init=False)
+    runners: list[ConsumerRunner] = field(default_factory=list, init=False)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    # Set once NATS answered and the streams, the relay and the consumers run (tests wait for it).
+    messaging_ready: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
-    def __post_init__(self) -> None:
-        self.broker = make_broker(self.settings.nats_url, service=self.name)
-        # The relay publishes through nats-py; these declarations only put the events in AsyncAPI.
-        for event in self.publishes:
-            self.broker.publisher(
-                self.settings.namespace.subject(event.subject_filter()),
-                schema=event,
-                title=event.EVENT_TYPE,
-                description=(event.__doc__ or event.EVENT_TYPE).strip(),
-            )
+    @property
+    def streams(self) -> list[StreamSpec]:
+        """The streams it publishes to and reads from, and the dead-letter stream."""
+        found = {stream_of_subject(event.subject_filter()) for event in self.publishes}
+        found |= {consumer.source for consumer in self.consumers}
+        return sorted(found | {DEAD_LETTER_STREAM}, key=lambda spec: spec.key)
 
     @functools.cached_property
     def asyncapi(self) -> dict[str, Any]:
         """The AsyncAPI document of what this service publishes and consumes."""
-        app = FastStream(self.broker, specification=AsyncAPI(title=f"Språkvän {self.name}", version="1"))
+        ns = self.settings.namespace
+        broker = make_broker(self.settings.nats_url, service=self.name)  # never connected: documentation only
+        for event in self.publishes:
+            broker.publisher(
+                ns.subject(event.subject_filter()),
+                schema=event,
+                title=event.EVENT_TYPE,
+                description=(event.__doc__ or event.EVENT_TYPE).strip(),
+            )
+        for consumer in self.consumers:
+            for event, _handler in consumer.handlers.values():
+
+                async def documented(_: bytes) -> None:  # pragma: no cover - never subscribed
+                    return None
+
+                broker.subscriber(
+                    ns.subject(event.subject_filter()),
+                    stream=JStream(ns.stream(consumer.source), declare=False),
+                    durable=consumer.name,
+                    title=f"{consumer.name}:{event.EVENT_TYPE}",
+                )(documented)
+        app = FastStream(broker, specification=AsyncAPI(title=f"Språkvän {self.name}", version="1"))
         return app.schema.to_specification().to_jsonable()
 
     @property
@@ -85,31 +112,11 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
-        if s.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
-            log.warning("development_jwt_secret", hint="set JWT_SECRET: anyone can mint tokens for this one")
+        self._stopping.clear()
         self._pool = await create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
         async with self._pool.acquire() as conn:
             await migrate(conn, [*shared_migrations(), *self.migrations])
-        await self.broker.connect()
-        await ensure_streams(
-            self.broker.connection.jetstream(),
-            [*self.streams, DEAD_LETTER_STREAM],
-            s.namespace,
-            replicas=s.nats_stream_replicas,
-        )
-        await self.broker.start()
-        if self.relay_outbox:
-            self.relay = OutboxRelay(
-                self._pool,
-                self.broker.connection,
-                namespace=s.namespace,
-                batch_size=s.relay_batch_size,
-                poll_interval=s.relay_poll_interval,
-                publish_timeout=s.relay_publish_timeout,
-                linger=s.relay_linger,
-                retention=timedelta(days=s.relay_retention_days),
-            )
-            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        self._tasks.append(asyncio.create_task(self._connect_and_run(), name=f"{self.name}-messaging"))
         # Everything loaded at start-up lives as long as the process: move it out of the collector's
         # sight, and collect young objects less often. Measured: about 10% more registrations/s.
         gc.collect()
@@ -117,26 +124,109 @@ class ServiceRuntime:
         gc.set_threshold(20_000, 50, 1_000)
         log.info("service_started", service=self.name)
 
+    async def _connect(self) -> nats.NATS:
+        servers = [url.strip() for url in self.settings.nats_url.split(",")]
+        delay = 0.2
+        while True:
+            try:
+                return await nats.connect(
+                    servers,
+                    name=f"sprakvan-{self.name}",
+                    # Never give up reconnecting: a service outlives any NATS restart.
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                )
+            except Exception as exc:  # not there yet: HTTP is served meanwhile, writes wait in the outbox
+                log.warning("nats_unavailable_retrying", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _connect_and_run(self) -> None:
+        s = self.settings
+        self.nats = await self._connect()
+        js = self.nats.jetstream()
+        # JetStream may not be ready yet (a cluster electing a leader, say): retry until it is.
+        await _until_done(
+            lambda: ensure_streams(js, self.streams, s.namespace, replicas=s.nats_stream_replicas), "streams"
+        )
+        if self.publishes:
+            self.relay = OutboxRelay(
+                self.pool,
+                self.nats,
+                namespace=s.namespace,
+                batch_size=s.relay_batch_size,
+                poll_interval=s.relay_poll_interval,
+                publish_timeout=s.relay_publish_timeout,
+                linger=s.relay_linger,
+                retention=timedelta(days=s.relay_retention_days),
+            )
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
+        for consumer in self.consumers:
+            runner = ConsumerRunner(
+                consumer,
+                self.pool,
+                self.nats,
+                namespace=s.namespace,
+                retry=self.retry_policy,
+                batch_size=s.consumer_batch_size,
+                parallel_aggregates=s.consumer_parallel_aggregates,
+            )
+            await _until_done(runner.declare, consumer.name)
+            self.runners.append(runner)
+            self._tasks.append(asyncio.create_task(runner.run(), name=f"{consumer.name}-consumer"))
+        self.messaging_ready.set()
+        log.info("messaging_started", service=self.name, consumers=[c.name for c in self.consumers])
+
     async def stop(self) -> None:
-        if self.relay is not None and self._relay_task is not None:
+        self._stopping.set()
+        self.messaging_ready.clear()
+        if self.relay is not None:
             await self.relay.stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._relay_task, timeout=10)
-        await self.broker.stop()
+        for runner in self.runners:
+            runner.stop()
+        for task in self._tasks:
+            if task.get_name().endswith("-messaging"):
+                task.cancel()  # may still be waiting for NATS
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=10)
+        self._tasks.clear()
+        self.runners.clear()
+        self.relay = None
+        if self.nats is not None:
+            with contextlib.suppress(Exception):
+                await self.nats.close()
+            self.nats = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
         log.info("service_stopped", service=self.name)
 
-    async def readiness(self) -> dict[str, bool]:
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when the database answers: that is when a request can be accepted. NATS, the relay's
+        backlog and the consumers' lag are details, so that a NATS restart does not take a healthy
+        service out of its load balancer."""
         database = False
         if self._pool is not None:
             with contextlib.suppress(Exception):
-                database = await asyncio.wait_for(self._pool.fetchval("SELECT true"), timeout=2)
-        nats = False
-        with contextlib.suppress(Exception):
-            nats = bool(await self.broker.ping(timeout=2))
-        return {"database": bool(database), "nats": nats}
+                database = bool(await asyncio.wait_for(self._pool.fetchval("SELECT true"), timeout=2))
+        details: dict[str, Any] = {"database": database, "nats": bool(self.nats and self.nats.is_connected)}
+        if database and self.publishes:
+            with contextlib.suppress(Exception):
+                details["outbox_backlog"] = await self.pool.fetchval(
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                )
+        if details["nats"] and self.runners:
+            lags: dict[str, int | None] = {}
+            for runner in self.runners:
+                try:
+                    lags[runner.consumer.name] = await asyncio.wait_for(runner.lag(), timeout=2)
+                except Exception:
+                    lags[runner.consumer.name] = None
+            details["consumer_lag"] = lags
+        return database, details
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any = None) -> AsyncIterator[None]:

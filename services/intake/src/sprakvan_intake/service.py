@@ -1,27 +1,20 @@
-"""How intake is assembled and found by the ``sprakvan`` CLI (entry point ``sprakvan.services``)."""
+"""The intake service, as the kit and the ``sprakvan`` CLI see it (entry point ``sprakvan.services``)."""
 
 from __future__ import annotations
 
-from importlib import resources
+from sprakvan_shared.contracts.intake import INTAKE_EVENTS
+from sprakvan_shared.kit import Service
 
-from sprakvan_shared.contracts.intake import INTAKE_EVENTS, STREAM
-from sprakvan_shared.db import load_migrations
-from sprakvan_shared.runtime import ServiceRuntime, ServiceSpec
-
+from .entrypoints.http import install_error_handlers, router
 from .settings import IntakeSettings
 
-NAME = "intake"
-
-SERVICE = ServiceSpec(
-    name=NAME,
-    app_factory="sprakvan_intake.entrypoints.http:create_app",
+SERVICE = Service(
+    name="intake",
     default_port=8001,
-    description="Registers participants; publishes participant.* events",
+    description="Registers newcomers and established residents of a language-friend programme; "
+    "publishes participant.* and organisation.configured events",
+    settings=IntakeSettings,
+    routers=(router,),
+    publishes=INTAKE_EVENTS,
+    error_handlers=install_error_handlers,
 )
-
-
-def make_runtime(settings: IntakeSettings) -> ServiceRuntime:
-    migrations = load_migrations(NAME, resources.files("sprakvan_intake") / "migrations")
-    return ServiceRuntime(
-        name=NAME, settings=settings, migrations=migrations, streams=[STREAM], publishes=INTAKE_EVENTS
-    )

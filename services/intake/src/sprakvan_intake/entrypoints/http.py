@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from sprakvan_shared import http
-from sprakvan_shared.auth import HS256Verifier
 from sprakvan_shared.contracts.intake import ParticipantRole
 from sprakvan_shared.http import Reader, Writer
 
@@ -133,7 +132,7 @@ def _unprocessable(loc: tuple[str, ...], msg: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": list(loc), "msg": msg, "type": "value_error"}])
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidParticipant)
     async def invalid(_: Request, exc: InvalidParticipant) -> JSONResponse:
         return http.unprocessable((("body", *e.field), e.message) for e in exc.errors)
@@ -156,21 +155,3 @@ def _install_error_handlers(app: FastAPI) -> None:
         return http.unprocessable(
             [(("header", "Idempotency-Key"), "this key was already used for a different request")]
         )
-
-
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
-    from ..service import make_runtime
-
-    settings = settings or IntakeSettings()
-    runtime = make_runtime(settings)
-    app = FastAPI(
-        title="Språkvän intake",
-        description="Registers newcomers and established residents of a language-friend programme.",
-        version="1",
-        lifespan=runtime.lifespan,
-    )
-    app.state.settings = settings
-    http.install(app, runtime, HS256Verifier(settings.jwt_secret.get_secret_value()))
-    _install_error_handlers(app)
-    app.include_router(router)
-    return app

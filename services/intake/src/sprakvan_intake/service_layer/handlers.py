@@ -29,6 +29,9 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -192,7 +195,7 @@ async def erase_participant(
     principal: Principal,
     participant_id: uuid.UUID,
     *,
-    zone: ZoneInfo = ZoneInfo("Europe/Stockholm"),
+    zone: ZoneInfo = STOCKHOLM,
     clock: Clock = utcnow,
 ) -> None:
     """Forget the person; keep an anonymous record for the statistics (``ErasureStatisticsRecorded``)."""

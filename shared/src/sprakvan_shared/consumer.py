@@ -1,0 +1,395 @@
+"""Ordered, gated consumption of integration events: the consumer side of the event backbone.
+
+One durable pull consumer per (consuming service, source stream), filtered to the event types the
+service handles, dispatching by type. The rules, chosen on purpose:
+
+* **Order per aggregate.** A fetched batch is grouped by aggregate (the subject's id token); each
+  group runs serially in stream order, different aggregates in parallel (bounded). When a message
+  fails, the rest of its aggregate's group in that batch is sent back with it, so no later event of
+  that aggregate is applied in between.
+* **The gate.** The handler runs inside one transaction with a row of ``consumed_aggregates`` locked
+  for (consumer, aggregate): an event whose version is not above the applied one is skipped (a
+  duplicate, a stale retry, a redelivery), and once a tombstone (``participant.erased``) was applied
+  nothing of that aggregate is applied again. Events carry full state, so skipping stale ones loses
+  nothing, and version gaps are harmless.
+* **Failures.** A handler that raises is nak'ed with a growing delay; after ``max_deliveries`` the
+  message goes byte for byte to ``deadletter.<service>.<original subject>`` with the reason in headers
+  (exception type and field locations only: never input values), and the consumer moves on. A message
+  that is not a valid event is dead-lettered at once. A tombstone is never given up on: it is retried
+  until applied, and logged as an error on every retry after the limit.
+* The JetStream consumer has no ``max_deliver``: the server never drops a message because a process
+  died while handling it. Acks come after the commit; a crash in between redelivers, and the gate
+  makes the repeat a no-op.
+* **Redrive.** ``sprakvan deadletters redrive`` republishes dead letters to
+  ``redrive.<service>.<original subject>``; a second durable consumer of each service reads those
+  through the same dispatch and gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError, NotFoundError
+from pydantic import ValidationError
+
+from .contracts.envelope import IntegrationEvent, parse_subject
+from .contracts.subjects import (
+    DEAD_LETTER_STREAM,
+    HEADER_MSG_ID,
+    Namespace,
+    StreamSpec,
+    dead_letter_subject,
+    redrive_subject,
+    stream_of_subject,
+)
+from .logging import bind_correlation_id
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
+    from nats.js import JetStreamContext
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+
+# Dead-letter headers: the original message stays byte for byte in the body, the reason goes here.
+DLQ_ERROR = "Sprakvan-Error"
+DLQ_ERROR_TYPE = "Sprakvan-Error-Type"
+DLQ_ORIGINAL_SUBJECT = "Sprakvan-Original-Subject"
+DLQ_ORIGINAL_SEQUENCE = "Sprakvan-Original-Sequence"
+DLQ_DELIVERIES = "Sprakvan-Deliveries"
+DLQ_CONSUMER = "Sprakvan-Consumer"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_deliveries: int = 5
+    backoff: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+    ack_wait: float = 60.0
+
+    def delay_after(self, delivery: int) -> float:
+        return self.backoff[min(delivery, len(self.backoff)) - 1] if self.backoff else 0.0
+
+
+class InvalidEvent(Exception):
+    """The message is not an event this consumer can read: retrying cannot help."""
+
+
+def error_summary(error: BaseException) -> str:
+    """What a dead letter or a log line may say about a failure: the type and, for validation errors,
+    the locations and kinds of the problems. Never a value from the message."""
+    cause = error.__cause__ if isinstance(error, InvalidEvent) and error.__cause__ else error
+    if isinstance(cause, ValidationError):
+        problems = ", ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '(root)'}: {e['type']}" for e in cause.errors()[:10]
+        )
+        return f"{cause.error_count()} validation errors: {problems}"[:500]
+    if isinstance(error, InvalidEvent):
+        return str(error)[:500]  # our own messages, which never quote input
+    return type(error).__name__
+
+
+@dataclass
+class EventConsumer:
+    """What one service consumes from one source stream. Register handlers with ``on``; the service
+    kit starts it. ``handler(conn, event)`` runs inside the gate's transaction: it should write the
+    event's full state (an upsert), which makes it right whatever it missed before."""
+
+    service: str
+    source: StreamSpec
+    handlers: dict[str, tuple[type[IntegrationEvent], Handler]] = field(default_factory=dict)
+
+    def on(self, event_type: type[IntegrationEvent]) -> Callable[[Handler], Handler]:
+        if stream_of_subject(event_type.subject_filter()) != self.source:
+            raise ValueError(f"{event_type.EVENT_TYPE} is not published on {self.source.key}")
+        if event_type.EVENT_TYPE in self.handlers:
+            raise ValueError(f"{self.service} handles {event_type.EVENT_TYPE} twice on {self.source.key}")
+
+        def register(handler: Handler) -> Handler:
+            self.handlers[event_type.EVENT_TYPE] = (event_type, handler)
+            return handler
+
+        return register
+
+    @property
+    def name(self) -> str:
+        """The durable consumer's name (the gate's consumer key too)."""
+        return f"{self.service}-{self.source.key.lower()}"
+
+    @property
+    def redrive_name(self) -> str:
+        return f"{self.name}-redrive"
+
+    def filter_subjects(self) -> list[str]:
+        if not self.handlers:
+            raise ValueError(f"{self.name} handles no event type")
+        return sorted(cls.subject_filter() for cls, _ in self.handlers.values())
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    msg: Msg
+    relative_subject: str  # the event's own subject, also for a redrive
+    aggregate_type: str
+    aggregate_id: str
+    deliveries: int
+
+
+class ConsumerRunner:
+    """Runs one ``EventConsumer`` (its main and its redrive durable) until stopped."""
+
+    def __init__(
+        self,
+        consumer: EventConsumer,
+        pool: asyncpg.Pool,
+        nats: NatsClient,
+        *,
+        namespace: Namespace,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass
+        batch_size: int = 64,
+        parallel_aggregates: int = 4,
+        fetch_timeout: float = 1.0,
+        on_dead_letter: Callable[[str], None] | None = None,
+    ) -> None:
+        self.consumer = consumer
+        self._pool = pool
+        self._nc = nats
+        self._js: JetStreamContext = nats.jetstream()
+        self._ns = namespace
+        self._retry = retry
+        self._batch_size = batch_size
+        self._parallel = asyncio.Semaphore(parallel_aggregates)
+        self._fetch_timeout = fetch_timeout
+        self._on_dead_letter = on_dead_letter
+        self._stopping = asyncio.Event()
+        self.applied = 0
+        self.skipped = 0
+        self.dead_lettered = 0
+
+    # -- set-up ----------------------------------------------------------------------------------
+    async def declare(self) -> None:
+        """Create or update both durables. A new durable starts at the stream's first message, so a
+        service that joins late reads the latest state of every aggregate."""
+        c = self.consumer
+
+        def config(durable: str, description: str, subjects: list[str]) -> ConsumerConfig:
+            return ConsumerConfig(
+                durable_name=durable,
+                description=description,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self._retry.ack_wait,
+                max_deliver=-1,
+                filter_subjects=[self._ns.subject(s) for s in subjects],
+                max_ack_pending=self._batch_size * 16,
+            )
+
+        main = config(c.name, f"{c.service} reads {c.source.key}", c.filter_subjects())
+        redrive = config(
+            c.redrive_name,
+            f"{c.service}: dead letters of {c.source.key} sent back by an operator",
+            [redrive_subject(c.service, s) for s in c.filter_subjects()],
+        )
+        for stream, config in ((self._ns.stream(c.source), main), (self._ns.stream(DEAD_LETTER_STREAM), redrive)):
+            try:
+                await self._js.add_consumer(stream, config)
+            except BadRequestError:  # exists with other settings (a handler was added): update it
+                await self._js.update_consumer(stream, config)
+
+    async def lag(self) -> int:
+        """Messages not yet delivered to this consumer: what an operator watches."""
+        info = await self._js.consumer_info(self._ns.stream(self.consumer.source), self.consumer.name)
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    # -- loop ------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        await asyncio.gather(
+            self._loop(self._ns.stream(self.consumer.source), self.consumer.name, redrive=False),
+            self._loop(self._ns.stream(DEAD_LETTER_STREAM), self.consumer.redrive_name, redrive=True),
+        )
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _loop(self, stream: str, durable: str, *, redrive: bool) -> None:
+        subscription = None
+        while not self._stopping.is_set():
+            try:
+                if subscription is None:
+                    subscription = await self._js.pull_subscribe_bind(durable=durable, stream=stream)
+                try:
+                    batch = await subscription.fetch(self._batch_size, timeout=self._fetch_timeout)
+                except NatsTimeoutError:
+                    continue
+                await self.handle_batch(batch, redrive=redrive)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS or PostgreSQL away: wait, then carry on where the server left
+                log.warning("consumer_retrying", consumer=durable, error=type(exc).__name__)
+                if isinstance(exc, NotFoundError):
+                    subscription = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
+
+    async def handle_batch(self, batch: Sequence[Msg], *, redrive: bool = False) -> None:
+        groups: dict[tuple[str, str], list[_Delivery]] = defaultdict(list)
+        for msg in batch:
+            delivery = self._delivery(msg, redrive=redrive)
+            if delivery is None:
+                continue
+            groups[(delivery.aggregate_type, delivery.aggregate_id)].append(delivery)
+        await asyncio.gather(*(self._handle_group(group) for group in groups.values()))
+
+    def _delivery(self, msg: Msg, *, redrive: bool) -> _Delivery | None:
+        relative = self._ns.relative(msg.subject)
+        if redrive:
+            relative = relative.split(".", 2)[2]  # redrive.<service>.<original subject>
+        deliveries = msg.metadata.num_delivered or 1
+        try:
+            _producer, aggregate_type, aggregate_id, _action = parse_subject(relative)
+        except ValueError:
+            aggregate_type, aggregate_id = "?", relative  # dead-lettered as invalid in its own group
+        return _Delivery(msg, relative, aggregate_type, aggregate_id, deliveries)
+
+    async def _handle_group(self, group: list[_Delivery]) -> None:
+        async with self._parallel:
+            for index, delivery in enumerate(group):
+                if not await self._handle_one(delivery):
+                    # Keep the aggregate's order: what came after the failure goes back with it.
+                    delay = self._retry.delay_after(delivery.deliveries)
+                    for later in group[index + 1 :]:
+                        await later.msg.nak(delay=delay)
+                    return
+
+    async def _handle_one(self, d: _Delivery) -> bool:
+        """Apply, skip or dead-letter one message; False when it was sent back for a retry."""
+        try:
+            event, handler = self._parse(d)
+        except InvalidEvent as exc:
+            log.error("event_invalid", consumer=self.consumer.name, error=error_summary(exc))
+            await self._dead_letter(d, exc)
+            await d.msg.ack()
+            return True
+        bind_correlation_id(event.correlation_id)
+        bound = log.bind(
+            consumer=self.consumer.name, event_id=str(event.event_id), event_type=event.type, version=event.version
+        )
+        try:
+            applied = await self._apply(event, handler)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self._failed(d, event, exc, bound)
+        await d.msg.ack()
+        if applied:
+            self.applied += 1
+            if event.TOMBSTONE:
+                await self._purge_own_dead_letters(event)
+        else:
+            self.skipped += 1
+        bound.debug("event_handled" if applied else "event_skipped", deliveries=d.deliveries)
+        return True
+
+    def _parse(self, d: _Delivery) -> tuple[IntegrationEvent, Handler]:
+        try:
+            _producer, aggregate_type, aggregate_id, action = parse_subject(d.relative_subject)
+        except ValueError as exc:
+            raise InvalidEvent("not an event subject") from exc
+        found = self.consumer.handlers.get(f"{aggregate_type}.{action}")
+        if found is None:
+            raise InvalidEvent(f"no handler for subject type {aggregate_type}.{action}")
+        event_type, handler = found
+        try:
+            event = event_type.model_validate_json(d.msg.data)
+        except ValidationError as exc:
+            raise InvalidEvent("invalid event") from exc
+        if event.aggregate_id != aggregate_id or event.type != event_type.EVENT_TYPE:
+            raise InvalidEvent("the envelope does not match its subject")
+        return event, handler
+
+    async def _apply(self, event: IntegrationEvent, handler: Handler) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # One statement takes (or creates) the aggregate's row and locks it: two replicas, or a
+            # redelivery racing the original, wait here and then see what the first one applied.
+            row = await conn.fetchrow(
+                """INSERT INTO consumed_aggregates (consumer, aggregate_type, aggregate_id, version)
+                   VALUES ($1, $2, $3, 0)
+                   ON CONFLICT (consumer, aggregate_type, aggregate_id) DO UPDATE SET consumer = EXCLUDED.consumer
+                   RETURNING version, tombstone""",
+                self.consumer.name,
+                event.aggregate_type(),
+                event.aggregate_id,
+            )
+            if row["tombstone"] or event.version <= row["version"]:
+                return False
+            await handler(conn, event)
+            await conn.execute(
+                """UPDATE consumed_aggregates SET version = $4, tombstone = $5, updated_at = now()
+                   WHERE consumer = $1 AND aggregate_type = $2 AND aggregate_id = $3""",
+                self.consumer.name,
+                event.aggregate_type(),
+                event.aggregate_id,
+                event.version,
+                event.TOMBSTONE,
+            )
+            return True
+
+    async def _failed(self, d: _Delivery, event: IntegrationEvent, exc: Exception, bound: Any) -> bool:
+        summary = error_summary(exc)
+        if d.deliveries >= self._retry.max_deliveries and not event.TOMBSTONE:
+            bound.error("event_dead_lettered", deliveries=d.deliveries, error=summary)
+            await self._dead_letter(d, exc)
+            await d.msg.ack()
+            return True
+        delay = self._retry.delay_after(d.deliveries)
+        if event.TOMBSTONE and d.deliveries >= self._retry.max_deliveries:
+            # An erasure is never given up on; it stays visible as an error and as consumer lag.
+            bound.error("tombstone_failing_will_retry", deliveries=d.deliveries, retry_in=delay, error=summary)
+        else:
+            bound.warning("event_failed_will_retry", deliveries=d.deliveries, retry_in=delay, error=summary)
+        await d.msg.nak(delay=delay)
+        return False
+
+    async def _dead_letter(self, d: _Delivery, error: BaseException) -> None:
+        metadata = d.msg.metadata
+        source_stream, sequence = metadata.stream, metadata.sequence.stream
+        await self._js.publish(
+            self._ns.subject(dead_letter_subject(self.consumer.service, d.relative_subject)),
+            d.msg.data,
+            stream=self._ns.stream(DEAD_LETTER_STREAM),
+            headers={
+                # Idempotent: a crash between this publish and the ack does not dead-letter twice.
+                HEADER_MSG_ID: f"{self.consumer.name}.{source_stream}.{sequence}",
+                DLQ_ERROR: error_summary(error),
+                DLQ_ERROR_TYPE: type(error).__name__,
+                DLQ_ORIGINAL_SUBJECT: d.relative_subject,
+                DLQ_ORIGINAL_SEQUENCE: str(sequence),
+                DLQ_DELIVERIES: str(d.deliveries),
+                DLQ_CONSUMER: self.consumer.name,
+            },
+        )
+        self.dead_lettered += 1
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(self.consumer.name)
+
+    async def _purge_own_dead_letters(self, tombstone: IntegrationEvent) -> None:
+        """After an erasure: nothing of the aggregate stays in this service's dead letters."""
+        aggregate = tombstone.aggregate_subjects(tombstone.aggregate_id)
+        for relative in (
+            dead_letter_subject(self.consumer.service, aggregate),
+            redrive_subject(self.consumer.service, aggregate),
+        ):
+            try:
+                await self._js.purge_stream(self._ns.stream(DEAD_LETTER_STREAM), subject=self._ns.subject(relative))
+            except Exception as exc:  # the producer's relay purges them too
+                log.warning("dead_letter_purge_failed", consumer=self.consumer.name, error=type(exc).__name__)

@@ -1,0 +1,210 @@
+"""The test kit: real NATS and PostgreSQL for any service, isolated per test, safe to run in parallel.
+
+Registered for every test directory by the root ``conftest.py`` (``pytest_plugins``), so the tests of
+``services/<name>/tests/`` use the same fixtures:
+
+* ``infra`` (session): where NATS and PostgreSQL are (``tests/infra.py``).
+* ``database_url``: a new, empty database for this test.
+* ``ns``: a NATS namespace of this test's own (``t1a2b3c4d``): its streams and consumers are invisible
+  to every other test, so nothing is deleted between tests and tests can run side by side
+  (pytest-xdist). Its streams are deleted when the test ends.
+* ``start_service``: ``async with start_service(SERVICE, **settings) as svc`` runs any kit service
+  (migrations, NATS, relay, consumers) in-process with an HTTP client: ``svc.client`` (a coordinator
+  of ``ORG_A``), ``svc.as_(org=..., role=...)`` for another caller, ``svc.runtime``, ``svc.settings``.
+  By default it waits until the service's messaging is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+import pytest
+
+from sprakvan_shared.auth import HS256Verifier, Role
+from sprakvan_shared.contracts.subjects import Namespace
+from sprakvan_shared.kit import Service
+from sprakvan_shared.runtime import ServiceRuntime
+
+from .infra import Infrastructure, infrastructure
+
+JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
+ORG_A = "linkoping"
+ORG_B = "norrkoping"
+
+
+def mint_token(org: str = ORG_A, role: Role | str = Role.COORDINATOR, sub: str = "coordinator-1") -> str:
+    return HS256Verifier(JWT_SECRET).mint(subject=sub, organisation_id=org, role=Role(role))
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with its last result."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
+
+
+# -- infrastructure --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infrastructure]:
+    with infrastructure() as found:
+        yield found
+
+
+def _dsn_for(admin_dsn: str, database: str) -> str:
+    base, _, query = admin_dsn.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{query}" if query else "")
+
+
+async def _admin(admin_dsn: str, statement: str) -> None:
+    # A connection per statement: a test may restart the server in between.
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield _dsn_for(admin_dsn, name)
+    finally:
+        await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database_url(infra: Infrastructure) -> AsyncIterator[str]:
+    """A new, empty database for this test alone."""
+    async with fresh_database(infra.postgres_url) as dsn:
+        yield dsn
+
+
+async def delete_streams(nats_url: str, namespace: Namespace) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        prefix = namespace.root.upper() + "_"
+        for info in await js.streams_info():
+            if info.config.name.startswith(prefix):
+                with contextlib.suppress(Exception):
+                    await js.delete_stream(info.config.name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def nats_url(infra: Infrastructure) -> str:
+    return infra.nats_url
+
+
+@pytest.fixture
+async def ns(infra: Infrastructure) -> AsyncIterator[Namespace]:
+    """This test's own NATS namespace; its streams are deleted afterwards."""
+    namespace = Namespace(f"t{uuid.uuid4().hex[:12]}")
+    yield namespace
+    with contextlib.suppress(Exception):  # a chaos test may have stopped the server
+        await delete_streams(infra.nats_url, namespace)
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[nats.NATS]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def embedded_nats(tmp_path: Path) -> Iterator[Any]:
+    """A NATS server of this test's own, which it may stop, kill and restart."""
+    from sprakvan_cli.embedded import EmbeddedNats
+
+    with EmbeddedNats(tmp_path / "own-nats") as server:
+        yield server
+
+
+@pytest.fixture
+def mint() -> Callable[..., str]:
+    return mint_token
+
+
+# -- services --------------------------------------------------------------------------------------
+@dataclass
+class RunningService:
+    app: Any
+    client: httpx.AsyncClient
+    settings: Any
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        return self.app.state.runtime
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.runtime.pool
+
+    def as_(self, org: str = ORG_A, role: Role | str = Role.COORDINATOR, sub: str = "coordinator-1") -> dict[str, str]:
+        """Headers of another caller, for ``client.get(..., headers=svc.as_(org=ORG_B))``."""
+        return {"Authorization": f"Bearer {mint_token(org, role, sub)}"}
+
+
+ServiceStarter = Callable[..., contextlib.AbstractAsyncContextManager[RunningService]]
+
+
+@pytest.fixture
+def start_service(infra: Infrastructure, ns: Namespace) -> ServiceStarter:
+    """``async with start_service(SERVICE, database_url=None, nats_url=None, **settings) as svc``."""
+
+    @contextlib.asynccontextmanager
+    async def start(
+        service: Service,
+        *,
+        database_url: str | None = None,
+        nats_url: str | None = None,
+        namespace: Namespace | None = None,
+        wait_for_messaging: bool = True,
+        **overrides: Any,
+    ) -> AsyncIterator[RunningService]:
+        async with contextlib.AsyncExitStack() as stack:
+            if database_url is None:
+                database_url = await stack.enter_async_context(fresh_database(infra.postgres_url))
+            settings = service.settings(
+                DATABASE_URL=database_url,
+                NATS_URL=nats_url or infra.nats_url,
+                NATS_NAMESPACE=(namespace or ns).root,
+                JWT_SECRET=JWT_SECRET,
+                LOG_JSON=True,
+                relay_poll_interval=0.2,
+                **overrides,
+            )
+            app = service.create_app(settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url=f"http://{service.name}",
+                    headers={"Authorization": f"Bearer {mint_token()}"},
+                )
+            )
+            running = RunningService(app, client, settings)
+            if wait_for_messaging:
+                await asyncio.wait_for(running.runtime.messaging_ready.wait(), timeout=30)
+            yield running
+
+    return start
