@@ -8,8 +8,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
 import pytest
-from matching_factories import DISTRICTS, NEIGHBOURS, TODAY, candidate, exact_optimum, people
 
+from services.matching.tests.matching_factories import DISTRICTS, NEIGHBOURS, TODAY, candidate, exact_optimum, people
 from sprakvan_matching.domain import candidates as candidate_generation
 from sprakvan_matching.domain.assignment import greedy, solve
 from sprakvan_matching.domain.candidates import CandidateGraph

@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from matching_factories import NEIGHBOURS, TODAY, candidate
 
+from services.matching.tests.matching_factories import NEIGHBOURS, TODAY, candidate
 from sprakvan_matching.domain.constraints import Broken, PairContext, check_pair
 from sprakvan_matching.domain.explanation import explain
 from sprakvan_matching.domain.model import (

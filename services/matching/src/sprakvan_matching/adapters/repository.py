@@ -1,12 +1,11 @@
 """Matching's tables: the candidate read model, the organisation's configuration, pairs, forbids, settings.
 
 Every query takes the organisation id: a caller never reaches another organisation's rows. JSON columns
-are written with ``json.dumps`` and read with ``json.loads`` (no connection codecs needed).
+go in and come out as Python values (the shared pool's jsonb codec).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +45,9 @@ class Organisation:
     interest_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-async def upsert_organisation(conn: asyncpg.Connection, config: OrganisationConfiguration) -> None:
+async def upsert_organisation(
+    conn: asyncpg.Connection, organisation_id: str, config: OrganisationConfiguration
+) -> None:
     await conn.execute(
         """
         INSERT INTO organisations (organisation_id, programmes, districts, interests, updated_at)
@@ -55,10 +56,10 @@ async def upsert_organisation(conn: asyncpg.Connection, config: OrganisationConf
         SET programmes = EXCLUDED.programmes, districts = EXCLUDED.districts,
             interests = EXCLUDED.interests, updated_at = now()
         """,
-        config.organisation_id,
-        json.dumps([p.model_dump(mode="json") for p in config.programmes]),
-        json.dumps([d.model_dump(mode="json") for d in config.districts]),
-        json.dumps([i.model_dump(mode="json") for i in config.interests]),
+        organisation_id,
+        [p.model_dump(mode="json") for p in config.programmes],
+        [d.model_dump(mode="json") for d in config.districts],
+        [i.model_dump(mode="json") for i in config.interests],
     )
 
 
@@ -68,13 +69,13 @@ async def load_organisation(conn: asyncpg.Connection, organisation_id: str) -> O
     )
     if row is None:
         return None
-    districts = json.loads(row["districts"])
+    districts = row["districts"]
     return Organisation(
         organisation_id=organisation_id,
-        programmes=tuple(p["code"] for p in json.loads(row["programmes"])),
+        programmes=tuple(p["code"] for p in row["programmes"]),
         districts=tuple(d["code"] for d in districts),
         neighbours={d["code"]: frozenset(d.get("neighbours", ())) for d in districts},
-        interest_labels={i["code"]: i["labels"] for i in json.loads(row["interests"])},
+        interest_labels={i["code"]: i["labels"] for i in row["interests"]},
     )
 
 
@@ -179,21 +180,19 @@ _PAIR_COLUMNS = (
 
 def _pair_values(pair: Pair) -> tuple[object, ...]:
     conversation = (
-        json.dumps({"held_on": pair.conversation.held_on.isoformat(), "attended": list(pair.conversation.attended)})
+        {"held_on": pair.conversation.held_on.isoformat(), "attended": list(pair.conversation.attended)}
         if pair.conversation
         else None
     )
-    follow_ups = json.dumps(
-        [
-            {
-                "due_on": f.due_on.isoformat(),
-                "done_on": f.done_on.isoformat() if f.done_on else None,
-                "outcome": f.outcome.value if f.outcome else None,
-                "notes": f.notes,
-            }
-            for f in pair.follow_ups
-        ]
-    )
+    follow_ups = [
+        {
+            "due_on": f.due_on.isoformat(),
+            "done_on": f.done_on.isoformat() if f.done_on else None,
+            "outcome": f.outcome.value if f.outcome else None,
+            "notes": f.notes,
+        }
+        for f in pair.follow_ups
+    ]
     return (
         pair.pair_id,
         pair.organisation_id,
@@ -211,7 +210,7 @@ def _pair_values(pair: Pair) -> tuple[object, ...]:
         pair.ended_on,
         pair.end_reason.value if pair.end_reason else None,
         pair.rejection_reason.value if pair.rejection_reason else None,
-        json.dumps(pair.score) if pair.score is not None else None,
+        pair.score,
         pair.round_id,
         pair.meetup_id,
         pair.rematch_of,
@@ -240,7 +239,7 @@ async def save_pairs(conn: asyncpg.Connection, pairs: Sequence[Pair]) -> None:
 
 
 def pair_of(row: asyncpg.Record) -> Pair:
-    conversation = json.loads(row["conversation"]) if row["conversation"] else None
+    conversation = row["conversation"]
     return Pair(
         pair_id=row["pair_id"],
         organisation_id=row["organisation_id"],
@@ -265,12 +264,12 @@ def pair_of(row: asyncpg.Record) -> Pair:
                 FollowUpOutcome(f["outcome"]) if f["outcome"] else None,
                 f.get("notes", ""),
             )
-            for f in json.loads(row["follow_ups"])
+            for f in row["follow_ups"]
         ),
         ended_on=row["ended_on"],
         end_reason=EndReason(row["end_reason"]) if row["end_reason"] else None,
         rejection_reason=RejectionReason(row["rejection_reason"]) if row["rejection_reason"] else None,
-        score=json.loads(row["score"]) if row["score"] else None,
+        score=row["score"],
         round_id=row["round_id"],
         meetup_id=row["meetup_id"],
         rematch_of=row["rematch_of"],
@@ -472,7 +471,7 @@ async def load_settings(conn: asyncpg.Connection, organisation_id: str, programm
         organisation_id,
         programme,
     )
-    return ProgrammeSettings.model_validate_json(raw) if raw else ProgrammeSettings()
+    return ProgrammeSettings.model_validate(raw) if raw else ProgrammeSettings()
 
 
 async def save_settings(
@@ -487,7 +486,7 @@ async def save_settings(
         """,
         organisation_id,
         programme,
-        settings.model_dump_json(),
+        settings.model_dump(mode="json"),
         by,
     )
 

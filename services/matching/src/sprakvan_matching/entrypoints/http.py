@@ -45,7 +45,17 @@ pair_routes = APIRouter(prefix="/pairs", tags=["pairs"])
 
 
 def context(request: Request) -> Context:
-    return request.app.state.matching
+    """The use cases' context, made once the kit's pool exists (the first request after start-up)."""
+    found = getattr(request.app.state, "matching", None)
+    if found is None or found.pool is not request.app.state.runtime.pool:
+        settings = request.app.state.settings
+        found = Context(
+            pool=request.app.state.runtime.pool,
+            zone=ZoneInfo(settings.timezone),
+            lock_timeout_ms=settings.lock_timeout_ms,
+        )
+        request.app.state.matching = found
+    return found
 
 
 def _json(body: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
@@ -197,13 +207,13 @@ async def record_follow_up(pair_id: uuid.UUID, body: FollowUpDoneIn, request: Re
 
 @pair_routes.post("/{pair_id}/end", response_model=PairOut)
 async def end(pair_id: uuid.UUID, body: EndIn, request: Request, principal: Writer) -> Response:
-    return await _pair_out(request, principal, await pairs.end(context(request), principal, pair_id, body.reason))
+    return await _pair_out(request, principal, await pairs.end(context(request), principal, pair_id, body.end_reason))
 
 
 @pair_routes.post("/{pair_id}/rematch", response_model=RematchOut)
 async def rematch(pair_id: uuid.UUID, body: RematchIn, request: Request, principal: Writer) -> Response:
     """End the pair and give the newcomer a new volunteer now (``established_id``) or a place in the queue."""
-    ended, new = await pairs.rematch(context(request), principal, pair_id, body.reason, body.established_id)
+    ended, new = await pairs.rematch(context(request), principal, pair_id, body.end_reason, body.established_id)
     labels = await rounds.interest_labels(context(request), principal)
     return _json(RematchOut(ended=PairOut.of(ended, labels), new_pair=PairOut.of(new, labels) if new else None))
 
@@ -235,11 +245,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return http.unprocessable([(("body", exc.field), str(exc))])
-
-
-def include(app: FastAPI, pool, *, zone: str, lock_timeout_ms: int) -> None:  # noqa: ANN001 - asyncpg.Pool
-    """Mount the API on an app whose pool is ready (the kit's lifespan)."""
-    app.state.matching = Context(pool=pool, zone=ZoneInfo(zone), lock_timeout_ms=lock_timeout_ms)
 
 
 ROUTERS = (programmes, pair_routes)

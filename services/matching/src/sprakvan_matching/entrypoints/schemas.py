@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,7 +51,11 @@ class FollowUpDoneIn(_Body):
 
 
 class EndIn(_Body):
-    reason: EndReason = Field(description="moved, completed, did_not_click, no_contact or other")
+    reason: Literal["moved", "completed", "did_not_click", "no_contact", "other"]
+
+    @property
+    def end_reason(self) -> EndReason:
+        return EndReason(self.reason)
 
 
 class RematchIn(EndIn):

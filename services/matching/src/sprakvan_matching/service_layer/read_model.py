@@ -57,4 +57,5 @@ async def on_erased(conn: asyncpg.Connection, event: ParticipantErased) -> None:
 
 
 async def on_organisation(conn: asyncpg.Connection, event: OrganisationConfigured) -> None:
-    await repository.upsert_organisation(conn, event.payload)
+    # The envelope's organisation is the one the producer vouches for; the payload's copy is ignored.
+    await repository.upsert_organisation(conn, event.organisation_id, event.payload)
