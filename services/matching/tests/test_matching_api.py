@@ -186,34 +186,33 @@ async def test_a_round_proposes_with_reasons_and_a_pair_lives_to_its_end_in_full
     assert again.json()["proposals"] == []
 
 
-async def test_two_coordinators_accepting_at_once_never_over_assign(matching: RunningService, intake: Intake) -> None:
+async def test_coordinators_accepting_at_once_never_over_assign(matching: RunningService, intake: Intake) -> None:
     await configured(matching, intake)
-    first, second = await intake.person("newcomer"), await intake.person("newcomer")
-    volunteer = await intake.person("established", capacity=2)
-    await known(matching, first, second, volunteer)
+    newcomers = [await intake.person("newcomer") for _ in range(6)]
+    volunteer = await intake.person("established", capacity=3)
+    other = await intake.person("established", capacity=3)
+    await known(matching, *newcomers, volunteer, other)
     proposals = (await matching.client.post("/programmes/sprakvan/rounds", json={})).json()["proposals"]
-    assert len(proposals) == 2
-    # Meanwhile the volunteer can take only one newcomer.
-    await intake.person("established", participant_id=volunteer, capacity=1, cls=ParticipantUpdated)
+    assert len(proposals) == 6
+    # Meanwhile each volunteer can take only one newcomer: five of the six accepts must fail.
+    for person in (volunteer, other):
+        await intake.person("established", participant_id=person, capacity=1, cls=ParticipantUpdated)
     await eventually(
-        lambda: matching.pool.fetchval("SELECT capacity = 1 FROM candidates WHERE participant_id = $1", volunteer)
+        lambda: matching.pool.fetchval("SELECT bool_and(capacity = 1) FROM candidates WHERE role = 'established'")
     )
 
     results = await asyncio.gather(
         *(
-            matching.client.post(f"/pairs/{p['pair_id']}/accept", headers=matching.as_(sub=f"c{i}"))
+            matching.client.post(f"/pairs/{p['pair_id']}/accept", headers=matching.as_(sub=f"coordinator-{i}"))
             for i, p in enumerate(proposals)
         )
     )
-    assert sorted(r.status_code for r in results) == [200, 409]
-    refused = next(r for r in results if r.status_code == 409)
-    assert refused.json()["detail"]["code"] == "no_free_capacity"
-    assert (
-        await matching.pool.fetchval(
-            "SELECT count(*) FROM pairs WHERE established_id = $1 AND status = 'formed'", volunteer
-        )
-        == 1
+    assert sorted(r.status_code for r in results) == [200, 200, 409, 409, 409, 409]
+    assert {r.json()["detail"]["code"] for r in results if r.status_code == 409} == {"no_free_capacity"}
+    per_volunteer = await matching.pool.fetch(
+        "SELECT established_id, count(*) AS n FROM pairs WHERE status = 'formed' GROUP BY established_id"
     )
+    assert sorted(r["n"] for r in per_volunteer) == [1, 1]
 
 
 async def test_a_manual_pair_that_breaks_a_hard_constraint_is_refused_naming_it(
