@@ -414,3 +414,39 @@ async def test_settings_are_the_admins_and_hostile_input_gets_a_4xx(matching: Ru
     assert (
         await matching.client.post("/pairs/00000000-0000-0000-0000-000000000000/end", json={"reason": "erased"})
     ).status_code == 422
+
+
+async def test_rejected_and_forbidden_pairs_stay_out_and_a_lock_goes_in(
+    matching: RunningService, intake: Intake
+) -> None:
+    await configured(matching, intake)
+    newcomer = await intake.person("newcomer", district="innerstaden")
+    near, far = (
+        await intake.person("established", district="innerstaden"),
+        await intake.person("established", district="ryd"),
+    )
+    await known(matching, newcomer, near, far)
+    rounds = "/programmes/sprakvan/rounds"
+
+    first = (await matching.client.post(rounds, json={})).json()["proposals"][0]
+    assert first["established_id"] == str(near)  # same district beats another one
+    rejected = await matching.client.post(f"/pairs/{first['pair_id']}/reject", json={"reason": "newcomer_declined"})
+    assert rejected.json()["end_reason"] == "rejected" and rejected.json()["rejection_reason"] == "newcomer_declined"
+    second = (await matching.client.post(rounds, json={})).json()["proposals"]
+    assert [p["established_id"] for p in second] == [str(far)]
+
+    forbid = {"newcomer_id": str(newcomer), "established_id": str(far)}
+    assert (await matching.client.post("/programmes/sprakvan/forbidden", json=forbid)).status_code == 204
+    third = (await matching.client.post(rounds, json={})).json()
+    assert third["proposals"] == [] and third["superseded"] == 1
+    assert (await matching.client.get(f"/pairs/{second[0]['pair_id']}")).json()["end_reason"] == "superseded"
+    locked = await matching.client.post(rounds, json={"locks": [forbid]})
+    assert locked.status_code == 422 and locked.json()["detail"][0] == {
+        "loc": ["body", "locks", 0],
+        "msg": "a coordinator forbade this pair",
+        "type": "constraint.forbidden",
+    }
+    allowed = await matching.client.delete(f"/programmes/sprakvan/forbidden/{newcomer}/{far}")
+    assert allowed.status_code == 204
+    fourth = (await matching.client.post(rounds, json={"locks": [forbid]})).json()["proposals"]
+    assert [p["established_id"] for p in fourth] == [str(far)]

@@ -120,10 +120,9 @@ async def upsert_candidate(conn: asyncpg.Connection, organisation_id: str, state
     )
 
 
-async def delete_candidate(conn: asyncpg.Connection, participant_id: uuid.UUID) -> str | None:
-    """Forget the person; returns their organisation (None when matching never knew them)."""
-    return await conn.fetchval(
-        "DELETE FROM candidates WHERE participant_id = $1 RETURNING organisation_id", participant_id
+async def delete_candidate(conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID) -> None:
+    await conn.execute(
+        "DELETE FROM candidates WHERE organisation_id = $1 AND participant_id = $2", organisation_id, participant_id
     )
 
 
@@ -323,11 +322,12 @@ async def list_pairs(
 
 
 async def pairs_of_participant(
-    conn: asyncpg.Connection, participant_id: uuid.UUID, *, statuses: Sequence[str], for_update: bool = True
+    conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID, *, statuses: Sequence[str]
 ) -> list[Pair]:
     rows = await conn.fetch(
-        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE (newcomer_id = $1 OR established_id = $1) "
-        "AND status = ANY($2) ORDER BY pair_id" + (" FOR UPDATE" if for_update else ""),
+        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND (newcomer_id = $2 OR established_id = $2) "
+        "AND status = ANY($3) ORDER BY pair_id FOR UPDATE",
+        organisation_id,
         participant_id,
         list(statuses),
     )
@@ -401,14 +401,15 @@ async def was_paired_before(conn: asyncpg.Connection, newcomer_id: uuid.UUID, es
     )
 
 
-async def forget_notes_of(conn: asyncpg.Connection, participant_id: uuid.UUID) -> None:
+async def forget_notes_of(conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID) -> None:
     """An erasure: the coordinator's notes about the person's pairs go; ids and dates stay for the statistics."""
     await conn.execute(
         """
         UPDATE pairs SET follow_ups = (
             SELECT coalesce(jsonb_agg(f - 'notes'), '[]'::jsonb) FROM jsonb_array_elements(follow_ups) f)
-        WHERE newcomer_id = $1 OR established_id = $1
+        WHERE organisation_id = $1 AND (newcomer_id = $2 OR established_id = $2)
         """,
+        organisation_id,
         participant_id,
     )
 
@@ -461,8 +462,12 @@ async def remove_forbidden(conn: asyncpg.Connection, organisation_id: str, pair:
     return status != "DELETE 0"
 
 
-async def forget_forbids_of(conn: asyncpg.Connection, participant_id: uuid.UUID) -> None:
-    await conn.execute("DELETE FROM forbidden_pairs WHERE newcomer_id = $1 OR established_id = $1", participant_id)
+async def forget_forbids_of(conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID) -> None:
+    await conn.execute(
+        "DELETE FROM forbidden_pairs WHERE organisation_id = $1 AND (newcomer_id = $2 OR established_id = $2)",
+        organisation_id,
+        participant_id,
+    )
 
 
 async def load_settings(conn: asyncpg.Connection, organisation_id: str, programme: str) -> ProgrammeSettings:

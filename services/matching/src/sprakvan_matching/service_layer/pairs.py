@@ -106,9 +106,11 @@ async def _lock_people(
     return _People(newcomer, established, context)
 
 
-async def _supersede_proposals_of(conn: asyncpg.Connection, newcomer_id: uuid.UUID, keep: uuid.UUID, today: date):
+async def _supersede_proposals_of(
+    conn: asyncpg.Connection, principal: Principal, newcomer_id: uuid.UUID, keep: uuid.UUID, today: date
+) -> list[tuple[Pair, str]]:
     """A newcomer who got a pair no longer needs their other proposals."""
-    pending = await repository.pairs_of_participant(conn, newcomer_id, statuses=["proposed"])
+    pending = await repository.pairs_of_participant(conn, principal.organisation_id, newcomer_id, statuses=["proposed"])
     return [
         (p.close(EndReason.SUPERSEDED, today), "ended")
         for p in pending
@@ -131,7 +133,10 @@ async def accept(ctx: Context, principal: Principal, pair_id: uuid.UUID) -> Pair
             if unavailable in check_pair(people.newcomer, people.established, people.context):
                 raise Conflict(unavailable.value, MESSAGES[unavailable])
         formed = pair.accept(ctx.now())
-        changes = [(formed, "formed"), *await _supersede_proposals_of(conn, pair.newcomer_id, pair.pair_id, today)]
+        changes = [
+            (formed, "formed"),
+            *await _supersede_proposals_of(conn, principal, pair.newcomer_id, pair.pair_id, today),
+        ]
         await store(conn, changes)
     log.info("pair_accepted", pair_id=str(pair_id))
     return formed
@@ -181,7 +186,7 @@ async def _form(
         score=explained.as_data(),
         rematch_of=rematch_of,
     )
-    return [(pair, "formed"), *await _supersede_proposals_of(conn, newcomer_id, pair.pair_id, today)]
+    return [(pair, "formed"), *await _supersede_proposals_of(conn, principal, newcomer_id, pair.pair_id, today)]
 
 
 async def form_manually(
@@ -316,7 +321,10 @@ async def record_meetup(
                 now=ctx.now(),
                 follow_up_days=settings.follow_up_days,
             )
-            changes += [(pair, "activated"), *await _supersede_proposals_of(conn, newcomer_id, pair.pair_id, today)]
+            changes += [
+                (pair, "activated"),
+                *await _supersede_proposals_of(conn, principal, newcomer_id, pair.pair_id, today),
+            ]
         await store(conn, changes)
     log.info("meetup_recorded", meetup_id=str(meetup_id), pairs=len(pairs))
     return [pair for pair, action in changes if action == "activated"]

@@ -40,19 +40,21 @@ async def on_participant(conn: asyncpg.Connection, event: ParticipantRegistered 
     state = event.payload
     await repository.upsert_candidate(conn, event.organisation_id, state)
     if state.status is ParticipantStatus.WITHDRAWN:
-        pending = await repository.pairs_of_participant(conn, state.participant_id, statuses=["proposed"])
+        pending = await repository.pairs_of_participant(
+            conn, event.organisation_id, state.participant_id, statuses=["proposed"]
+        )
         await store(conn, [(p.close(EndReason.WITHDRAWN, _day(event)), "ended") for p in pending])
 
 
 async def on_erased(conn: asyncpg.Connection, event: ParticipantErased) -> None:
     """Forget the person: the candidate row, their forbids and the notes on their pairs. Their proposals
     and open pairs end (reason: erased); the pairs keep ids and dates for the statistics."""
-    participant_id = event.payload.participant_id
-    await repository.delete_candidate(conn, participant_id)
-    open_ = await repository.pairs_of_participant(conn, participant_id, statuses=["proposed", "formed", "active"])
+    org, participant_id = event.organisation_id, event.payload.participant_id
+    await repository.delete_candidate(conn, org, participant_id)
+    open_ = await repository.pairs_of_participant(conn, org, participant_id, statuses=["proposed", "formed", "active"])
     await store(conn, [(p.close(EndReason.ERASED, _day(event)), "ended") for p in open_])
-    await repository.forget_notes_of(conn, participant_id)
-    await repository.forget_forbids_of(conn, participant_id)
+    await repository.forget_notes_of(conn, org, participant_id)
+    await repository.forget_forbids_of(conn, org, participant_id)
     log.info("participant_erased", participant_id=str(participant_id), pairs_ended=len(open_))
 
 
