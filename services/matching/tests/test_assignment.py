@@ -105,6 +105,18 @@ def test_min_cost_flow_equals_the_exact_reference_on_many_random_instances():
         )
 
 
+def test_numbering_nodes_by_district_changes_nothing_but_speed():
+    for seed in range(20):
+        newcomers, established = people(seed, 40, 25)
+        graph, new_pool, est_pool = _graph(newcomers, established, k=6, dense_limit=0)
+        assert graph.newcomer_order is not None
+        bonus = TABLES.waiting(new_pool.waiting_days)
+        plain = replace(graph, newcomer_order=None, established_order=None)
+        ours = solve(graph, bonus=bonus, capacity=est_pool.capacity).objective(graph, bonus)
+        assert ours == solve(plain, bonus=bonus, capacity=est_pool.capacity).objective(graph, bonus)
+        assert ours == exact_optimum(graph, bonus, est_pool.capacity)
+
+
 def test_the_optimum_beats_greedy_on_a_crafted_round():
     # A's best volunteer is X, but only X suits B: greedy gives X to A and leaves B alone.
     rng = random.Random(1)

@@ -43,15 +43,14 @@ def solve(graph: CandidateGraph, *, bonus: np.ndarray, capacity: np.ndarray) -> 
     if edges == 0:
         return Assignment(np.empty(0, np.int64))
     sink = n + m
-    newcomers = np.arange(n, dtype=np.int32)
-    volunteers = np.arange(m, dtype=np.int32)
-    tails = np.concatenate([graph.newcomer, newcomers, n + volunteers]).astype(np.int32)
-    heads = np.concatenate([n + graph.established, np.full(n, sink, np.int32), np.full(m, sink, np.int32)])
+    new_node, est_node = _node_numbers(graph.newcomer_order, n), _node_numbers(graph.established_order, m)
+    tails = np.concatenate([new_node[graph.newcomer], new_node, n + est_node]).astype(np.int32)
+    heads = np.concatenate([n + est_node[graph.established], np.full(n + m, sink, np.int32)]).astype(np.int32)
     capacities = np.concatenate([np.ones(edges + n, np.int64), capacity.astype(np.int64)])
     # int64 on purpose: the vectorised call silently truncates floats.
     costs = np.concatenate([-graph.score.astype(np.int64), bonus.astype(np.int64), np.zeros(m, np.int64)])
     flow = min_cost_flow.SimpleMinCostFlow()
-    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads.astype(np.int32), capacities, costs)
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
     supplies = np.zeros(n + m + 1, np.int64)
     supplies[:n] = 1
     supplies[sink] = -n
@@ -61,6 +60,15 @@ def solve(graph: CandidateGraph, *, bonus: np.ndarray, capacity: np.ndarray) -> 
         raise SolverFailed(f"min-cost flow ended with status {status}")
     pair_flows = flow.flows(arcs[:edges])
     return Assignment(np.flatnonzero(pair_flows > 0))
+
+
+def _node_numbers(order: np.ndarray | None, size: int) -> np.ndarray:
+    """Node number of each row: its position in ``order`` (identity without one)."""
+    if order is None:
+        return np.arange(size, dtype=np.int32)
+    numbers = np.empty(size, dtype=np.int32)
+    numbers[order] = np.arange(size, dtype=np.int32)
+    return numbers
 
 
 def greedy(graph: CandidateGraph, *, bonus: np.ndarray, capacity: np.ndarray) -> Assignment:
