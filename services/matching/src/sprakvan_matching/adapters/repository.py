@@ -79,6 +79,13 @@ async def load_organisation(conn: asyncpg.Connection, organisation_id: str) -> O
     )
 
 
+async def programmes_of_candidates(conn: asyncpg.Connection, organisation_id: str) -> tuple[str, ...]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT programme FROM candidates WHERE organisation_id = $1 ORDER BY programme", organisation_id
+    )
+    return tuple(r["programme"] for r in rows)
+
+
 # -- candidates --------------------------------------------------------------------------------------
 _CANDIDATE_COLUMNS = (
     "participant_id, organisation_id, programme, role, status, gender, birth_year, district, languages, "

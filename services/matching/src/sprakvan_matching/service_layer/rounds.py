@@ -33,9 +33,13 @@ class RoundOutcome:
 
 
 async def _organisation(conn: asyncpg.Connection, principal: Principal, programme: str) -> repository.Organisation:
-    """The organisation's configuration; a programme it does not run is not found."""
+    """The organisation's configuration; a programme it does not run is not found. Before intake has
+    published a configuration, the programmes are those of the known participants (no neighbours yet)."""
     organisation = await repository.load_organisation(conn, principal.organisation_id)
-    if organisation is None or programme not in organisation.programmes:
+    if organisation is None:
+        programmes = await repository.programmes_of_candidates(conn, principal.organisation_id)
+        organisation = repository.Organisation(principal.organisation_id, programmes, ())
+    if programme not in organisation.programmes:
         raise NotFound(programme)
     return organisation
 
