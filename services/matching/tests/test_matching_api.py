@@ -351,6 +351,14 @@ async def test_a_meetup_forms_active_pairs_in_one_call_and_rematch_replaces_a_pa
     pairs = response.json()
     assert [(p["origin"], p["status"], p["activated_on"]) for p in pairs] == [("group_meetup", "active", str(held))] * 2
     assert pairs[0]["meetup_id"] == pairs[1]["meetup_id"]
+    extra = str(held + timedelta(days=10))
+    scheduled = await matching.client.post(f"/pairs/{pairs[1]['pair_id']}/follow-ups", json={"due_on": extra})
+    assert scheduled.status_code == 200 and extra in [f["due_on"] for f in scheduled.json()["follow_ups"]]
+    future = await matching.client.post(
+        f"/pairs/{pairs[1]['pair_id']}/follow-ups/done",
+        json={"done_on": str(TODAY + timedelta(days=3)), "outcome": "going_well"},
+    )
+    assert future.status_code == 422 and future.json()["detail"][0]["loc"] == ["body", "done_on"]
 
     full = await matching.client.post(
         "/programmes/sprakvan/meetups",
