@@ -68,6 +68,7 @@ from sprakvan_shared.contracts.subjects import (
     HEADER_CORRELATION_ID,
     HEADER_EVENT_TYPE,
     HEADER_MSG_ID,
+    Namespace,
     StreamSpec,
     service_stream,
 )
@@ -287,6 +288,36 @@ def _ascii(name: str) -> str:
     return name.lower().translate(str.maketrans("åäöé", "aaoe"))
 
 
+def _code(label: str) -> str:
+    return "-".join(_ascii(label).split())
+
+
+def bench_configuration() -> dict[str, Any]:
+    """The ``PUT /configuration`` body with every code ``make_registration`` uses."""
+
+    def entries(labels: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"code": _code(label), "labels": {"sv": label, "en": label}} for label in labels]
+
+    return {
+        "programmes": entries(["Språkvän"]),
+        "districts": entries(_DISTRICTS),
+        "interests": entries(_INTERESTS),
+        "campaigns": entries(_CAMPAIGNS),
+        "referral_sources": entries(_REFERRALS),
+    }
+
+
+def configure_intake(port: int, admin_token: str) -> None:
+    request = urllib.request.Request(
+        f"http://{LOCALHOST}:{port}/configuration",
+        data=json.dumps(bench_configuration()).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own local server
+        assert response.status == 201, response.status
+
+
 def make_registration(rng: random.Random, now: datetime) -> dict[str, Any]:
     """One valid ``POST /participants`` body; newcomers and established residents about 60/40."""
     newcomer = rng.random() < 0.6
@@ -294,11 +325,12 @@ def make_registration(rng: random.Random, now: datetime) -> dict[str, Any]:
     last = rng.choice(_NEWCOMER_LAST if newcomer else _ESTABLISHED_LAST)
     body: dict[str, Any] = {
         "role": "newcomer" if newcomer else "established",
+        "programme": "sprakvan",
         "first_name": first,
         "last_name": last,
         "gender": rng.choice(_GENDERS),
         "birth_year": rng.randint(1948, 2007),
-        "district": rng.choice(_DISTRICTS),
+        "district": _code(rng.choice(_DISTRICTS)),
         "consent": {
             "data_processing": True,
             "photo": rng.random() < 0.4,
@@ -319,7 +351,7 @@ def make_registration(rng: random.Random, now: datetime) -> dict[str, Any]:
         body["capacity"] = rng.randint(1, 3)
         if all(skill["code"] != "sv" for skill in body["languages"]):
             body["languages"].insert(0, {"code": "sv", "level": "native"})
-    body["interests"] = rng.sample(_INTERESTS, rng.randint(0, 5))
+    body["interests"] = [_code(interest) for interest in rng.sample(_INTERESTS, rng.randint(0, 5))]
     slots = rng.sample([(d, p) for d in _WEEKDAYS for p in _PARTS], rng.randint(1, 6))
     body["availability"] = [{"weekday": d, "part_of_day": p} for d, p in slots]
     if rng.random() < 0.3:
@@ -1022,9 +1054,11 @@ class StreamGuard:
             js = nc.jetstream()
             for spec in self.specs:
                 try:
-                    self.before[spec.name] = (await js.stream_info(spec.name)).state.last_seq
+                    self.before[Namespace().stream(spec)] = (
+                        await js.stream_info(Namespace().stream(spec))
+                    ).state.last_seq
                 except NotFoundError:
-                    self.before[spec.name] = None
+                    self.before[Namespace().stream(spec)] = None
         finally:
             await nc.close()
 
@@ -1044,19 +1078,21 @@ class StreamGuard:
         try:
             js = nc.jetstream()
             for spec in self.specs:
-                last_before = self.before.get(spec.name, "unknown")
+                last_before = self.before.get(Namespace().stream(spec), "unknown")
                 if last_before is None:
                     with contextlib.suppress(NotFoundError):
-                        await js.delete_stream(spec.name)
-                        notes.append(f"deleted stream {spec.name} (created by this run)")
+                        await js.delete_stream(Namespace().stream(spec))
+                        notes.append(f"deleted stream {Namespace().stream(spec)} (created by this run)")
                     continue
                 try:
-                    last = (await js.stream_info(spec.name)).state.last_seq
+                    last = (await js.stream_info(Namespace().stream(spec))).state.last_seq
                 except NotFoundError:
                     continue
-                removed = await self._delete_own(js, spec.name, int(last_before) + 1, last)
+                removed = await self._delete_own(js, Namespace().stream(spec), int(last_before) + 1, last)
                 if removed:
-                    notes.append(f"stream {spec.name} existed before: deleted the {removed} messages of this run")
+                    notes.append(
+                        f"stream {Namespace().stream(spec)} existed before: deleted the {removed} messages of this run"
+                    )
         finally:
             await nc.close()
         return notes
@@ -1089,6 +1125,7 @@ async def http_phase(
     token = HS256Verifier(secret).mint(
         subject="bench-coordinator", organisation_id=organisation_id, role=Role.COORDINATOR
     )
+    admin_token = HS256Verifier(secret).mint(subject="bench-admin", organisation_id=organisation_id, role=Role.ADMIN)
     bodies = [
         json.dumps(b, ensure_ascii=False, separators=(",", ":")).encode()
         for b in make_bodies(args.distinct_bodies, seed=args.seed)
@@ -1130,6 +1167,7 @@ async def http_phase(
     try:
         for server in (baseline, intake):
             server.start()
+        configure_intake(intake.port, admin_token)
         say(
             f"servers up: baseline :{baseline.port} (pid {baseline.pid}), intake :{intake.port} (pid {intake.pid}); "
             f"pool {settings.db_pool_min}-{settings.db_pool_max}, {len(bodies)} distinct bodies "
@@ -1179,12 +1217,11 @@ async def http_phase(
             registered = await conn.fetchval("SELECT count(*) FROM participants")
         finally:
             await conn.close()
-        published = await guard.count_since(INTAKE_STREAM.name)
+        stream = Namespace().stream(INTAKE_STREAM)
+        published = await guard.count_since(stream) - 1  # less the organisation.configured event
         if published != registered:
-            notes.append(f"WARNING: {registered} participants but {published} events in {INTAKE_STREAM.name}")
-        notes.append(
-            f"intake registrations (incl. warm-up) {registered}, events added to {INTAKE_STREAM.name}: {published}"
-        )
+            notes.append(f"WARNING: {registered} participants but {published} events in {stream}")
+        notes.append(f"intake registrations (incl. warm-up) {registered}, events added to {stream}: {published}")
     finally:
         await probe.close()
         for server in (intake, baseline):

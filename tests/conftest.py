@@ -13,6 +13,7 @@ import pytest
 
 from sprakvan_intake.service import SERVICE as INTAKE
 
+from . import factories
 from .kit import JWT_SECRET, ORG_A, ORG_B, RunningService, ServiceStarter, eventually, fresh_database, mint_token
 
 __all__ = ["JWT_SECRET", "ORG_A", "ORG_B", "eventually", "fresh_database", "mint_token"]
@@ -30,6 +31,7 @@ def start_intake(start_service: ServiceStarter) -> IntakeFactory:
         async with start_service(
             INTAKE, database_url=database_url, nats_url=nats_url, wait_for_messaging=False, **overrides
         ) as svc:
+            await factories.configure(svc.client, [mint_token(org, "admin") for org in (ORG_A, ORG_B)])
             yield svc.app, svc.client
 
     return start
@@ -38,6 +40,7 @@ def start_intake(start_service: ServiceStarter) -> IntakeFactory:
 @pytest.fixture
 async def intake_service(start_service: ServiceStarter, database_url: str) -> AsyncIterator[RunningService]:
     async with start_service(INTAKE, database_url=database_url) as svc:
+        await factories.configure(svc.client, [mint_token(org, "admin") for org in (ORG_A, ORG_B)])
         yield svc
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any, ClassVar
+
+import httpx
 
 from sprakvan_shared.contracts.envelope import IntegrationEvent, Payload
 
@@ -48,6 +51,49 @@ def established(**overrides: Any) -> dict[str, Any]:
     body.pop("swedish_level")
     body.update(overrides)
     return body
+
+
+def _entry(code: str, sv: str, en: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "labels": {"sv": sv, "en": en}, **extra}
+
+
+def configuration(**overrides: Any) -> dict[str, Any]:
+    """A ``PUT /configuration`` body with every code the bodies above use (and a few more)."""
+    body: dict[str, Any] = {
+        "programmes": [_entry("sprakvan", "Språkvän", "Language friends", kind="sprakvan")],
+        "districts": [
+            _entry("skaggetorp", "Skäggetorp", "Skäggetorp", neighbours=["ryd"]),
+            _entry("ryd", "Ryd", "Ryd", neighbours=["skaggetorp"]),
+            _entry("berga", "Berga", "Berga", neighbours=["innerstaden", "ekholmen"]),
+            _entry("innerstaden", "Innerstaden", "City centre"),
+            _entry("ekholmen", "Ekholmen", "Ekholmen"),
+        ],
+        "interests": [
+            _entry("fika", "Fika", "Coffee and cake"),
+            _entry("walks", "Promenader", "Walks"),
+            _entry("cooking", "Matlagning", "Cooking"),
+            _entry("chess", "Schack", "Chess"),
+        ],
+        "campaigns": [_entry("cake-party-city-hall-2019", "Tårtkalas i stadshuset 2019", "Cake party 2019")],
+        "referral_sources": [
+            _entry("sfi", "SFI", "SFI"),
+            _entry("campaign", "Kampanj", "Campaign"),
+            _entry("self", "Eget initiativ", "Own initiative"),
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def configure(client: httpx.AsyncClient, admin_tokens: Iterable[str], body: dict[str, Any] | None = None) -> None:
+    """Give each admin token's organisation ``body`` (default ``configuration()``), whatever it had."""
+    for token in admin_tokens:
+        auth = {"Authorization": f"Bearer {token}"}
+        current = await client.get("/configuration", headers=auth)
+        if current.status_code == 200:
+            auth["If-Match"] = current.headers["etag"]
+        response = await client.put("/configuration", json=body or configuration(), headers=auth)
+        assert response.status_code in (200, 201), response.text
 
 
 class ProbePayload(Payload):

@@ -21,7 +21,15 @@ class StoredMessage:
         return json.loads(self.data)
 
 
-async def stream_messages(js: JetStreamContext, stream: str, subject: str | None = None) -> list[StoredMessage]:
+# What intake's stream holds besides the organisations' configurations (which every test's intake has).
+PARTICIPANT_AGGREGATES = frozenset({"participant", "erasure_statistics"})
+
+
+async def stream_messages(
+    js: JetStreamContext, stream: str, subject: str | None = None, *, aggregates: frozenset[str] | None = None
+) -> list[StoredMessage]:
+    """The stream's messages in order; only those of ``subject``, or of the ``aggregates`` (the subject's
+    third token, ``<ns>.<service>.<aggregate>.<id>.<event>``), when given."""
     try:
         info = await js.stream_info(stream)
     except NotFoundError:
@@ -33,6 +41,8 @@ async def stream_messages(js: JetStreamContext, stream: str, subject: str | None
         try:
             raw = await js.get_msg(stream, sequence)
         except NotFoundError:  # deleted or purged
+            continue
+        if aggregates is not None and raw.subject.split(".")[2] not in aggregates:
             continue
         if subject is None or raw.subject == subject:
             found.append(StoredMessage(raw.subject, dict(raw.headers or {}), raw.data or b""))

@@ -19,10 +19,12 @@ import httpx
 import psutil
 import pytest
 
-from sprakvan_cli.demo import demo_programme, split_size
+from sprakvan_cli.demo import DEMO_ORGANISATION, demo_configuration, demo_programme, split_size
 from sprakvan_cli.main import main, resolve_bind
 from sprakvan_intake.domain.commands import RecordInterview, RegisterParticipant, WithdrawParticipant
+from sprakvan_intake.domain.configuration import configure, unknown_codes
 from sprakvan_intake.domain.model import ParticipantDetails, check_details
+from sprakvan_intake.entrypoints.configuration import ConfigurationIn
 from sprakvan_intake.service import SERVICE as INTAKE
 from sprakvan_shared.auth import HS256Verifier, Role
 from sprakvan_shared.contracts.intake import ParticipantRole
@@ -128,6 +130,16 @@ def test_demo_programme_is_valid_deterministic_and_shaped_like_linkoping_2019() 
     newcomers, established = split_size(30)
     small = demo_programme(newcomers=newcomers, established=established)
     assert small == programme[:newcomers] + programme[199 : 199 + established]
+
+
+def test_demo_configuration_is_valid_symmetric_and_covers_every_code_the_demo_uses() -> None:
+    body = ConfigurationIn.model_validate(demo_configuration())
+    configuration = configure(DEMO_ORGANISATION, **dict(body))
+    given = {d["code"]: d["neighbours"] for d in demo_configuration()["districts"]}
+    assert {d.code: list(d.neighbours) for d in configuration.districts} == given  # symmetric as written
+    assert {"skaggetorp", "ryd", "berga", "lambohov", "ekholmen", "innerstaden"} <= set(given)
+    for p in demo_programme():
+        assert unknown_codes(configuration, p.body) == [], p.key
 
 
 # -- up, end to end --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sprakvan_shared.contracts.subjects import HEADER_CORRELATION_ID, HEADER_MSG
 
 from .conftest import ORG_A, eventually
 from .factories import established, newcomer
-from .streams import stream_messages
+from .streams import PARTICIPANT_AGGREGATES, stream_messages
 
 PERSONAL = ("Amina", "Haddad", "amina.haddad@example.org", "70 123 45 67", "Karin", "Lindqvist")
 
@@ -40,7 +40,9 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
     }
 
     js = nc.jetstream()
-    messages = await eventually(lambda: stream_messages(js, ns.stream(INTAKE_STREAM)))
+    messages = await eventually(
+        lambda: stream_messages(js, ns.stream(INTAKE_STREAM), aggregates=PARTICIPANT_AGGREGATES)
+    )
     assert len(messages) == 1
     message = messages[0]
     assert message.subject == ns.subject(f"intake.participant.{participant_id}.registered")
@@ -75,7 +77,10 @@ async def test_registration_lands_in_postgres_and_its_event_on_jetstream(
     assert not {"first_name", "last_name", "email", "phone", "consent"} & set(envelope["payload"])
 
     # Marked published once the relay's transaction commits, right after the publish ack.
-    await eventually(lambda: db.fetchval("SELECT count(*) = 1 FROM outbox WHERE published_at IS NOT NULL"))
+    published = (
+        "SELECT count(*) = 1 FROM outbox WHERE published_at IS NOT NULL AND event_type = 'participant.registered'"
+    )
+    await eventually(lambda: db.fetchval(published))
 
 
 async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges_the_stream(
@@ -92,7 +97,9 @@ async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges
     assert (await intake.post(f"/participants/{pid}/withdraw", json={"reason": "moved"})).status_code == 200
 
     js = nc.jetstream()
-    messages = await eventually(lambda: _when_count(stream_messages(js, ns.stream(INTAKE_STREAM)), 4))
+    messages = await eventually(
+        lambda: _when_count(stream_messages(js, ns.stream(INTAKE_STREAM), aggregates=PARTICIPANT_AGGREGATES), 4)
+    )
     assert [m.json["type"] for m in messages] == [
         "participant.registered",
         "participant.updated",
@@ -114,7 +121,7 @@ async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges
     assert (await intake.delete(f"/participants/{pid}")).status_code == 204
 
     async def purged() -> list | None:
-        found = await stream_messages(js, ns.stream(INTAKE_STREAM))
+        found = await stream_messages(js, ns.stream(INTAKE_STREAM), aggregates=PARTICIPANT_AGGREGATES)
         return (
             found if [m.json["type"] for m in found] == ["participant.erased", "erasure_statistics.recorded"] else None
         )

@@ -15,7 +15,7 @@ from sprakvan_shared.contracts.subjects import HEADER_MSG_ID, INTAKE_STREAM, Nam
 
 from .conftest import eventually, fresh_database
 from .factories import newcomer
-from .streams import stream_messages
+from .streams import PARTICIPANT_AGGREGATES, stream_messages
 
 pytestmark = pytest.mark.chaos
 
@@ -47,12 +47,12 @@ async def test_registrations_succeed_while_nats_is_down_and_are_all_published_wh
             js = nc.jetstream()
 
             async def all_published() -> list | None:
-                messages = await stream_messages(js, ns.stream(INTAKE_STREAM))
+                messages = await stream_messages(js, ns.stream(INTAKE_STREAM), aggregates=PARTICIPANT_AGGREGATES)
                 return messages if len(messages) >= 23 else None
 
             messages = await eventually(all_published, timeout=40)
             await asyncio.sleep(1.5)  # any late duplicate would land by now
-            messages = await stream_messages(js, ns.stream(INTAKE_STREAM))
+            messages = await stream_messages(js, ns.stream(INTAKE_STREAM), aggregates=PARTICIPANT_AGGREGATES)
         finally:
             await nc.close()
         assert (await client.get("/ready")).status_code == 200

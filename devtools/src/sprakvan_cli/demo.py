@@ -14,9 +14,14 @@ same ``Idempotency-Key``, whatever the size of the programme, so loading it agai
 --demo`` twice, or a bigger programme after a smaller one) registers nobody twice. Interviews and
 withdrawals are only sent when the participant's current status still lacks them.
 
+Before registering, the loader gives the demo organisation its configuration (``demo_configuration()``:
+the programme, Linköping's districts and which neighbour which, the interests, referral sources and the
+campaign the participants use), with an admin token; a configuration that is already the same is left
+as it is.
+
 Usable on its own::
 
-    summary = await load_demo("http://127.0.0.1:8001", token, newcomers=20, established=10)
+    summary = await load_demo("http://127.0.0.1:8001", token, newcomers=20, established=10, admin_token=admin)
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "DemoLoadError",
     "DemoParticipant",
     "DemoSummary",
+    "demo_configuration",
     "demo_programme",
     "load_demo",
     "split_size",
@@ -166,6 +172,72 @@ _SLOTS = [(day, part) for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun
 
 PROGRAMME = "sprakvan"
 
+# -- the organisation's configuration ------------------------------------------------------------
+
+# Neighbouring districts, roughly as the city lies (Innerstaden in the middle; Skäggetorp and
+# Johannelund to the north, Ryd and Lambohov to the west and south-west, Ekholmen and Berga to the
+# south, Tannefors to the east). Intake makes the relation symmetric; it is listed both ways here.
+_NEIGHBOURS = {
+    "Innerstaden": ("Johannelund", "Tannefors", "Berga", "Ryd", "Skäggetorp"),
+    "Skäggetorp": ("Innerstaden", "Johannelund", "Ryd"),
+    "Johannelund": ("Innerstaden", "Skäggetorp", "Tannefors"),
+    "Tannefors": ("Innerstaden", "Johannelund", "Berga"),
+    "Berga": ("Innerstaden", "Tannefors", "Ekholmen"),
+    "Ekholmen": ("Berga", "Lambohov"),
+    "Lambohov": ("Ekholmen", "Ryd"),
+    "Ryd": ("Innerstaden", "Skäggetorp", "Lambohov"),
+}
+_DISTRICT_LABELS_EN = {"Innerstaden": "City centre"}
+_INTEREST_LABELS_SV = {
+    "fika": "Fika", "walks": "Promenader", "cooking": "Matlagning", "football": "Fotboll", "music": "Musik",
+    "reading": "Läsning", "gardening": "Trädgård", "floorball": "Innebandy", "crafts": "Hantverk",
+    "swimming": "Simning", "chess": "Schack", "cycling": "Cykling", "board games": "Sällskapsspel",
+    "berry picking": "Bärplockning", "choir": "Körsång", "photography": "Fotografering", "baking": "Bakning",
+    "museums": "Museer",
+}  # fmt: skip
+_REFERRAL_LABELS = {
+    "self": ("På eget initiativ", "On their own initiative"),
+    "friend": ("Via en vän", "Through a friend"),
+    "municipality": ("Linköpings kommun", "The municipality of Linköping"),
+    "employment_service": ("Arbetsförmedlingen", "The Swedish Public Employment Service"),
+    "sfi": ("SFI", "SFI (Swedish for immigrants)"),
+    "red_cross": ("Röda Korset", "The Red Cross"),
+    "church": ("Svenska kyrkan eller annat samfund", "The Church of Sweden or another congregation"),
+    "womens_association": ("Kvinnoförening", "A women's association"),
+    "library": ("Stadsbiblioteket", "The city library"),
+    "fair": ("Föreningsmässa", "An association fair"),
+    "campaign": ("Kampanj", "A campaign"),
+    "other": ("Annat", "Other"),
+}
+_CAMPAIGN_SV = "Tårtkalas i stadshuset 2019"
+
+
+def _labels(sv: str, en: str) -> dict[str, str]:
+    return {"sv": sv, "en": en}
+
+
+def demo_configuration() -> dict[str, Any]:
+    """The ``PUT /configuration`` body of the demo organisation: every code its participants use."""
+    return {
+        "programmes": [
+            {"code": PROGRAMME, "kind": "sprakvan", "labels": _labels("Språkvän Linköping", "Language friends")}
+        ],
+        "districts": [
+            {
+                "code": vocabulary_code(name),
+                "labels": _labels(name, _DISTRICT_LABELS_EN.get(name, name)),
+                "neighbours": [vocabulary_code(n) for n in neighbours],
+            }
+            for name, neighbours in _NEIGHBOURS.items()
+        ],
+        "interests": [
+            {"code": vocabulary_code(name), "labels": _labels(sv, name.capitalize())}
+            for name, sv in _INTEREST_LABELS_SV.items()
+        ],
+        "campaigns": [{"code": vocabulary_code(CAMPAIGN), "labels": _labels(_CAMPAIGN_SV, CAMPAIGN.capitalize())}],
+        "referral_sources": [{"code": code, "labels": _labels(sv, en)} for code, (sv, en) in _REFERRAL_LABELS.items()],
+    }
+
 
 def _slot_weight(day: str, part: str) -> int:
     # Weekday evenings and weekend daytime are when people have time.
@@ -289,7 +361,9 @@ def demo_programme(
 _RETRIES = 4
 
 
-async def _call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+async def _call(
+    client: httpx.AsyncClient, method: str, url: str, *, expected: tuple[int, ...] = (), **kwargs: Any
+) -> httpx.Response:
     # Only failures where the request surely did not run (no connection, 503 while starting) are
     # retried: interviews are not idempotent.
     for attempt in range(_RETRIES):
@@ -300,11 +374,22 @@ async def _call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any)
                 raise
         else:
             if response.status_code != 503 or attempt == _RETRIES - 1:
-                if response.is_error:
+                if response.is_error and response.status_code not in expected:
                     raise DemoLoadError(f"{method} {url} answered {response.status_code}: {response.text[:500]}")
                 return response
         await asyncio.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+async def configure_demo(client: httpx.AsyncClient, admin_token: str) -> int:
+    """Give the demo organisation ``demo_configuration()``; returns its version (unchanged when it was
+    the same already: intake then changes nothing)."""
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    current = await _call(client, "GET", "/configuration", headers=auth, expected=(404,))
+    if current.status_code == 200:
+        auth["If-Match"] = current.headers["etag"]
+    response = await _call(client, "PUT", "/configuration", json=demo_configuration(), headers=auth)
+    return int(response.json()["version"])
 
 
 async def _load_one(client: httpx.AsyncClient, participant: DemoParticipant, summary: DemoSummary) -> None:
@@ -339,9 +424,11 @@ async def load_demo(
     seed: int = SEED,
     concurrency: int = 8,
     timeout: float = 30.0,
+    admin_token: str | None = None,
 ) -> DemoSummary:
-    """Register the demo programme at the intake API ``base_url`` with a writer ``token`` (admin or
-    coordinator of the demo organisation). Safe to run again: nothing is registered twice."""
+    """Configure the demo organisation with ``admin_token`` (default ``token``, which must then be an
+    admin's), then register the demo programme at the intake API ``base_url`` with a writer ``token``
+    (admin or coordinator of the demo organisation). Safe to run again: nothing is registered twice."""
     programme = demo_programme(newcomers=newcomers, established=established, seed=seed)
     summary = DemoSummary(newcomers=newcomers, established=established)
     started = time.monotonic()
@@ -359,6 +446,7 @@ async def load_demo(
         trust_env=False,
         limits=httpx.Limits(max_connections=concurrency),
     ) as client:
+        await configure_demo(client, admin_token or token)
         tasks = [asyncio.create_task(one(p)) for p in programme]
         try:
             await asyncio.gather(*tasks)

@@ -351,6 +351,7 @@ class Up:
     _stopping: bool = False
     _started_at: float = 0.0
     _token: str = ""
+    _admin_token: str = ""  # configures the demo organisation before the demo registers anyone
 
     # -- signals ------------------------------------------------------------------------------
 
@@ -539,15 +540,15 @@ class Up:
                 if pending:
                     time.sleep(_POLL_INTERVAL)
 
-    def _mint_demo_token(self, secret: str) -> str:
+    def _mint_demo_token(self, secret: str, role: str = "coordinator") -> str:
         from sprakvan_shared.auth import HS256Verifier, Role
 
         from .demo import DEMO_ORGANISATION
 
         return HS256Verifier(secret).mint(
-            subject=f"coordinator@{DEMO_ORGANISATION}",
+            subject=f"{role}@{DEMO_ORGANISATION}",
             organisation_id=DEMO_ORGANISATION,
-            role=Role.COORDINATOR,
+            role=Role(role),
             ttl=UP_TOKEN_TTL,
         )
 
@@ -555,6 +556,7 @@ class Up:
         assert self.nats is not None and self.postgres is not None
         token = self._mint_demo_token(secret)
         self._token = token
+        self._admin_token = self._mint_demo_token(secret, "admin")
         width = max(len("PostgreSQL"), *(len(s.spec.name) for s in self.services))
         say = self._say
         say(f"\nReady in {time.monotonic() - self._started_at:.1f} s.\n")
@@ -610,7 +612,7 @@ class Up:
             raise CliError("--demo needs the intake service, which is not installed")
         newcomers, established = split_size(self.demo_size or 0)
         self._say(f"\nLoading the demo programme into intake ({newcomers} newcomers, {established} established) ...")
-        thread = _DemoThread(intake.url, self._token, newcomers, established)
+        thread = _DemoThread(intake.url, self._token, self._admin_token, newcomers, established)
         thread.start()
         return thread
 
@@ -643,9 +645,9 @@ class Up:
 
 class _DemoThread(threading.Thread):
     # A thread, so that the main thread keeps watching the services and signals meanwhile.
-    def __init__(self, url: str, token: str, newcomers: int, established: int) -> None:
+    def __init__(self, url: str, token: str, admin_token: str, newcomers: int, established: int) -> None:
         super().__init__(name="sprakvan-demo", daemon=True)
-        self.url, self.token = url, token
+        self.url, self.token, self.admin_token = url, token, admin_token
         self.newcomers, self.established = newcomers, established
         self.summary: Any = None
         self.error: BaseException | None = None
@@ -655,7 +657,13 @@ class _DemoThread(threading.Thread):
 
         try:
             self.summary = asyncio.run(
-                load_demo(self.url, self.token, newcomers=self.newcomers, established=self.established)
+                load_demo(
+                    self.url,
+                    self.token,
+                    newcomers=self.newcomers,
+                    established=self.established,
+                    admin_token=self.admin_token,
+                )
             )
         except Exception as exc:  # noqa: BLE001 - reported by the main thread
             self.error = exc

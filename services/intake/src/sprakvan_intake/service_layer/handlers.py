@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -21,12 +22,15 @@ from sprakvan_shared.contracts.intake import AnonymousParticipantRecord
 
 from ..adapters.repository import ParticipantFilter, ParticipantRepository
 from ..domain.commands import RecordInterview, RegisterParticipant, WithdrawParticipant
-from ..domain.model import Interview, Participant, ParticipantDetails, ParticipantStatus
+from ..domain.configuration import unknown_codes
+from ..domain.model import FieldError, Interview, InvalidParticipant, Participant, ParticipantDetails, ParticipantStatus
 from . import events
+from .configuration import configuration_of, unknown_registration_codes
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+_T = TypeVar("_T")
 
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -79,8 +83,12 @@ async def register_participant(
     details = ParticipantDetails.model_construct(
         **{name: getattr(command, name) for name in ParticipantDetails.model_fields}
     )
-    participant = Participant.register(
-        organisation_id=principal.organisation_id, role=command.role, details=details, now=clock()
+    code_errors = await unknown_registration_codes(pool, principal.organisation_id, dict(details))
+    participant = _also_failing(
+        code_errors,
+        lambda: Participant.register(
+            organisation_id=principal.organisation_id, role=command.role, details=details, now=clock()
+        ),
     )
     registered = events.registered(participant)
     if idempotency_key:
@@ -100,6 +108,17 @@ async def register_participant(
             await ParticipantRepository(conn).add_announced(participant, registered)
     log.info("participant_registered", participant_id=str(participant.id), role=participant.role.value)
     return Registration(participant, replayed=False)
+
+
+def _also_failing(code_errors: list[FieldError], apply: Callable[[], _T]) -> _T:
+    """``apply()``, failing with the codes unknown to the organisation's configuration besides its own errors."""
+    try:
+        result = apply()
+    except InvalidParticipant as exc:
+        raise InvalidParticipant([*code_errors, *exc.errors]) from None
+    if code_errors:
+        raise InvalidParticipant(code_errors)
+    return result
 
 
 async def _replay(pool: asyncpg.Pool, principal: Principal, key: str, fingerprint: str) -> Registration | None:
@@ -144,7 +163,8 @@ async def update_participant(
 ) -> Participant:
     async with _unit_of_work(pool) as (conn, repo):
         participant = await _load_for_change(repo, principal, participant_id)
-        if participant.update(changes, clock()):
+        code_errors = unknown_codes(await configuration_of(conn, principal.organisation_id), changes)
+        if _also_failing(code_errors, lambda: participant.update(changes, clock())):
             await repo.save(participant)
             await outbox.enqueue(conn, events.updated(participant))
             log.info("participant_updated", participant_id=str(participant.id), fields=sorted(changes))
