@@ -36,7 +36,7 @@ async def test_registered_in_intake_paired_in_matching_and_erasure_ends_the_pair
         assert round_.status_code == 201, round_.text
         [proposal] = round_.json()["proposals"]
         assert (proposal["newcomer_id"], proposal["established_id"]) == (newcomer, volunteer)
-        assert proposal["explanation"]["sv"].startswith("Båda gillar Fika och Promenader, grannstadsdelar")
+        assert proposal["explanation"]["sv"].startswith("Båda gillar fika och promenader, grannstadsdelar")
         assert (await matching.client.post(f"/pairs/{proposal['pair_id']}/accept")).status_code == 200
 
         assert (await intake.client.delete(f"/participants/{newcomer}")).status_code == 204

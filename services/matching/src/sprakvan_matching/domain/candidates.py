@@ -183,7 +183,19 @@ def generate(
 
 
 class _Generator:
-    def __init__(self, newcomers, established, tables, k, year, forbidden, relation, times) -> None:
+    """Collects each block's k best per row; ``relation`` is the D x D DistrictRelation matrix."""
+
+    def __init__(
+        self,
+        newcomers: Pool,
+        established: Pool,
+        tables: ScoreTables,
+        k: int,
+        year: int,
+        forbidden: _Forbidden,
+        relation: np.ndarray,
+        times: PhaseTimes | None,
+    ) -> None:
         self.newcomers, self.established, self.tables, self.k = newcomers, established, tables, k
         self.forbidden, self.relation, self.times = forbidden, relation, times
         self.district_points = tables.district[relation]  # D x D
@@ -203,11 +215,12 @@ class _Generator:
         """
         clock = time.perf_counter()
         n_side, e_side = self.new_side.take(rows), self.est_side.take(cols)
+        relation = None
         if points is None:
             relation = self.relation[self.newcomers.district[rows][:, None], self.established.district[cols]]
             points = self.tables.district[relation]
         broken, shared_slots = infeasibility(n_side, e_side)
-        if far:
+        if far and relation is not None:
             broken |= relation != DistrictRelation.OTHER
         clock = self._tick("hard_constraints", clock)
         score = scores(n_side, e_side, shared_slots, points, self.tables)

@@ -71,6 +71,11 @@ def _enumerate(items: list[str], lang: str) -> str:
     return f"{', '.join(items[:-1])} {'och' if lang == 'sv' else 'and'} {items[-1]}"
 
 
+def _in_sentence(label: str) -> str:
+    """ "Promenader" reads "promenader" inside a sentence; an acronym ("SFI") stays as it is."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
 def _phrase(criterion: Criterion, lang: str, interests: Labels) -> str | None:
     sv = lang == "sv"
     detail = criterion.detail
@@ -81,7 +86,7 @@ def _phrase(criterion: Criterion, lang: str, interests: Labels) -> str | None:
         names = [LANGUAGE_NAMES.get(code, (code, code))[0 if sv else 1] for code in shared]
         return f"båda talar {_enumerate(names, lang)}" if sv else f"both speak {_enumerate(names, lang)}"
     if criterion.code == "interests":
-        names = [interests.get(code, {}).get(lang, code) for code in detail["shared"]]
+        names = [_in_sentence(interests.get(code, {}).get(lang, code)) for code in detail["shared"]]
         return f"båda gillar {_enumerate(names, lang)}" if sv else f"both like {_enumerate(names, lang)}"
     if criterion.code == "district":
         relation = detail["relation"]

@@ -113,7 +113,14 @@ def _by_id(candidate: Candidate) -> uuid.UUID:
     return candidate.participant_id
 
 
-def _apply_locks(data, newcomers, established, places, tables, neighbours) -> list[Proposal]:
+def _apply_locks(
+    data: RoundInput,
+    newcomers: list[Candidate],
+    established: list[Candidate],
+    places: dict[uuid.UUID, int],
+    tables: ScoreTables,
+    neighbours: dict[str, frozenset[str]],
+) -> list[Proposal]:
     """Locked pairs go in as they are (after the hard constraints), taking their places first."""
     by_id = {c.participant_id: c for c in (*newcomers, *established)}
     forbidden = set(data.forbidden)
