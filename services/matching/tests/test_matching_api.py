@@ -458,3 +458,19 @@ async def test_rejected_and_forbidden_pairs_stay_out_and_a_lock_goes_in(
     assert allowed.status_code == 204
     fourth = (await matching.client.post(rounds, json={"locks": [forbid]})).json()["proposals"]
     assert [p["established_id"] for p in fourth] == [str(far)]
+
+
+async def test_accepting_a_proposal_whose_newcomer_was_paired_by_someone_else_is_a_409(
+    matching: RunningService, intake: Intake
+) -> None:
+    await configured(matching, intake)
+    newcomer = await intake.person("newcomer")
+    proposed_to, other = await intake.person("established"), await intake.person("established", district="ryd")
+    await known(matching, newcomer, proposed_to, other)
+    proposal = (await matching.client.post("/programmes/sprakvan/rounds", json={})).json()["proposals"][0]
+    assert proposal["established_id"] == str(proposed_to)
+    by_hand = {"newcomer_id": str(newcomer), "established_id": str(other)}
+    assert (await matching.client.post("/programmes/sprakvan/pairs", json=by_hand)).status_code == 201
+    late = await matching.client.post(f"/pairs/{proposal['pair_id']}/accept")
+    assert late.status_code == 409
+    assert (await matching.client.get(f"/pairs/{proposal['pair_id']}")).json()["end_reason"] == "superseded"
