@@ -25,7 +25,26 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def one_round(per_side: int, k: int, seed: int) -> dict[str, object]:
+def _whole_round(synthetic, k: int) -> dict[str, object]:  # noqa: ANN001 - a matching_synthetic.Programme
+    """The domain's whole round from Candidate objects, as the service runs it: pools built from the
+    objects, candidates, solve, and every proposal's breakdown (its explanation's data)."""
+    from datetime import date
+
+    from matching_synthetic import as_candidates, neighbour_codes
+
+    from sprakvan_matching.domain.rounds import RoundInput, run_round
+    from sprakvan_matching.domain.settings import ProgrammeSettings
+
+    today = date(2026, 12, 1)
+    newcomers, established = as_candidates(synthetic, today=today)
+    settings = ProgrammeSettings(candidates_per_newcomer=k)
+    data = RoundInput("sprakvan", newcomers, established, {}, today, settings, neighbour_codes(synthetic))
+    clock = time.perf_counter()
+    result = run_round(data)
+    return {"whole_round_s": round(time.perf_counter() - clock, 3), "whole_round_proposals": len(result.proposals)}
+
+
+def one_round(per_side: int, k: int, seed: int, whole_round_limit: int) -> dict[str, object]:
     sys.path.insert(0, str(HERE))
     import numpy as np
     from matching_synthetic import YEAR, programme
@@ -59,6 +78,7 @@ def one_round(per_side: int, k: int, seed: int) -> dict[str, object]:
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     baseline = greedy(graph, bonus=bonus, capacity=synthetic.established.capacity)
+    whole_round = _whole_round(synthetic, k) if per_side <= whole_round_limit else None
     ours_value, greedy_value = ours.objective(graph, bonus), baseline.objective(graph, bonus)
     return {
         "per_side": per_side,
@@ -86,6 +106,7 @@ def one_round(per_side: int, k: int, seed: int) -> dict[str, object]:
         "greedy_objective": greedy_value,
         "greedy_over_optimum": round(greedy_value / ours_value, 4) if ours_value else None,
         "mean_pair_score": round(float(np.mean(graph.score[ours.chosen])) / 100, 2) if len(ours.chosen) else None,
+        **(whole_round or {}),
     }
 
 
@@ -94,17 +115,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--k", type=int, default=30, help="candidates per newcomer")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--whole-round-up-to", type=int, default=10_000, help="also time the domain's whole round up to this size"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_round(args.one, args.k, args.seed)))
+        print(json.dumps(one_round(args.one, args.k, args.seed, args.whole_round_up_to)))
         return
 
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         child = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--k", str(args.k), "--seed", str(args.seed)],
+            [sys.executable, __file__, "--one", str(size), "--k", str(args.k), "--seed", str(args.seed)]
+            + ["--whole-round-up-to", str(args.whole_round_up_to)],
             check=True,
             capture_output=True,
             text=True,
@@ -124,7 +149,8 @@ def _print(row: dict[str, object]) -> None:
         f"(candidates {row['candidates_s']} s), solve {row['solve_s']} s, total {row['total_s']} s "
         f"(CPU {row['total_cpu_s']} s, load {row['load_average_1min']}), "
         f"peak {row['peak_rss_mb']} MB; pairs {row['pairs']} (greedy {row['greedy_pairs']}), "
-        f"greedy/optimum {row['greedy_over_optimum']}",
+        f"greedy/optimum {row['greedy_over_optimum']}"
+        + (f"; whole domain round {row['whole_round_s']} s" if "whole_round_s" in row else ""),
         flush=True,
     )
 

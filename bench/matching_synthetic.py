@@ -16,10 +16,13 @@ Distributions follow the seeds (Linköping 2019: 199 newcomers of whom 45 % wome
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
+from sprakvan_matching.domain.model import GENDERS, Candidate, ParticipantStatus, Role, Wishes, slot_of
 from sprakvan_matching.domain.pool import NO_AGE_MAX, NO_AGE_MIN, Pool, gender_bits
 
 YEAR = 2026
@@ -144,3 +147,45 @@ def programme(per_side: int, seed: int = 2026) -> Programme:
         neighbours=_grid_neighbours(districts),
         districts=districts,
     )
+
+
+def as_candidates(synthetic: Programme, *, today: date) -> tuple[list[Candidate], list[Candidate]]:
+    """The same programme as matching's Candidate objects, for timing a whole round (pools, explanations)."""
+    codes = sorted({*NEWCOMER_LANGUAGES, *EXTRA_LANGUAGES})
+    slots = [slot_of(i) for i in range(21)]
+
+    def side(pool: Pool, role: Role) -> list[Candidate]:
+        people = []
+        for i in range(len(pool)):
+            languages, interests, available = int(pool.languages[i]), int(pool.interests[i]), int(pool.availability[i])
+            low, high = int(pool.age_min[i]), int(pool.age_max[i])
+            people.append(
+                Candidate(
+                    participant_id=uuid.UUID(int=(i << 1) | (role is Role.ESTABLISHED)),
+                    organisation_id="bench",
+                    programme="sprakvan",
+                    role=role,
+                    status=ParticipantStatus.INTERVIEWED,
+                    gender=GENDERS[pool.gender[i]],
+                    birth_year=int(pool.birth_year[i]),
+                    district=f"d{pool.district[i]}",
+                    registered_at=datetime.combine(today - timedelta(days=int(pool.waiting_days[i])), time(12), UTC),
+                    languages=frozenset(c for b, c in enumerate(codes) if languages >> b & 1),
+                    interests=frozenset(f"i{b}" for b in range(INTERESTS) if interests >> b & 1),
+                    availability=frozenset(slots[b] for b in range(21) if available >> b & 1),
+                    wishes=Wishes(
+                        same_gender=bool(pool.gender_bits[i] & (pool.gender_bits[i] - 1) == 0),
+                        age_min=None if low == NO_AGE_MIN else low,
+                        age_max=None if high == NO_AGE_MAX else high,
+                    ),
+                    capacity=int(pool.capacity[i]),
+                    interviewed_on=today,
+                )
+            )
+        return people
+
+    return side(synthetic.newcomers, Role.NEWCOMER), side(synthetic.established, Role.ESTABLISHED)
+
+
+def neighbour_codes(synthetic: Programme) -> dict[str, frozenset[str]]:
+    return {f"d{d}": frozenset(f"d{x}" for x in np.flatnonzero(row)) for d, row in enumerate(synthetic.neighbours)}
