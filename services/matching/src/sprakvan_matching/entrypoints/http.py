@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -241,6 +242,17 @@ def install_error_handlers(app: FastAPI) -> None:
                 ]
             },
         )
+
+    async def busy(_: Request, exc: Exception) -> JSONResponse:
+        # Another coordinator held the same people longer than the lock timeout (or PostgreSQL broke a
+        # rare deadlock): nothing was saved, and trying again is safe.
+        return JSONResponse(
+            status_code=status.HTTP_409_CONFLICT,
+            content={"detail": {"code": "busy", "msg": "someone else is changing these people; try again"}},
+        )
+
+    for error in (asyncpg.exceptions.LockNotAvailableError, asyncpg.exceptions.DeadlockDetectedError):
+        app.add_exception_handler(error, busy)
 
     @app.exception_handler(InvalidInput)
     async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:

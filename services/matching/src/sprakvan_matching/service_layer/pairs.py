@@ -1,8 +1,10 @@
 """The life of a pair: accept or reject a proposal, form one by hand or at a meetup, introduce, follow up, end.
 
-Every write locks the two people's candidate rows in id order before it counts their open pairs, so two
-coordinators accepting at once never over-assign a volunteer: the second waits for the first's commit,
-then sees its pair and gets a 409. The unique index on a newcomer's open pair is the last guard.
+Every write that takes a place locks the people's candidate rows in id order before it counts their open
+pairs, so two coordinators accepting at once never over-assign a volunteer: the second waits for the
+first's commit, then sees its pair and gets a 409. The unique index on a newcomer's open pair is the last
+guard. Locks are always taken people first, then pairs (as the erasure handler does too), so two writes
+never wait on each other in a circle.
 """
 
 from __future__ import annotations
@@ -118,10 +120,21 @@ async def _supersede_proposals_of(
     ]
 
 
+async def _people_then_pair(
+    conn: asyncpg.Connection, principal: Principal, pair_id: uuid.UUID, *others: uuid.UUID
+) -> Pair:
+    """Lock the pair's people (and ``others``) first, then the pair itself, read again under its lock."""
+    seen = await repository.get_pair(conn, principal.organisation_id, pair_id)
+    if seen is None:
+        raise NotFound(pair_id)
+    await repository.lock_candidates(conn, principal.organisation_id, [seen.newcomer_id, seen.established_id, *others])
+    return await _load(conn, principal, pair_id)
+
+
 async def accept(ctx: Context, principal: Principal, pair_id: uuid.UUID) -> Pair:
     today = ctx.today()
     async with transaction(ctx) as conn:
-        pair = await _load(conn, principal, pair_id)
+        pair = await _people_then_pair(conn, principal, pair_id)
         if pair.status is not PairStatus.PROPOSED:
             raise Conflict("not_proposed", f"the pair is {pair.status.value}, not a proposal")
         people = await _lock_people(conn, principal, pair.newcomer_id, pair.established_id, today)
@@ -261,7 +274,7 @@ async def rematch(
 ) -> tuple[Pair, Pair | None]:
     """End the pair; with ``established_id`` the newcomer gets that volunteer at once, else waits again."""
     async with transaction(ctx) as conn:
-        pair = await _load(conn, principal, pair_id)
+        pair = await _people_then_pair(conn, principal, pair_id, *([established_id] if established_id else []))
         ended = _transition(lambda: pair.end(reason, ctx.today()), "reason")
         await repository.save_pairs(conn, [ended])  # before the new pair: one open pair per newcomer
         changes = [(ended, "ended")]
