@@ -397,6 +397,8 @@ async def test_the_waiting_list_shows_where_volunteers_are_missing(matching: Run
         "newcomers_per_place": 0.0,
         "shortfall": 0,
     } in result["balance"]
+    shortest = await matching.client.get("/programmes/sprakvan/waiting", params={"limit": 1})
+    assert shortest.json()["total"] == 3 and len(shortest.json()["waiting"]) == 1
 
 
 async def test_settings_are_the_admins_and_hostile_input_gets_a_4xx(matching: RunningService, intake: Intake) -> None:

@@ -108,9 +108,15 @@ async def record_meetup(programme: Programme, body: MeetupIn, request: Request, 
 
 
 @programmes.get("/waiting", response_model=WaitingListOut)
-async def waiting_list(programme: Programme, request: Request, principal: Reader) -> Response:
-    """Who waits and how long, by district, gender and age band, and newcomers per free place by district."""
-    return _json(WaitingListOut.of(await rounds.waiting(context(request), principal, programme)))
+async def waiting_list(
+    programme: Programme,
+    request: Request,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=0, le=1000, description="How many of the longest waiting to list.")] = 200,
+) -> Response:
+    """Who waits and how long, by district, gender and age band, and newcomers per free place by district.
+    The counts cover everyone; ``waiting`` lists the ``limit`` who have waited longest."""
+    return _json(WaitingListOut.of(await rounds.waiting(context(request), principal, programme), limit))
 
 
 @programmes.get("/settings", response_model=ProgrammeSettings)

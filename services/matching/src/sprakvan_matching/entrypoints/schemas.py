@@ -181,7 +181,7 @@ class WaitingListOut(BaseModel):
     waiting: list[WaitingOut]
 
     @classmethod
-    def of(cls, result: WaitingList) -> WaitingListOut:
+    def of(cls, result: WaitingList, limit: int) -> WaitingListOut:
         return cls(
             total=len(result.waiting),
             median_waiting_days=result.median_waiting_days,
@@ -198,5 +198,5 @@ class WaitingListOut(BaseModel):
                 )
                 for b in result.balance
             ],
-            waiting=[WaitingOut(**{f: getattr(w, f) for f in WaitingOut.model_fields}) for w in result.waiting],
+            waiting=[WaitingOut(**{f: getattr(w, f) for f in WaitingOut.model_fields}) for w in result.waiting[:limit]],
         )
