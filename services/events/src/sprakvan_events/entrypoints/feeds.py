@@ -1,0 +1,49 @@
+"""Calendar feeds: managed under the bearer token, read with the URL's own token."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from sprakvan_shared.http import Writer
+
+from ..adapters import repository as repo
+from ..service_layer import feeds
+from .common import extend_series_if_due, now_of, pool_of
+from .schemas import (
+    FeedIn,
+    FeedOut,
+)
+
+router = APIRouter(tags=["feeds"])
+
+
+@router.post("/feeds", status_code=status.HTTP_201_CREATED, response_model=FeedOut)
+async def create_feed(body: FeedIn, request: Request, principal: Writer) -> FeedOut:
+    """A calendar feed URL for an organisation, programme, district or venue. The URL is shown once."""
+    async with pool_of(request).acquire() as conn:
+        feed, token = await feeds.create_feed(
+            conn, principal.organisation_id, body.scope, body.value, body.name, now=now_of(request)
+        )
+    return FeedOut(id=feed.id, scope=feed.scope, value=feed.scope_value, name=feed.name, url=f"/feeds/{token}.ics")
+
+
+@router.delete("/feeds/{feed_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_feed(feed_id: uuid.UUID, request: Request, principal: Writer) -> Response:
+    async with pool_of(request).acquire() as conn:
+        if not await repo.revoke_feed(conn, principal.organisation_id, feed_id, now_of(request)):
+            raise repo.NotFound("feed")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/feeds/{token}.ics", response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
+async def read_feed(token: str, request: Request) -> Response:
+    """The iCalendar feed; no bearer token (phone calendars cannot send one): the URL's token is the key."""
+    await extend_series_if_due(request)
+    async with pool_of(request).acquire() as conn:
+        body = await feeds.render(conn, token, now=now_of(request))
+    if body is None:
+        return JSONResponse({"detail": "no such feed"}, status.HTTP_404_NOT_FOUND)
+    return Response(body, media_type="text/calendar; charset=utf-8", headers={"Cache-Control": "private, max-age=300"})

@@ -1,0 +1,80 @@
+"""Venues, partners and a programme's own activity types."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from sprakvan_shared.http import Reader, Writer, unprocessable
+
+from ..adapters import repository as repo
+from ..domain.model import BUILT_IN_TYPES, ActivityType, InvalidInput, Partner, Venue
+from .common import pool_of
+from .schemas import (
+    ActivityTypeIn,
+    ActivityTypeOut,
+    PartnerIn,
+    PartnerOut,
+    VenueIn,
+    VenueOut,
+)
+
+router = APIRouter()
+
+
+@router.post("/venues", status_code=status.HTTP_201_CREATED, response_model=VenueOut, tags=["venues"])
+async def create_venue(body: VenueIn, request: Request, principal: Writer) -> VenueOut:
+    venue = Venue(uuid.uuid4(), principal.organisation_id, **body.model_dump())
+    async with pool_of(request).acquire() as conn:
+        vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
+        if vocabulary is not None and venue.district not in vocabulary.districts:
+            raise InvalidInput.one(f"unknown district {venue.district!r}", "body", "district")
+        await repo.insert_venue(conn, venue)
+    return VenueOut.of(venue)
+
+
+@router.get("/venues", response_model=list[VenueOut], tags=["venues"])
+async def list_venues(request: Request, principal: Reader) -> list[VenueOut]:
+    async with pool_of(request).acquire() as conn:
+        return [VenueOut.of(v) for v in await repo.list_venues(conn, principal.organisation_id)]
+
+
+@router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut, tags=["partners"])
+async def create_partner(body: PartnerIn, request: Request, principal: Writer) -> PartnerOut:
+    partner = Partner(uuid.uuid4(), principal.organisation_id, body.name, body.kind)
+    async with pool_of(request).acquire() as conn:
+        await repo.insert_partner(conn, partner)
+    return PartnerOut(id=partner.id, name=partner.name, kind=partner.kind)
+
+
+@router.get("/partners", response_model=list[PartnerOut], tags=["partners"])
+async def list_partners(request: Request, principal: Reader) -> list[PartnerOut]:
+    async with pool_of(request).acquire() as conn:
+        found = await repo.list_partners(conn, principal.organisation_id)
+    return [PartnerOut(id=p.id, name=p.name, kind=p.kind) for p in found]
+
+
+@router.put("/activity-types/{code}", response_model=ActivityTypeOut, tags=["activities"])
+async def define_type(code: str, body: ActivityTypeIn, request: Request, principal: Writer) -> Response:
+    if code in BUILT_IN_TYPES:
+        return JSONResponse({"detail": "a built-in type cannot be redefined"}, status.HTTP_409_CONFLICT)
+    if not (1 <= len(code) <= 40 and code.replace("_", "").replace("-", "").isalnum() and code.islower()):
+        return unprocessable([(("path", "code"), "a code is 1-40 lower-case letters, digits, _ or -")])
+    async with pool_of(request).acquire() as conn:
+        vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
+        if body.programme and vocabulary is not None and body.programme not in vocabulary.programmes:
+            raise InvalidInput.one(f"unknown programme {body.programme!r}", "body", "programme")
+        await repo.upsert_type(conn, principal.organisation_id, ActivityType(code, dict(body.labels), body.programme))
+    return JSONResponse(
+        ActivityTypeOut(code=code, labels=dict(body.labels), programme=body.programme, built_in=False).model_dump()
+    )
+
+
+@router.get("/activity-types", response_model=list[ActivityTypeOut], tags=["activities"])
+async def list_types(request: Request, principal: Reader) -> list[ActivityTypeOut]:
+    async with pool_of(request).acquire() as conn:
+        custom = await repo.custom_types(conn, principal.organisation_id)
+    every = [(t, True) for t in BUILT_IN_TYPES.values()] + [(t, False) for t in custom.values()]
+    return [ActivityTypeOut(code=t.code, labels=t.labels, programme=t.programme, built_in=b) for t, b in every]

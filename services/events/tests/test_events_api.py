@@ -1,0 +1,476 @@
+"""The events API on real NATS and PostgreSQL, with intake running beside it: participants learnt from
+intake's events, sign-up and the waiting list, withdrawal and erasure, feeds, validation, and probes
+across organisations."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import icalendar
+import nats
+import pytest
+
+from sprakvan_events.service import SERVICE as EVENTS
+from sprakvan_intake.service import SERVICE as INTAKE
+from sprakvan_shared.auth import Role
+from sprakvan_shared.contracts.events import EVENTS_EVENTS
+from sprakvan_shared.contracts.subjects import EVENTS_STREAM, Namespace
+from tests import factories
+from tests.factories import established, newcomer
+from tests.kit import ORG_A, ORG_B, RunningService, ServiceStarter, eventually, mint_token
+from tests.streams import stream_messages
+
+pytestmark = pytest.mark.infra
+
+
+@dataclass
+class Stack:
+    intake: RunningService
+    events: RunningService
+
+    @property
+    def api(self) -> httpx.AsyncClient:
+        return self.events.client
+
+    async def register(self, body: dict | None = None) -> str:
+        response = await self.intake.client.post("/participants", json=body or newcomer())
+        assert response.status_code == 201, response.text
+        participant_id = response.json()["id"]
+        await self.known(participant_id)
+        return participant_id
+
+    async def known(self, participant_id: str, status: str = "registered") -> None:
+        async def arrived() -> bool:
+            found = await self.events.pool.fetchval(
+                "SELECT status FROM participants WHERE participant_id = $1", uuid.UUID(participant_id)
+            )
+            return found == status
+
+        await eventually(arrived)
+
+    async def configured(self, organisation_id: str, district: str) -> None:
+        async def learnt() -> bool:
+            districts = await self.events.pool.fetchval(
+                "SELECT districts FROM organisations WHERE organisation_id = $1", organisation_id
+            )
+            return district in (districts or [])
+
+        await eventually(learnt)
+
+
+@pytest.fixture
+async def stack(start_service: ServiceStarter) -> AsyncIterator[Stack]:
+    async with start_service(INTAKE) as intake, start_service(EVENTS, consumer_backoff_seconds=(0.1, 0.2)) as events:
+        await factories.configure(intake.client, [mint_token(org, "admin") for org in (ORG_A, ORG_B)])
+        stack = Stack(intake, events)
+        await stack.configured(ORG_A, "skaggetorp")
+        yield stack
+
+
+def soon(days: int = 3, hour: int = 18) -> str:
+    day = (datetime.now(UTC) + timedelta(days=days)).date()
+    return f"{day.isoformat()}T{hour:02d}:00:00"
+
+
+async def one_off(api: httpx.AsyncClient, capacity: int | None = 2, **extra: object) -> dict:
+    body = {
+        "title": "Stadsvandring på lätt svenska",
+        "type_code": "guided_tour",
+        "district": "innerstaden",
+        "capacity": capacity,
+        "starts_at": soon(),
+        "ends_at": soon(hour=20),
+        **extra,
+    }
+    response = await api.post("/activities", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def fields(response: httpx.Response) -> set[tuple]:
+    assert response.status_code == 422, response.text
+    return {tuple(e["loc"]) for e in response.json()["detail"]}
+
+
+async def test_sign_up_waiting_list_promotion_and_events_on_the_stream(stack: Stack, nc: nats.NATS) -> None:
+    first, second, third = [await stack.register() for _ in range(3)]
+    occurrence = (await one_off(stack.api, capacity=2))["occurrences"][0]
+    url = f"/occurrences/{occurrence['id']}/signups"
+
+    statuses = []
+    for pid in (first, second, third):
+        response = await stack.api.post(url, json={"participant_id": pid})
+        assert response.status_code == 201, response.text
+        statuses.append(response.json()["status"])
+    assert statuses == ["confirmed", "confirmed", "waitlisted"]
+    twice = await stack.api.post(url, json={"participant_id": first})
+    assert twice.status_code == 409 and "already" in twice.json()["detail"]
+
+    held = (await stack.api.get(url)).json()
+    cancelled = await stack.api.post(f"/signups/{held[0]['id']}/cancel", json={"reason": "participant"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    now = {s["participant_id"]: s for s in (await stack.api.get(url)).json()}
+    assert now[third]["status"] == "confirmed" and now[third]["promoted_at"]
+    seats = (await stack.api.get(f"/occurrences/{occurrence['id']}")).json()
+    assert (seats["confirmed"], seats["waitlisted"]) == (2, 0)
+
+    ns: Namespace = stack.events.settings.namespace
+
+    async def published() -> list:
+        messages = await stream_messages(nc.jetstream(), ns.stream(EVENTS_STREAM))
+        return messages if len(messages) >= 6 else []
+
+    messages = await published() or await eventually(published)
+    types = sorted(m.subject.rsplit(".", 1)[1] for m in messages)
+    assert types == ["cancelled", "confirmed", "confirmed", "promoted", "scheduled", "waitlisted"]
+    promoted = next(m.json for m in messages if m.subject.endswith(".promoted"))
+    assert promoted["payload"]["participant_id"] == third and promoted["aggregate_id"] == now[third]["id"]
+    assert all("Stadsvandring" not in m.data.decode() for m in messages)  # titles stay here
+
+
+async def test_withdrawal_cancels_future_sign_ups_and_erasure_forgets_the_person(stack: Stack, nc: nats.NATS) -> None:
+    leaving, waiting, erased = [await stack.register(b) for b in (newcomer(), newcomer(), established())]
+    occurrence = (await one_off(stack.api, capacity=1))["occurrences"][0]
+    url = f"/occurrences/{occurrence['id']}/signups"
+    for pid in (leaving, waiting):
+        assert (await stack.api.post(url, json={"participant_id": pid})).status_code == 201
+    checked = await stack.api.put(f"/occurrences/{occurrence['id']}/check-ins/{erased}", json={"outcome": "came"})
+    assert checked.status_code == 200, checked.text
+    walk_ins = await stack.api.put(
+        f"/occurrences/{occurrence['id']}/walk-ins",
+        json={"counts": [{"role": "newcomer", "gender": "man", "count": 4}]},
+    )
+    assert walk_ins.json()["totals"]["walk_ins"] == 4
+
+    assert (
+        await stack.intake.client.post(f"/participants/{leaving}/withdraw", json={"reason": "moved"})
+    ).status_code == 200
+    await stack.known(leaving, "withdrawn")
+    signups = {s["participant_id"]: s for s in (await stack.api.get(url)).json()}
+    assert signups[leaving]["status"] == "cancelled" and signups[leaving]["cancel_reason"] == "withdrawn"
+    assert signups[waiting]["status"] == "confirmed"
+    refused = await stack.api.post(url, json={"participant_id": leaving})
+    assert refused.status_code == 409 and "withdrawn" in refused.json()["detail"]
+
+    assert (await stack.intake.client.delete(f"/participants/{erased}")).status_code == 204
+
+    async def forgotten() -> bool:
+        attendance = (await stack.api.get(f"/occurrences/{occurrence['id']}/attendance")).json()
+        return not attendance["check_ins"] and attendance
+
+    attendance = await eventually(forgotten)
+    assert attendance["totals"]["came"] == 1 and attendance["totals"]["walk_ins"] == 4
+    assert attendance["anonymous"] == [{"outcome": "came", "role": "established", "gender": "woman", "count": 1}]
+    unknown = await stack.api.post(url, json={"participant_id": erased})
+    assert unknown.status_code == 409 and "unknown" in unknown.json()["detail"]
+
+    ns: Namespace = stack.events.settings.namespace
+
+    async def clean_stream() -> bool:
+        messages = await stream_messages(nc.jetstream(), ns.stream(EVENTS_STREAM))
+        recorded = [m for m in messages if m.subject.endswith(".recorded")]
+        return bool(recorded) and all(erased not in m.data.decode() for m in messages)
+
+    await eventually(clean_stream)
+
+
+async def test_bad_input_is_a_4xx_naming_the_field(stack: Stack) -> None:
+    api = stack.api
+    base = {"title": "Kör", "type_code": "social", "district": "berga", "capacity": 5}
+    assert ("body", "ends_at") in fields(
+        await api.post("/activities", json={**base, "starts_at": soon(hour=20), "ends_at": soon(hour=18)})
+    )
+    assert ("body", "capacity") in fields(
+        await api.post("/activities", json={**base, "capacity": -1, "starts_at": soon(), "ends_at": soon(hour=20)})
+    )
+    assert ("body", "starts_at") in fields(
+        await api.post(
+            "/activities", json={**base, "starts_at": "2027-03-28T02:30:00", "ends_at": "2027-03-28T04:00:00"}
+        )
+    )
+    series = {
+        **base,
+        "schedule": {
+            "first_day": "2026-12-08",
+            "starts": "18:00",
+            "ends": "20:00",
+            "rule": "FREQ=WEEKLY;BYDAY=MO",
+            "until": "2026-12-13",
+        },
+    }
+    assert ("body", "schedule", "rule") in fields(await api.post("/series", json=series))
+    series["schedule"] = {**series["schedule"], "rule": "FREQ=WEEKLY;BYDAY=ZZ", "until": None}
+    assert ("body", "schedule", "rule") in fields(await api.post("/series", json=series))
+    assert ("body", "type_code") in fields(
+        await api.post(
+            "/activities", json={**base, "type_code": "juggling", "starts_at": soon(), "ends_at": soon(hour=20)}
+        )
+    )
+    hostile = "<script>" + "x" * 5000
+    assert ("body", "title") in fields(
+        await api.post("/activities", json={**base, "title": hostile, "starts_at": soon(), "ends_at": soon(hour=20)})
+    )
+    assert (
+        await api.post("/activities", content=b"{not json", headers={"Content-Type": "application/json"})
+    ).status_code == 422
+    assert (await api.get("/occurrences/not-a-uuid")).status_code == 422
+
+    occurrence = (await one_off(api))["occurrences"][0]
+    assert (await api.post(f"/occurrences/{occurrence['id']}/cancel")).json()["status"] == "cancelled"
+    pid = await stack.register()
+    check_in = await api.put(f"/occurrences/{occurrence['id']}/check-ins/{pid}", json={"outcome": "came"})
+    assert check_in.status_code == 409 and "cancelled" in check_in.json()["detail"]
+    unknown = await api.post(
+        f"/occurrences/{(await one_off(api))['occurrences'][0]['id']}/signups",
+        json={"participant_id": str(uuid.uuid4())},
+    )
+    assert unknown.status_code == 409 and "unknown" in unknown.json()["detail"]
+    closed = (await one_off(api, capacity=0))["occurrences"][0]
+    forced = await api.post(f"/occurrences/{closed['id']}/signups", json={"participant_id": pid, "over_capacity": True})
+    assert forced.status_code == 409 and "closed" in forced.json()["detail"]
+
+
+async def test_other_organisations_see_nothing_and_roles_are_enforced(stack: Stack) -> None:
+    api, other = stack.api, stack.events.as_(org=ORG_B)
+    venue = (await api.post("/venues", json={"name": "Ekholmens bibliotek", "district": "ekholmen"})).json()
+    activity = await one_off(api, venue_id=venue["id"])
+    occurrence = activity["occurrences"][0]
+    pid = await stack.register()
+    signup = (await api.post(f"/occurrences/{occurrence['id']}/signups", json={"participant_id": pid})).json()
+
+    for path in (
+        f"/activities/{activity['id']}",
+        f"/occurrences/{occurrence['id']}",
+        f"/occurrences/{occurrence['id']}/signups",
+        f"/occurrences/{occurrence['id']}/attendance",
+    ):
+        assert (await api.get(path, headers=other)).status_code == 404, path
+    assert (await api.get("/venues", headers=other)).json() == []
+    assert (await api.get("/activities", headers=other)).json() == []
+    assert (await api.get("/occurrences", headers=other)).json() == []
+    writes = [
+        ("post", f"/occurrences/{occurrence['id']}/signups", {"participant_id": pid}),
+        ("post", f"/signups/{signup['id']}/cancel", {"reason": "participant"}),
+        ("post", f"/occurrences/{occurrence['id']}/cancel", None),
+        ("patch", f"/occurrences/{occurrence['id']}", {"capacity": 50}),
+        ("put", f"/occurrences/{occurrence['id']}/check-ins/{pid}", {"outcome": "came"}),
+        ("put", f"/occurrences/{occurrence['id']}/walk-ins", {"counts": []}),
+        ("post", f"/activities/{activity['id']}/cancel", None),
+        (
+            "post",
+            "/activities",
+            {
+                "title": "x",
+                "type_code": "social",
+                "venue_id": venue["id"],
+                "starts_at": soon(),
+                "ends_at": soon(hour=20),
+            },
+        ),
+    ]
+    for method, path, body in writes:
+        response = await api.request(method, path, json=body, headers=other)
+        assert response.status_code in (404, 422), (path, response.status_code)
+        if response.status_code == 422:
+            assert ("body", "venue_id") in fields(response)
+    # Nothing of it happened.
+    assert (await api.get(f"/occurrences/{occurrence['id']}")).json()["status"] == "scheduled"
+    assert (await api.get(f"/occurrences/{occurrence['id']}/signups")).json()[0]["status"] == "confirmed"
+
+    viewer = stack.events.as_(role=Role.VIEWER)
+    assert (await api.get(f"/occurrences/{occurrence['id']}", headers=viewer)).status_code == 200
+    assert (await api.post(f"/occurrences/{occurrence['id']}/cancel", headers=viewer)).status_code == 403
+    assert (await api.get("/occurrences", headers={"Authorization": "Bearer nonsense"})).status_code == 401
+    async with httpx.AsyncClient(transport=api._transport, base_url="http://events") as anonymous:
+        assert (await anonymous.get("/venues")).status_code == 401
+
+
+async def test_feed_by_token_is_stable_and_scoped(stack: Stack) -> None:
+    api = stack.api
+    venue = (
+        await api.post("/venues", json={"name": "Agora", "district": "skaggetorp", "address": "Södra Stationsgatan"})
+    ).json()
+    schedule = {
+        "first_day": (datetime.now(UTC) + timedelta(days=1)).date().isoformat(),
+        "starts": "10:00",
+        "ends": "12:00",
+        "rule": "FREQ=WEEKLY",
+        "count": 6,
+    }
+    series = await api.post(
+        "/series",
+        json={
+            "title": "Morgoncafé",
+            "type_code": "language_cafe",
+            "venue_id": venue["id"],
+            "capacity": 20,
+            "schedule": schedule,
+        },
+    )
+    assert series.status_code == 201, series.text
+    occurrences = series.json()["occurrences"]
+    assert len(occurrences) == 6
+    await api.post(f"/occurrences/{occurrences[1]['id']}/cancel")
+    # Another organisation's café in the same district code does not leak into this feed.
+    other = stack.events.as_(org=ORG_B)
+    await api.post(
+        "/activities",
+        headers=other,
+        json={
+            "title": "Annat",
+            "type_code": "social",
+            "district": "skaggetorp",
+            "starts_at": soon(),
+            "ends_at": soon(hour=20),
+        },
+    )
+
+    feed = await api.post("/feeds", json={"scope": "district", "value": "skaggetorp", "name": "Skäggetorp"})
+    assert feed.status_code == 201
+    url = feed.json()["url"]
+    async with httpx.AsyncClient(transport=api._transport, base_url="http://events") as phone:
+        first, second = await phone.get(url), await phone.get(url)
+        assert (await phone.get(url.replace(".ics", "x.ics"))).status_code == 404
+    assert first.status_code == 200 and first.headers["content-type"].startswith("text/calendar")
+    assert first.content == second.content
+    calendar = icalendar.Calendar.from_ical(first.content)
+    events = list(calendar.events)
+    assert len(events) == 6 and {str(e["SUMMARY"]) for e in events} == {"Morgoncafé"}
+    assert {str(e["UID"]) for e in events} == {f"{o['id']}@events.sprakvan" for o in occurrences}
+    assert [str(e["STATUS"]) for e in events].count("CANCELLED") == 1
+
+    revoked = await api.delete(f"/feeds/{feed.json()['id']}")
+    assert revoked.status_code == 204
+    async with httpx.AsyncClient(transport=api._transport, base_url="http://events") as phone:
+        assert (await phone.get(url)).status_code == 404
+
+
+async def test_codes_are_checked_against_the_organisation_configuration(stack: Stack) -> None:
+    campaigns = [{"code": "tartkalas", "labels": {"sv": "Tårtkalas", "en": "Cake party"}}]
+    body = factories.configuration(campaigns=campaigns)
+    await factories.configure(stack.intake.client, [mint_token(ORG_A, "admin")], body)
+
+    async def learnt() -> bool:
+        found = await stack.events.pool.fetchval(
+            "SELECT campaigns FROM organisations WHERE organisation_id = $1", ORG_A
+        )
+        return "tartkalas" in (found or [])
+
+    await eventually(learnt)
+    api = stack.api
+    assert ("body", "district") in fields(await api.post("/venues", json={"name": "x", "district": "atlantis"}))
+    bad = {
+        "title": "x",
+        "type_code": "fair_stand",
+        "district": "atlantis",
+        "programmes": ["nope"],
+        "campaign": "nope",
+        "starts_at": soon(),
+        "ends_at": soon(hour=20),
+    }
+    assert fields(await api.post("/activities", json=bad)) >= {
+        ("body", "district"),
+        ("body", "programmes", 0),
+        ("body", "campaign"),
+    }
+    stand = (await one_off(api, district="skaggetorp", type_code="fair_stand", campaign="tartkalas"))["occurrences"][0]
+    path = f"/occurrences/{stand['id']}/campaign-signups"
+    assert ("body", "campaign_signups", 0, "campaign") in fields(
+        await api.put(path, json={"counts": [{"campaign": "other", "count": 3}]})
+    )
+    assert ("body", "programme") in fields(
+        await api.put("/activity-types/kor", json={"labels": {"sv": "Kör"}, "programme": "x"})
+    )
+    choir = await api.put("/activity-types/kor", json={"labels": {"sv": "Kör"}, "programme": "sprakvan"})
+    assert choir.status_code == 200
+    open_to_all = {"title": "Kör", "type_code": "kor", "district": "ryd", "starts_at": soon(), "ends_at": soon(hour=20)}
+    assert ("body", "type_code") in fields(await api.post("/activities", json=open_to_all))
+    assert (await api.post("/activities", json={**open_to_all, "programmes": ["sprakvan"]})).status_code == 201
+    assert (await api.put("/activity-types/language_cafe", json={"labels": {"sv": "x"}})).status_code == 409
+    recorded = await api.put(path, json={"counts": [{"campaign": "tartkalas", "count": 50}]})
+    assert recorded.status_code == 200 and recorded.json()["totals"]["campaign_signups"] == 50
+    assert json.loads(recorded.content)["campaign_signups"] == [{"campaign": "tartkalas", "count": 50}]
+
+
+async def test_series_keeps_local_time_across_dst_moves_relocates_and_changes_from_a_day(stack: Stack) -> None:
+    api = stack.api
+    venue = (await api.post("/venues", json={"name": "Skäggetorps bibliotek", "district": "skaggetorp"})).json()
+    elsewhere = (await api.post("/venues", json={"name": "Berga", "district": "berga"})).json()
+    skipped = {"first_day": "2027-03-28", "starts": "02:30", "ends": "04:00", "rule": "FREQ=WEEKLY;BYDAY=SU"}
+    body = {"title": "Språkcafé", "type_code": "language_cafe", "venue_id": venue["id"], "capacity": 15}
+    assert ("body", "schedule", "starts") in fields(await api.post("/series", json={**body, "schedule": skipped}))
+
+    start = datetime.now(UTC).date() + timedelta(days=1)
+    weekly = {"first_day": start.isoformat(), "starts": "18:00", "ends": "20:00", "rule": "FREQ=WEEKLY;BYDAY=MO,WE"}
+    created = await api.post("/series", json={**body, "schedule": weekly})
+    assert created.status_code == 201, created.text
+    series = created.json()
+    occurrences = series["occurrences"]
+    assert len(occurrences) >= 40  # half a year ahead
+    # Local time with the offset of its day (the fixed-date DST cases are in test_events_recurrence.py).
+    assert {o["starts_at"][-6:] for o in occurrences} <= {"+01:00", "+02:00"}
+    assert {o["starts_at"][11:16] for o in occurrences} == {"18:00"}
+
+    target = occurrences[3]
+    moved = await api.patch(
+        f"/occurrences/{target['id']}",
+        json={"starts_at": target["starts_at"][:10] + "T17:00:00", "ends_at": target["starts_at"][:10] + "T19:00:00"},
+    )
+    assert moved.status_code == 200 and moved.json()["starts_at"][11:16] == "17:00" and moved.json()["sequence"] == 1
+    relocated = await api.patch(f"/occurrences/{target['id']}", json={"venue_id": elsewhere["id"]})
+    assert relocated.json()["district"] == "berga" and relocated.json()["original_start"] == target["original_start"]
+    assert ("body", "ends_at") in fields(
+        await api.patch(f"/occurrences/{target['id']}", json={"starts_at": target["starts_at"]})
+    )
+
+    pid = await stack.register()
+    later = occurrences[10]
+    assert (await api.post(f"/occurrences/{later['id']}/signups", json={"participant_id": pid})).status_code == 201
+    from_day = later["starts_at"][:10]
+    change = {
+        **body,
+        "from_day": from_day,
+        "schedule": {**weekly, "first_day": from_day, "starts": "17:30", "ends": "19:30"},
+    }
+    successor = await api.post(f"/series/{series['id']}/change-from", json=change)
+    assert successor.status_code == 200, successor.text
+    continued = successor.json()
+    assert continued["continues"] == series["id"] and {o["starts_at"][11:16] for o in continued["occurrences"]} == {
+        "17:30"
+    }
+    same_day = next(o for o in continued["occurrences"] if o["starts_at"][:10] == from_day)
+    carried = (await api.get(f"/occurrences/{same_day['id']}/signups")).json()
+    assert [(s["participant_id"], s["status"]) for s in carried] == [(pid, "confirmed")]
+    old = (await api.get(f"/activities/{series['id']}")).json()
+    assert old["status"] == "ended"
+    assert {o["cancel_reason"] for o in old["occurrences"] if o["starts_at"][:10] >= from_day} == {"series_changed"}
+    assert (await api.get(f"/occurrences/{target['id']}")).json()["status"] == "scheduled"  # before the change
+
+
+async def test_series_grow_to_the_horizon_as_time_passes_and_the_kit_documents_the_events(
+    start_service: ServiceStarter,
+) -> None:
+    async with start_service(EVENTS, horizon_days=14, extend_every_seconds=60) as events:
+        api = events.client
+        start = datetime.now(UTC).date() + timedelta(days=1)
+        schedule = {"first_day": start.isoformat(), "starts": "18:00", "ends": "20:00", "rule": "FREQ=DAILY"}
+        body = {"title": "Läxhjälp", "type_code": "social", "district": "ryd", "capacity": 10, "schedule": schedule}
+        series = (await api.post("/series", json=body)).json()
+        assert 13 <= len(series["occurrences"]) <= 14
+
+        later = datetime.now(UTC) + timedelta(days=30)
+        events.app.state.clock = lambda: later
+        assert (await api.get("/occurrences")).status_code == 200  # a read extends the series
+        grown = (await api.get(f"/activities/{series['id']}")).json()["occurrences"]
+        assert 43 <= len(grown) <= 44
+        assert [o["id"] for o in grown[: len(series["occurrences"])]] == [o["id"] for o in series["occurrences"]]
+
+        asyncapi = (await api.get("/asyncapi.json")).json()
+        documented = json.dumps(asyncapi)
+        for event_type in EVENTS_EVENTS:
+            assert event_type.subject_filter() in documented, event_type.EVENT_TYPE
