@@ -6,7 +6,7 @@ into hard constraints, scoring and top-k, the min-cost-flow solve, end-to-end ti
 and greedy's objective beside ours as a ratio (greedy runs on the same candidate graph after the
 measurement). A benchmark, not a test: it reports, it never fails on a number.
 
-    .venv/bin/python bench/matching.py                    # 1k, 10k, 100k (~1 min)
+    .venv/bin/python bench/matching.py                    # 1k, 10k (best of 3 each), 100k (~1 min)
     .venv/bin/python bench/matching.py --sizes 1000,10000 --k 30
 """
 
@@ -118,6 +118,8 @@ def main() -> None:
     parser.add_argument(
         "--whole-round-up-to", type=int, default=10_000, help="also time the domain's whole round up to this size"
     )
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per size; the fastest is reported")
+    parser.add_argument("--repeat-up-to", type=int, default=10_000, help="larger sizes run once")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
@@ -127,14 +129,19 @@ def main() -> None:
 
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        child = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--k", str(args.k), "--seed", str(args.seed)]
-            + ["--whole-round-up-to", str(args.whole_round_up_to)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        runs = []
+        for _ in range(args.repeat if size <= args.repeat_up_to else 1):
+            child = subprocess.run(
+                [sys.executable, __file__, "--one", str(size), "--k", str(args.k), "--seed", str(args.seed)]
+                + ["--whole-round-up-to", str(args.whole_round_up_to)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        # The fastest of the repeats: on a shared machine the others mostly measure the neighbours.
+        best = min(runs, key=lambda run: run["total_s"])
+        rows.append({**best, "repeats_total_s": [run["total_s"] for run in runs]})
         _print(rows[-1])
     out = args.output or HERE / "results" / f"matching-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
