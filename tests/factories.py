@@ -115,3 +115,11 @@ def probe_event(organisation_id: str = "linkoping", version: int = 1, aggregate_
         version=version,
         payload=ProbePayload(probe_id=probe_id),
     )
+
+
+class ProbeErased(IntegrationEvent[ProbePayload]):
+    """A tombstone of no service's, on intake's stream: the relay purges the probe's earlier messages."""
+
+    PRODUCER: ClassVar[str] = "intake"
+    EVENT_TYPE: ClassVar[str] = "probe.erased"
+    TOMBSTONE: ClassVar[bool] = True

@@ -56,22 +56,21 @@ def _containers() -> Iterator[Infrastructure]:
 
 
 @contextlib.contextmanager
-def _embedded() -> Iterator[Infrastructure]:
-    from sprakvan_cli.embedded import EmbeddedNats, EmbeddedPostgres
+def _environment_or_embedded() -> Iterator[Infrastructure]:
+    # The same rule as the benchmarks' (sprakvan_cli.embedded).
+    from sprakvan_cli.embedded import servers_from_env_or_embedded
 
     with tempfile.TemporaryDirectory(prefix="sprakvan-tests-") as tmp:
-        with EmbeddedNats(Path(tmp) / "nats") as nats, EmbeddedPostgres(Path(tmp) / "postgres") as postgres:
-            yield Infrastructure(nats_url=nats.url, postgres_url=postgres.url, source="embedded")
+        with servers_from_env_or_embedded(Path(tmp)) as (nats_url, postgres_url, source):
+            yield Infrastructure(nats_url=nats_url, postgres_url=postgres_url, source=source)
 
 
 @contextlib.contextmanager
 def infrastructure() -> Iterator[Infrastructure]:
-    nats_url, postgres_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
-    if nats_url and postgres_url:
-        yield Infrastructure(nats_url, postgres_url, source="environment")
-    elif _docker_answers():
+    from_environment = os.environ.get("NATS_URL") and os.environ.get("DATABASE_URL")
+    if not from_environment and _docker_answers():
         with _containers() as infra:
             yield infra
     else:
-        with _embedded() as infra:
+        with _environment_or_embedded() as infra:
             yield infra

@@ -183,6 +183,8 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_input_and
     assert ParticipantRegistered.model_validate_json(letter.data).payload.participant_id == poison  # byte for byte
     await eventually(lambda: consumer_done(probe_service))
     assert await stored(probe_service, fine) is not None and await stored(probe_service, poison) is None
+    metrics = (await probe_service.client.get("/metrics")).text
+    assert 'sprakvan_dead_letters_total{consumer="probe-intake",service="probe"} 1.0' in metrics
 
 
 async def test_an_invalid_message_is_dead_lettered_at_once_naming_fields_not_values(

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 import asyncpg
 import pytest
 
-from sprakvan_shared.db import Migration, MigrationChecksumMismatch, migrate, shared_migrations
+from sprakvan_shared.db import (
+    Migration,
+    MigrationChecksumMismatch,
+    MigrationNameError,
+    load_migrations,
+    migrate,
+    shared_migrations,
+)
 
 SLOW = [
     Migration("probe", 1, "0001_table.sql", "CREATE TABLE things (id int); SELECT pg_sleep(0.3);"),
@@ -28,7 +37,7 @@ async def test_two_replicas_starting_at_once_apply_each_migration_once(database_
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch("SELECT component, version FROM schema_migrations ORDER BY component, version")
-        shared = [("shared", m.version) for m in shared_migrations()]
+        shared = sorted((m.component, m.version) for m in shared_migrations())
         assert [tuple(r) for r in rows] == [("probe", 1), ("probe", 2), *shared]
         assert await migrate(conn, [*shared_migrations(), *SLOW]) == []
     finally:
@@ -48,3 +57,19 @@ async def test_an_applied_migration_that_was_edited_is_refused(db: asyncpg.Conne
     edited = [Migration("probe", 1, "0001_table.sql", "CREATE TABLE things (id bigint);")]
     with pytest.raises(MigrationChecksumMismatch):
         await migrate(db, edited)
+
+
+@pytest.mark.parametrize("name", ["001_short.sql", "0003-dash.sql", "0004_Upper.sql", "0005_x.SQL", "notes.txt"])
+def test_a_misnamed_file_in_a_migrations_directory_is_an_error(tmp_path: Path, name: str) -> None:
+    (tmp_path / "0001_fine.sql").write_text("SELECT 1;")
+    (tmp_path / "__init__.py").write_text("")  # packaging files are allowed
+    (tmp_path / name).write_text("SELECT 2;")
+    with pytest.raises(MigrationNameError, match=re.escape(repr(name))):
+        load_migrations("probe", tmp_path)
+
+
+def test_well_named_migrations_load_in_order(tmp_path: Path) -> None:
+    for name in ("0002_second.sql", "0001_first.sql"):
+        (tmp_path / name).write_text(f"-- {name}")
+    (tmp_path / "__pycache__").mkdir()
+    assert [m.name for m in load_migrations("probe", tmp_path)] == ["0001_first.sql", "0002_second.sql"]

@@ -21,7 +21,7 @@ import asyncpg
 import nats
 import structlog
 from faststream import FastStream
-from faststream.nats import JStream
+from faststream.nats import JStream, PullSub
 from faststream.specification import AsyncAPI
 
 from .consumer import ConsumerRunner, EventConsumer, RetryPolicy
@@ -30,6 +30,7 @@ from .contracts.subjects import DEAD_LETTER_STREAM, StreamSpec, stream_of_subjec
 from .db import Migration, create_pool, migrate, shared_migrations
 from .logging import configure_logging
 from .messaging import ensure_streams, make_broker
+from .metrics import record_dead_letter
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
@@ -91,6 +92,7 @@ class ServiceRuntime:
                     ns.subject(event.subject_filter()),
                     stream=JStream(ns.stream(consumer.source), declare=False),
                     durable=consumer.name,
+                    pull_sub=PullSub(batch_size=1),
                     title=f"{consumer.name}:{event.EVENT_TYPE}",
                 )(documented)
         app = FastStream(broker, specification=AsyncAPI(title=f"Språkvän {self.name}", version="1"))
@@ -113,7 +115,14 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         self._stopping.clear()
-        self._pool = await create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        self._pool = await create_pool(
+            s.database_url,
+            min_size=s.db_pool_min,
+            max_size=s.db_pool_max,
+            command_timeout=s.db_command_timeout,
+            acquire_timeout=s.db_acquire_timeout,
+            lock_timeout=s.db_lock_timeout,
+        )
         async with self._pool.acquire() as conn:
             await migrate(conn, [*shared_migrations(), *self.migrations])
         self._tasks.append(asyncio.create_task(self._connect_and_run(), name=f"{self.name}-messaging"))
@@ -172,6 +181,7 @@ class ServiceRuntime:
                 retry=self.retry_policy,
                 batch_size=s.consumer_batch_size,
                 parallel_aggregates=s.consumer_parallel_aggregates,
+                on_dead_letter=record_dead_letter,
             )
             await _until_done(runner.declare, consumer.name)
             self.runners.append(runner)
