@@ -16,7 +16,7 @@ from sprakvan_shared.auth import Principal, Role
 from sprakvan_shared.contracts.matching import PairStatus
 from sprakvan_shared.http import Reader, Writer
 
-from ..adapters.repository import PairFilter
+from ..adapters.pair_store import PairFilter
 from ..domain.constraints import MESSAGES
 from ..domain.settings import ProgrammeSettings
 from ..service_layer import pairs, rounds

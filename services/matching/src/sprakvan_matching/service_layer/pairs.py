@@ -19,7 +19,7 @@ import structlog
 
 from sprakvan_shared.auth import Principal
 
-from ..adapters import repository
+from ..adapters import candidate_store, pair_store, programme_store
 from ..domain.constraints import MESSAGES, Broken, PairContext, check_pair
 from ..domain.model import (
     Attendee,
@@ -52,7 +52,7 @@ STRUCTURAL = frozenset(
 
 
 async def _load(conn: asyncpg.Connection, principal: Principal, pair_id: uuid.UUID) -> Pair:
-    pair = await repository.get_pair(conn, principal.organisation_id, pair_id, for_update=True)
+    pair = await pair_store.get_pair(conn, principal.organisation_id, pair_id, for_update=True)
     if pair is None:
         raise NotFound(pair_id)
     return pair
@@ -70,17 +70,17 @@ def _transition(change: Callable[[], Pair], field: str = "body") -> Pair:
 
 async def get_pair(ctx: Context, principal: Principal, pair_id: uuid.UUID) -> Pair:
     async with ctx.pool.acquire() as conn:
-        pair = await repository.get_pair(conn, principal.organisation_id, pair_id)
+        pair = await pair_store.get_pair(conn, principal.organisation_id, pair_id)
     if pair is None:
         raise NotFound(pair_id)
     return pair
 
 
 async def list_pairs(
-    ctx: Context, principal: Principal, where: repository.PairFilter, *, limit: int, after: uuid.UUID | None
+    ctx: Context, principal: Principal, where: pair_store.PairFilter, *, limit: int, after: uuid.UUID | None
 ) -> list[Pair]:
     async with ctx.pool.acquire() as conn:
-        return await repository.list_pairs(conn, principal.organisation_id, where, limit=limit, after=after)
+        return await pair_store.list_pairs(conn, principal.organisation_id, where, limit=limit, after=after)
 
 
 @dataclass(frozen=True)
@@ -93,17 +93,17 @@ class _People:
 async def _lock_people(
     conn: asyncpg.Connection, principal: Principal, newcomer_id: uuid.UUID, established_id: uuid.UUID, today: date
 ) -> _People:
-    people = await repository.lock_candidates(conn, principal.organisation_id, [newcomer_id, established_id])
+    people = await candidate_store.lock_candidates(conn, principal.organisation_id, [newcomer_id, established_id])
     newcomer, established = people.get(newcomer_id), people.get(established_id)
     if newcomer is None or established is None:
         raise NotFound(newcomer_id if newcomer is None else established_id)
-    taken = await repository.occupancy(conn, principal.organisation_id, [newcomer_id, established_id])
+    taken = await pair_store.occupancy(conn, principal.organisation_id, [newcomer_id, established_id])
     context = PairContext(
         year=today.year,
         established_open_pairs=taken.by_volunteer.get(established_id, 0),
         newcomer_paired=newcomer_id in taken.paired_newcomers,
-        forbidden=await repository.is_forbidden(conn, principal.organisation_id, newcomer_id, established_id),
-        ended_before=await repository.was_paired_before(conn, newcomer_id, established_id),
+        forbidden=await programme_store.is_forbidden(conn, principal.organisation_id, newcomer_id, established_id),
+        ended_before=await pair_store.was_paired_before(conn, newcomer_id, established_id),
     )
     return _People(newcomer, established, context)
 
@@ -112,7 +112,7 @@ async def _supersede_proposals_of(
     conn: asyncpg.Connection, principal: Principal, newcomer_id: uuid.UUID, keep: uuid.UUID, today: date
 ) -> list[tuple[Pair, str]]:
     """A newcomer who got a pair no longer needs their other proposals."""
-    pending = await repository.pairs_of_participant(conn, principal.organisation_id, newcomer_id, statuses=["proposed"])
+    pending = await pair_store.pairs_of_participant(conn, principal.organisation_id, newcomer_id, statuses=["proposed"])
     return [
         (p.close(EndReason.SUPERSEDED, today), "ended")
         for p in pending
@@ -124,10 +124,12 @@ async def _people_then_pair(
     conn: asyncpg.Connection, principal: Principal, pair_id: uuid.UUID, *others: uuid.UUID
 ) -> Pair:
     """Lock the pair's people (and ``others``) first, then the pair itself, read again under its lock."""
-    seen = await repository.get_pair(conn, principal.organisation_id, pair_id)
+    seen = await pair_store.get_pair(conn, principal.organisation_id, pair_id)
     if seen is None:
         raise NotFound(pair_id)
-    await repository.lock_candidates(conn, principal.organisation_id, [seen.newcomer_id, seen.established_id, *others])
+    await candidate_store.lock_candidates(
+        conn, principal.organisation_id, [seen.newcomer_id, seen.established_id, *others]
+    )
     return await _load(conn, principal, pair_id)
 
 
@@ -181,8 +183,8 @@ async def _form(
         broken = [Broken.PROGRAMME, *[b for b in broken if b is not Broken.PROGRAMME]]
     if broken:
         raise ConstraintsBroken(broken)
-    settings = await repository.load_settings(conn, principal.organisation_id, programme)
-    organisation = await repository.load_organisation(conn, principal.organisation_id)
+    settings = await programme_store.load_settings(conn, principal.organisation_id, programme)
+    organisation = await candidate_store.load_organisation(conn, principal.organisation_id)
     explained = breakdown(
         people.newcomer,
         people.established,
@@ -218,7 +220,7 @@ async def record_conversation(
 ) -> Pair:
     async with transaction(ctx) as conn:
         pair = await _load(conn, principal, pair_id)
-        settings = await repository.load_settings(conn, principal.organisation_id, pair.programme)
+        settings = await programme_store.load_settings(conn, principal.organisation_id, pair.programme)
         conversation = Conversation(held_on, tuple(dict.fromkeys(attended)))
         active = _transition(
             lambda: pair.activate(conversation, ctx.now(), ctx.today(), settings.follow_up_days), "held_on"
@@ -276,7 +278,7 @@ async def rematch(
     async with transaction(ctx) as conn:
         pair = await _people_then_pair(conn, principal, pair_id, *([established_id] if established_id else []))
         ended = _transition(lambda: pair.end(reason, ctx.today()), "reason")
-        await repository.save_pairs(conn, [ended])  # before the new pair: one open pair per newcomer
+        await pair_store.save_pairs(conn, [ended])  # before the new pair: one open pair per newcomer
         changes = [(ended, "ended")]
         if established_id is not None:
             changes += await _form(
@@ -301,10 +303,10 @@ async def record_meetup(
     meetup_id = uuid.uuid4()
     today = ctx.today()
     async with transaction(ctx) as conn:
-        settings = await repository.load_settings(conn, principal.organisation_id, programme)
+        settings = await programme_store.load_settings(conn, principal.organisation_id, programme)
         everyone = [person for pair in pairs for person in pair]
-        people = await repository.lock_candidates(conn, principal.organisation_id, everyone)
-        taken = await repository.occupancy(conn, principal.organisation_id, everyone)
+        people = await candidate_store.lock_candidates(conn, principal.organisation_id, everyone)
+        taken = await pair_store.occupancy(conn, principal.organisation_id, everyone)
         load = dict(taken.by_volunteer)
         paired = set(taken.paired_newcomers)
         changes: list[tuple[Pair, str]] = []
@@ -347,15 +349,15 @@ async def forbid(
     ctx: Context, principal: Principal, programme: str, newcomer_id: uuid.UUID, established_id: uuid.UUID
 ) -> None:
     async with transaction(ctx) as conn:
-        people = await repository.lock_candidates(conn, principal.organisation_id, [newcomer_id, established_id])
+        people = await candidate_store.lock_candidates(conn, principal.organisation_id, [newcomer_id, established_id])
         if newcomer_id not in people or established_id not in people:
             raise NotFound(newcomer_id if newcomer_id not in people else established_id)
-        await repository.add_forbidden(
+        await programme_store.add_forbidden(
             conn, principal.organisation_id, programme, (newcomer_id, established_id), principal.subject
         )
 
 
 async def allow(ctx: Context, principal: Principal, newcomer_id: uuid.UUID, established_id: uuid.UUID) -> None:
     async with transaction(ctx) as conn:
-        if not await repository.remove_forbidden(conn, principal.organisation_id, (newcomer_id, established_id)):
+        if not await programme_store.remove_forbidden(conn, principal.organisation_id, (newcomer_id, established_id)):
             raise NotFound((newcomer_id, established_id))

@@ -12,7 +12,7 @@ import structlog
 
 from sprakvan_shared.auth import Principal
 
-from ..adapters import repository
+from ..adapters import candidate_store, pair_store, programme_store
 from ..domain.model import EndReason, Pair, Role
 from ..domain.rounds import InvalidLock, RoundInput, run_round
 from ..domain.settings import ProgrammeSettings
@@ -32,13 +32,13 @@ class RoundOutcome:
     interest_labels: dict[str, dict[str, str]]
 
 
-async def _organisation(conn: asyncpg.Connection, principal: Principal, programme: str) -> repository.Organisation:
+async def _organisation(conn: asyncpg.Connection, principal: Principal, programme: str) -> candidate_store.Organisation:
     """The organisation's configuration; a programme it does not run is not found. Before intake has
     published a configuration, the programmes are those of the known participants (no neighbours yet)."""
-    organisation = await repository.load_organisation(conn, principal.organisation_id)
+    organisation = await candidate_store.load_organisation(conn, principal.organisation_id)
     if organisation is None:
-        programmes = await repository.programmes_of_candidates(conn, principal.organisation_id)
-        organisation = repository.Organisation(principal.organisation_id, programmes, ())
+        programmes = await candidate_store.programmes_of_candidates(conn, principal.organisation_id)
+        organisation = candidate_store.Organisation(principal.organisation_id, programmes, ())
     if programme not in organisation.programmes:
         raise NotFound(programme)
     return organisation
@@ -58,13 +58,13 @@ async def run(
         )
         superseded = [
             (p.close(EndReason.SUPERSEDED, today), "ended")
-            for p in await repository.pending_proposals(conn, principal.organisation_id, programme)
+            for p in await pair_store.pending_proposals(conn, principal.organisation_id, programme)
         ]
-        everyone = await repository.load_candidates(conn, principal.organisation_id, programme)
-        taken = await repository.occupancy(conn, principal.organisation_id)
-        settings = await repository.load_settings(conn, principal.organisation_id, programme)
-        forbidden = await repository.forbidden_pairs(conn, principal.organisation_id, programme)
-        forbidden |= await repository.ended_pairs(conn, principal.organisation_id, programme)
+        everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme)
+        taken = await pair_store.occupancy(conn, principal.organisation_id)
+        settings = await programme_store.load_settings(conn, principal.organisation_id, programme)
+        forbidden = await programme_store.forbidden_pairs(conn, principal.organisation_id, programme)
+        forbidden |= await pair_store.ended_pairs(conn, principal.organisation_id, programme)
         data = RoundInput(
             programme=programme,
             newcomers=[
@@ -102,7 +102,7 @@ async def run(
             for p in result.proposals
         ]
         await store(conn, [*superseded, *((p, "proposed") for p in proposals)])
-        await repository.record_round(
+        await programme_store.record_round(
             conn,
             round_id=round_id,
             organisation_id=principal.organisation_id,
@@ -123,8 +123,8 @@ async def run(
 async def waiting(ctx: Context, principal: Principal, programme: str) -> WaitingList:
     async with ctx.pool.acquire() as conn:
         await _organisation(conn, principal, programme)
-        everyone = await repository.load_candidates(conn, principal.organisation_id, programme)
-        taken = await repository.occupancy(conn, principal.organisation_id)
+        everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme)
+        taken = await pair_store.occupancy(conn, principal.organisation_id)
     return waiting_list(
         everyone, paired_newcomers=taken.paired_newcomers, open_pairs_by_volunteer=taken.by_volunteer, today=ctx.today()
     )
@@ -133,7 +133,7 @@ async def waiting(ctx: Context, principal: Principal, programme: str) -> Waiting
 async def get_settings(ctx: Context, principal: Principal, programme: str) -> ProgrammeSettings:
     async with ctx.pool.acquire() as conn:
         await _organisation(conn, principal, programme)
-        return await repository.load_settings(conn, principal.organisation_id, programme)
+        return await programme_store.load_settings(conn, principal.organisation_id, programme)
 
 
 async def put_settings(
@@ -141,12 +141,12 @@ async def put_settings(
 ) -> ProgrammeSettings:
     async with transaction(ctx) as conn:
         await _organisation(conn, principal, programme)
-        await repository.save_settings(conn, principal.organisation_id, programme, settings, principal.subject)
+        await programme_store.save_settings(conn, principal.organisation_id, programme, settings, principal.subject)
     log.info("settings_changed", programme=programme)
     return settings
 
 
 async def interest_labels(ctx: Context, principal: Principal) -> dict[str, dict[str, str]]:
     async with ctx.pool.acquire() as conn:
-        organisation = await repository.load_organisation(conn, principal.organisation_id)
+        organisation = await candidate_store.load_organisation(conn, principal.organisation_id)
     return organisation.interest_labels if organisation else {}

@@ -12,7 +12,7 @@ import asyncpg
 
 from sprakvan_shared import outbox
 
-from ..adapters import repository
+from ..adapters import pair_store
 from ..domain.constraints import Broken
 from ..domain.model import Pair
 from .events import pair_event
@@ -81,5 +81,5 @@ async def store(conn: asyncpg.Connection, changes: Sequence[tuple[Pair, str]]) -
     """Save changed pairs and enqueue one full-state event each, in the caller's transaction."""
     if not changes:
         return
-    await repository.save_pairs(conn, [pair for pair, _ in changes])
+    await pair_store.save_pairs(conn, [pair for pair, _ in changes])
     await outbox.enqueue(conn, *(pair_event(pair, action) for pair, action in changes))
