@@ -105,6 +105,26 @@ def test_min_cost_flow_equals_the_exact_reference_on_many_random_instances():
         )
 
 
+@pytest.mark.parametrize("dense_limit", [candidate_generation.DENSE_LIMIT, 0])
+def test_blocks_on_threads_give_the_very_same_graph(dense_limit):
+    newcomers, established = people(31, 300, 200)
+    vocabulary = Vocabulary.build(newcomers, established, DISTRICTS)
+    pools = (
+        Pool.build(newcomers, vocabulary, newcomer_side=True, today=TODAY),
+        Pool.build(established, vocabulary, newcomer_side=False, today=TODAY),
+    )
+    matrix = neighbour_matrix(vocabulary, NEIGHBOURS)
+    graphs = [
+        candidate_generation.generate(
+            *pools, tables=TABLES, neighbours=matrix, k=8, year=TODAY.year, dense_limit=dense_limit, workers=workers
+        )
+        for workers in (1, 2, 2)
+    ]
+    for graph in graphs[1:]:
+        for field in ("newcomer", "established", "score"):
+            assert np.array_equal(getattr(graph, field), getattr(graphs[0], field))
+
+
 def test_numbering_nodes_by_district_changes_nothing_but_speed():
     for seed in range(20):
         newcomers, established = people(seed, 40, 25)

@@ -9,7 +9,9 @@ volunteers from the whole programme, so that districts short of volunteers can b
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -23,6 +25,8 @@ DENSE_LIMIT = 4_000_000
 BLOCK_ELEMENTS = 1 << 21
 """Pairs evaluated at once: bounds each temporary array to a few MB whatever the round size."""
 FAR_SAMPLE = 512
+WORKERS = 2
+"""Threads evaluating blocks side by side: numpy lets go of the GIL inside each operation on a block."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,16 @@ def scores(
 
 
 class PhaseTimes(dict):
-    """Seconds spent per phase of candidate generation (for the benchmark)."""
+    """Seconds spent per phase of candidate generation (for the benchmark), summed over the threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
 
     def add(self, phase: str, since: float) -> float:
         now = time.perf_counter()
-        self[phase] = self.get(phase, 0.0) + now - since
+        with self._lock:
+            self[phase] = self.get(phase, 0.0) + now - since
         return now
 
 
@@ -165,6 +174,7 @@ def generate(
     forbidden: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.int64), np.empty(0, np.int64)),
     dense_limit: int = DENSE_LIMIT,
     times: PhaseTimes | None = None,
+    workers: int = WORKERS,
 ) -> CandidateGraph:
     """The k best feasible volunteers of every newcomer (volunteers without a free place never appear)."""
     n, m = len(newcomers), len(established)
@@ -175,10 +185,12 @@ def generate(
     relation = neighbours.astype(np.int8) * np.int8(DistrictRelation.NEIGHBOUR)
     np.fill_diagonal(relation, DistrictRelation.SAME)
     generator = _Generator(newcomers, established, tables, k, year, _Forbidden(*forbidden, m), relation, times)
-    if n * len(free) <= dense_limit:
-        generator.add_all(np.arange(n, dtype=np.int32), free)
-    else:
-        generator.add_nearby(free)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="candidates") as pool:
+        generator.pool = pool
+        if n * len(free) <= dense_limit:
+            generator.add_all(np.arange(n, dtype=np.int32), free)
+        else:
+            generator.add_nearby(free)
     return generator.graph()
 
 
@@ -203,12 +215,24 @@ class _Generator:
         self.est_side = _Side.of_pool(established, year, newcomer_side=False)
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.orders: tuple[np.ndarray, np.ndarray] | None = None
+        self.pool: ThreadPoolExecutor | None = None
 
     def _tick(self, phase: str, since: float) -> float:
         return self.times.add(phase, since) if self.times is not None else since
 
-    def _block(self, rows: np.ndarray, cols: np.ndarray, points: np.ndarray | None, far: bool = False) -> np.ndarray:
-        """Evaluate rows x cols and keep each row's k best; return which rows found fewer than k.
+    def _blocks(self, tasks: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]]) -> list[np.ndarray]:
+        """Evaluate blocks (on the threads), keep their parts in task order; each block's short rows."""
+        if self.pool is not None and len(tasks) > 1:
+            results = list(self.pool.map(lambda task: self._block(*task), tasks))
+        else:
+            results = [self._block(*task) for task in tasks]
+        self.parts.extend(part for part, _ in results)
+        return [few for _, few in results]
+
+    def _block(
+        self, rows: np.ndarray, cols: np.ndarray, points: np.ndarray | None, far: bool = False
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+        """Evaluate rows x cols and keep each row's k best; also say which rows found fewer than k.
 
         ``points``: the district points of the columns when all rows share a district, else looked up.
         ``far``: leave out the pairs in neighbouring districts (the nearby pass has seen them).
@@ -228,14 +252,12 @@ class _Generator:
         self.forbidden.mask(score, rows, cols)
         clock = self._tick("scoring", clock)
         r, c, best = _top_k(score, self.k)
-        self.parts.append((rows[r], cols[c], best))
         self._tick("top_k", clock)
-        return np.bincount(r, minlength=len(rows)) < self.k
+        return (rows[r], cols[c], best), np.bincount(r, minlength=len(rows)) < self.k
 
-    def add_all(self, rows: np.ndarray, cols: np.ndarray) -> None:
+    def add_all(self, rows: np.ndarray, cols: np.ndarray, far: bool = False) -> None:
         step = max(1, BLOCK_ELEMENTS // max(1, len(cols)))
-        for start in range(0, len(rows), step):
-            self._block(rows[start : start + step], cols, None)
+        self._blocks([(rows[start : start + step], cols, None, far) for start in range(0, len(rows), step)])
 
     def add_nearby(self, free: np.ndarray) -> None:
         relation = self.relation
@@ -246,22 +268,21 @@ class _Generator:
         free_by_district = free[np.argsort(free_district, kind="stable")]
         self.orders = (by_district, np.argsort(self.established.district, kind="stable"))
         free_bounds = np.searchsorted(np.sort(free_district), np.arange(relation.shape[0] + 1))
-        short: list[np.ndarray] = []
+        tasks, short = [], []
         for d in range(relation.shape[0]):
             rows = by_district[bounds[d] : bounds[d + 1]]
             if not len(rows):
                 continue
             near = np.flatnonzero(relation[d])
             cols = np.concatenate([free_by_district[free_bounds[x] : free_bounds[x + 1]] for x in near])
+            if not len(cols):
+                short.append(rows)
+                continue
             points = self.district_points[d, self.established.district[cols]][None, :]
-            step = max(1, BLOCK_ELEMENTS // max(1, len(cols)))
-            for start in range(0, len(rows), step):
-                chunk = rows[start : start + step]
-                if len(cols):
-                    few = self._block(chunk, cols, points)
-                    short.append(chunk[few])
-                else:
-                    short.append(chunk)
+            step = max(1, BLOCK_ELEMENTS // len(cols))
+            tasks += [(rows[start : start + step], cols, points, False) for start in range(0, len(rows), step)]
+        for (rows, *_), few in zip(tasks, self._blocks(tasks), strict=True):
+            short.append(rows[few])
         self._add_far(np.concatenate(short) if short else np.empty(0, np.int32), free)
 
     def _add_far(self, rows: np.ndarray, free: np.ndarray) -> None:
@@ -269,10 +290,7 @@ class _Generator:
         if not len(rows):
             return
         sample = unique(free[np.linspace(0, len(free) - 1, min(len(free), FAR_SAMPLE)).astype(np.int64)])
-        rows = np.sort(rows)
-        step = max(1, BLOCK_ELEMENTS // len(sample))
-        for start in range(0, len(rows), step):
-            self._block(rows[start : start + step], sample, None, far=True)
+        self.add_all(np.sort(rows), sample, far=True)
 
     def graph(self) -> CandidateGraph:
         if not self.parts:
