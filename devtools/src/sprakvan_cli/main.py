@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -46,6 +47,8 @@ DEFAULT_HOME = "~/.local/share/sprakvan"
 DEMO_SIZE_ENV = "SPRAKVAN_DEMO_SIZE"
 UP_TOKEN_TTL = timedelta(days=7)  # local key, long-lived `up`: a token that outlives a working week
 
+WEB_ADMIN_USER = "admin"
+WEB_ADMIN_PASSWORD_FILE = "web-admin-password"
 _READY_TIMEOUT = 60.0
 _SERVICE_STOP_TIMEOUT = 10.0
 _GRACEFUL_SHUTDOWN = 8  # uvicorn's own limit, below ours so it gets to finish its lifespan shutdown
@@ -379,6 +382,7 @@ class Up:
     _stopping: bool = False
     _started_at: float = 0.0
     _token: str = ""
+    _new_admin_password: str = ""
     _admin_token: str = ""  # configures the demo organisation before the demo registers anyone
 
     # -- signals ------------------------------------------------------------------------------
@@ -466,7 +470,7 @@ class Up:
         except EmbeddedServerError as exc:
             raise CliError(str(exc)) from None
 
-        env = self._service_env(public_key)
+        env = self._service_env(public_key) | self._first_admin_env()
         taken: set[int] = set()
         for spec in self.specs:
             port = spec.default_port if spec.default_port not in taken and _port_is_free(spec.default_port) else None
@@ -477,7 +481,7 @@ class Up:
             service = _ServiceProcess(spec, port, self.home / "logs" / f"{spec.name}.log")
             self.services.append(service)
             self._say(f"  starting {spec.name} on port {port} ...")
-            service.start(env | {"DATABASE_URL": self.postgres.dsn(spec.name)})
+            service.start(env | self._web_env(spec) | {"DATABASE_URL": self.postgres.dsn(spec.name)})
         self._wait_until_ready(env, taken)
         self._print_summary(private_key)
 
@@ -526,6 +530,32 @@ class Up:
             return private_key, public_key_pem(private_key)
         except (ValueError, TypeError):
             raise CliError(f"{path} is not a PEM private key; delete it for a new one") from None
+
+    def _web_env(self, spec: Service) -> dict[str, str]:
+        """Where the services started so far listen (the web front calls intake: INTAKE_URL) and, for the
+        web front alone, the signing key: it is the token issuer, the others only verify."""
+        urls = {f"{s.spec.name.upper()}_URL": s.url for s in self.services if s.spec is not spec}
+        key = {"WEB_SIGNING_KEY_FILE": str(self.home / SIGNING_KEY_FILE)} if spec.name == "web" else {}
+        return urls | key
+
+    def _first_admin_env(self) -> dict[str, str]:
+        """The web front's first admin of the demo organisation: a password made once, kept in the home
+        (mode 600) and printed on the run that made it; the web front creates the user at its first login."""
+        path = self.home / WEB_ADMIN_PASSWORD_FILE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            password = path.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(12)
+            with os.fdopen(fd, "w") as file:
+                file.write(password + "\n")
+            self._new_admin_password = password
+        return {
+            "WEB_BOOTSTRAP_ADMIN_ORG": "demo",
+            "WEB_BOOTSTRAP_ADMIN_USER": WEB_ADMIN_USER,
+            "WEB_BOOTSTRAP_ADMIN_PASSWORD": password,
+        }
 
     def _service_env(self, public_key: str) -> dict[str, str]:
         assert self.nats is not None
@@ -610,6 +640,12 @@ class Up:
         say("  (send it as `Authorization: Bearer $TOKEN`; in /docs: Authorize, then paste it)")
         home = shlex.quote(str(self.home))
         say(f"More tokens: sprakvan token --home {home} --org demo --role viewer")
+        web = next((s for s in self.services if s.spec.name == "web"), None)
+        if web is not None:
+            said = self._new_admin_password or f"in {self.home / WEB_ADMIN_PASSWORD_FILE}"
+            shown = " (shown this once)" if self._new_admin_password else ""
+            say(f"Web: log in at {web.url}/login as {WEB_ADMIN_USER!r}, password {said}{shown}")
+            say(f"  the demo sign-up form (with --demo): {web.url}/signup/demo/sprakvan?lang=ar")
         logs = [str(s.log_path) for s in self.services] + [str(self.nats.log_path), str(self.postgres.log_path)]
         say(f"Logs: {', '.join(logs)}")
 
