@@ -14,9 +14,9 @@ import pytest
 from sprakvan_intake.service import SERVICE as INTAKE
 
 from . import factories
-from .kit import JWT_SECRET, ORG_A, ORG_B, RunningService, ServiceStarter, eventually, fresh_database, mint_token
+from .kit import ORG_A, ORG_B, PUBLIC_KEY, RunningService, ServiceStarter, eventually, fresh_database, mint_token
 
-__all__ = ["JWT_SECRET", "ORG_A", "ORG_B", "eventually", "fresh_database", "mint_token"]
+__all__ = ["ORG_A", "ORG_B", "PUBLIC_KEY", "eventually", "fresh_database", "mint_token"]
 
 IntakeFactory = Callable[..., contextlib.AbstractAsyncContextManager[tuple[Any, httpx.AsyncClient]]]
 

@@ -29,20 +29,23 @@ import httpx
 import nats
 import pytest
 
-from sprakvan_shared.auth import HS256Verifier, Role
+from sprakvan_shared.auth import Role, TokenSigner, generate_private_key_pem, public_key_pem
 from sprakvan_shared.contracts.subjects import Namespace
 from sprakvan_shared.kit import Service
 from sprakvan_shared.runtime import ServiceRuntime
 
 from .infra import Infrastructure, infrastructure
 
-JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
+# One key pair per test run: tests sign with the private key; services get only the public one.
+PRIVATE_KEY = generate_private_key_pem()
+PUBLIC_KEY = public_key_pem(PRIVATE_KEY)
+_SIGNER = TokenSigner(PRIVATE_KEY)
 ORG_A = "linkoping"
 ORG_B = "norrkoping"
 
 
 def mint_token(org: str = ORG_A, role: Role | str = Role.COORDINATOR, sub: str = "coordinator-1") -> str:
-    return HS256Verifier(JWT_SECRET).mint(subject=sub, organisation_id=org, role=Role(role))
+    return _SIGNER.mint(subject=sub, organisation_id=org, role=Role(role))
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, interval: float = 0.05) -> Any:
@@ -188,7 +191,7 @@ def start_service(infra: Infrastructure, ns: Namespace) -> ServiceStarter:
                 DATABASE_URL=database_url,
                 NATS_URL=nats_url or infra.nats_url,
                 NATS_NAMESPACE=(namespace or ns).root,
-                JWT_SECRET=JWT_SECRET,
+                JWT_PUBLIC_KEY=PUBLIC_KEY,
                 LOG_JSON=True,
                 relay_poll_interval=0.2,
                 **overrides,

@@ -58,7 +58,9 @@ async def test_a_second_service_follows_intake_and_an_erasure_reaches_every_stre
 
         await eventually(lambda: probe_has(kept, status="registered"))
         await eventually(lambda: probe_has(person, status="registered"))
-        assert (await intake.patch(f"/participants/{person}", json={"district": "berga"})).status_code == 200
+        assert (
+            await intake.patch(f"/participants/{person}", json={"district": "berga"}, headers={"If-Match": "*"})
+        ).status_code == 200
         assert (
             await intake.post(f"/participants/{kept}/interviews", json={"held_on": "2026-11-20"})
         ).status_code == 201

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -20,59 +21,83 @@ import psutil
 import pytest
 
 from sprakvan_cli.demo import DEMO_ORGANISATION, demo_configuration, demo_programme, split_size
-from sprakvan_cli.main import main, resolve_bind
+from sprakvan_cli.main import SIGNING_KEY_FILE, main, resolve_bind
 from sprakvan_intake.domain.commands import RecordInterview, RegisterParticipant, WithdrawParticipant
 from sprakvan_intake.domain.configuration import configure, unknown_codes
 from sprakvan_intake.domain.model import ParticipantDetails, check_details
 from sprakvan_intake.entrypoints.configuration import ConfigurationIn
 from sprakvan_intake.service import SERVICE as INTAKE
-from sprakvan_shared.auth import HS256Verifier, Role
+from sprakvan_shared.auth import (
+    InvalidToken,
+    JwtVerifier,
+    Principal,
+    Role,
+    generate_private_key_pem,
+    load_public_key,
+    public_key_pem,
+)
 from sprakvan_shared.contracts.intake import ParticipantRole
-from sprakvan_shared.settings import DEV_JWT_SECRET
 
-SECRET = "a-test-secret-that-is-long-enough-0123456789"
+PRIVATE_KEY = generate_private_key_pem()
 CLI = [sys.executable, "-m", "sprakvan_cli.main"]
 
 
 # -- token -----------------------------------------------------------------------------------------
 
 
-def test_token_is_signed_with_jwt_secret_and_carries_org_and_role(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def verify(token: str, private_key: str = PRIVATE_KEY, **options: object) -> Principal:
+    verifier = JwtVerifier(public_key=load_public_key(public_key_pem(private_key)), **options)
+    return asyncio.run(verifier.verify(token))
+
+
+def test_token_is_signed_with_the_private_key_and_carries_org_and_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("JWT_SECRET", SECRET)
-    assert main(["token", "--org", "linkoping", "--role", "coordinator", "--ttl-hours", "2"]) == 0
+    (tmp_path / "signing.pem").write_text(PRIVATE_KEY)
+    monkeypatch.setenv("JWT_PRIVATE_KEY_FILE", str(tmp_path / "signing.pem"))
+    assert main(["token", "--org", "linkoping", "--role", "coordinator", "--ttl-hours", "0.5"]) == 0
     out, err = capsys.readouterr()
-    principal = HS256Verifier(SECRET).verify(out.strip())
+    principal = verify(out.strip())
     assert (principal.organisation_id, principal.role, principal.subject) == (
         "linkoping",
         Role.COORDINATOR,
         "coordinator@linkoping",
     )
     assert err == ""
+    # Longer than the services accept (1 h by default): refused by them.
+    assert main(["token", "--org", "linkoping", "--role", "coordinator", "--ttl-hours", "2"]) == 0
+    with pytest.raises(InvalidToken):
+        verify(capsys.readouterr().out.strip())
 
 
-def test_token_without_jwt_secret_uses_the_dev_secret_and_warns(
+def test_token_without_a_signing_key_fails_and_names_the_settings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("JWT_SECRET", raising=False)
-    assert main(["token", "--org", "demo", "--role", "viewer", "--sub", "anna@demo"]) == 0
+    for name in ("JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_FILE", "JWT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["token", "--org", "demo", "--role", "viewer", "--sub", "anna@demo"]) == 1
     out, err = capsys.readouterr()
-    principal = HS256Verifier(DEV_JWT_SECRET).verify(out.strip())
-    assert (principal.subject, principal.role) == ("anna@demo", Role.VIEWER)
-    assert "JWT_SECRET is not set" in err
+    assert out == ""
+    assert "no signing key" in err and "JWT_PRIVATE_KEY_FILE" in err and "--home" in err
 
 
-def test_token_with_home_uses_the_secret_of_up(
+def test_token_with_home_uses_the_key_of_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("JWT_SECRET", SECRET)  # --home wins over the environment
-    (tmp_path / "jwt-secret").write_text("x" * 40 + "\n")
+    other = generate_private_key_pem()
+    monkeypatch.setenv("JWT_PRIVATE_KEY", other)  # --home wins over the environment
+    (tmp_path / SIGNING_KEY_FILE).write_text(PRIVATE_KEY)
     assert main(["token", "--home", str(tmp_path), "--org", "demo", "--role", "admin"]) == 0
-    assert HS256Verifier("x" * 40).verify(capsys.readouterr().out.strip()).role is Role.ADMIN
+    token = capsys.readouterr().out.strip()
+    assert verify(token).role is Role.ADMIN
+    with pytest.raises(InvalidToken):
+        verify(token, private_key=other)
 
 
-def test_token_rejects_a_bad_organisation_id(capsys: pytest.CaptureFixture[str]) -> None:
+def test_token_rejects_a_bad_organisation_id(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JWT_PRIVATE_KEY", PRIVATE_KEY)
     with pytest.raises(SystemExit) as exited:
         main(["token", "--org", "Not An Org", "--role", "admin"])
     assert exited.value.code == 2
@@ -87,6 +112,16 @@ def test_serve_unknown_service_exits_2_and_lists_the_known_ones() -> None:
     assert result.returncode == 2
     assert "unknown service 'nope'" in result.stderr
     assert "known services: " in result.stderr and "intake" in result.stderr.split("known services: ")[1]
+
+
+def test_serve_without_a_token_key_refuses_to_start_and_says_why() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
+    env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/none"  # never reached: it stops before
+    result = subprocess.run(
+        [*CLI, "serve", "intake", "--port", "0"], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert result.returncode != 0
+    assert "there is no default" in result.stderr and "JWT_PUBLIC_KEY" in result.stderr
 
 
 def test_serve_binds_to_options_then_env_then_defaults() -> None:
@@ -277,14 +312,14 @@ def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path, start_up:
         time.sleep(0.2)
     children = up.descendants()
     assert_servers_among(children)
-    assert (home / "jwt-secret").stat().st_mode & 0o777 == 0o600
+    assert (home / SIGNING_KEY_FILE).stat().st_mode & 0o777 == 0o600
 
     started = time.monotonic()
     assert up.stop(signal.SIGINT) == 0, up.output()
     assert time.monotonic() - started < 20
     assert gone(children) == []
 
-    # Second run on the same home: the data, the secret and so the old token survived; the demo
+    # Second run on the same home: the data, the signing key and so the old token survived; the demo
     # is not registered twice.
     up = start_up("--demo", env={"SPRAKVAN_DEMO_SIZE": "30"})
     intake, new_token, _ = ready(up)

@@ -185,16 +185,18 @@ def test_app_service_has_a_healthcheck(name: str) -> None:
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_service_has_its_own_database(name: str) -> None:
     env = environment(COMPOSE["services"][name])
-    for key in ("NATS_URL", "DATABASE_URL", "JWT_SECRET"):
+    for key in ("NATS_URL", "DATABASE_URL", "JWT_PUBLIC_KEY"):
         assert env.get(key), key
     assert re.fullmatch(rf"postgresql://[^@]+@postgres:5432/{name}", env["DATABASE_URL"])
     init_sql = (ROOT / "deploy/postgres-init.sql").read_text(encoding="utf-8")
     assert re.search(rf"^CREATE DATABASE {name};", init_sql, re.MULTILINE | re.IGNORECASE)
 
 
-def test_jwt_secret_has_no_silent_default() -> None:
+def test_the_token_key_has_no_silent_default_and_no_service_can_sign() -> None:
     for name in APP_SERVICES:
-        assert re.fullmatch(r"\$\{JWT_SECRET:\?[^}]*\}", environment(COMPOSE["services"][name])["JWT_SECRET"])
+        env = environment(COMPOSE["services"][name])
+        assert re.fullmatch(r"\$\{JWT_PUBLIC_KEY:\?[^}]*\}", env["JWT_PUBLIC_KEY"])
+        assert not {"JWT_SECRET", "JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_FILE"} & env.keys()
 
 
 def test_host_ports_are_unique() -> None:

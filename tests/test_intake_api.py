@@ -14,6 +14,7 @@ from sprakvan_shared.auth import Role
 from .conftest import ORG_B, eventually
 from .factories import established, newcomer
 
+ANY = {"If-Match": "*"}
 # The fixture's organisations are configured: their organisation.configured rows are not a participant's.
 PARTICIPANT_OUTBOX_ROWS = "(SELECT count(*) FROM outbox WHERE event_type <> 'organisation.configured')"
 
@@ -152,15 +153,19 @@ async def test_a_participants_life_interview_update_withdraw(intake: httpx.Async
     assert interview.status_code == 201
     assert interview.json()["coordinator"] == "coordinator-1"  # the caller, by default
 
-    patched = await intake.patch(f"/participants/{pid}", json={"district": "ekholmen", "phone": None})
+    patched = await intake.patch(
+        f"/participants/{pid}", json={"district": "ekholmen", "phone": None}, headers={"If-Match": '"2"'}
+    )
     assert patched.status_code == 200
     assert patched.json()["district"] == "ekholmen" and patched.json()["phone"] is None
 
-    cleared = await intake.patch(f"/participants/{pid}", json={"email": None})  # no contact left
+    current = {"If-Match": patched.headers["etag"]}
+    cleared = await intake.patch(f"/participants/{pid}", json={"email": None}, headers=current)  # no contact left
     assert error_fields(cleared) == {("body", "email")}
-    bad = await intake.patch(f"/participants/{pid}", json={"birth_year": 2090})
+    bad = await intake.patch(f"/participants/{pid}", json={"birth_year": 2090}, headers=current)
     assert error_fields(bad) == {("body", "birth_year")}
-    assert error_fields(await intake.patch(f"/participants/{pid}", json={"role": "established"})) == {("body", "role")}
+    role = await intake.patch(f"/participants/{pid}", json={"role": "established"}, headers=current)
+    assert error_fields(role) == {("body", "role")}
 
     got = (await intake.get(f"/participants/{pid}")).json()
     assert got["status"] == "interviewed" and got["interviewed_on"] == "2026-11-20"
@@ -169,7 +174,7 @@ async def test_a_participants_life_interview_update_withdraw(intake: httpx.Async
 
     withdrawn = await intake.post(f"/participants/{pid}/withdraw", json={"reason": "moved"})
     assert withdrawn.json()["status"] == "withdrawn"
-    assert (await intake.patch(f"/participants/{pid}", json={"district": "ryd"})).status_code == 409
+    assert (await intake.patch(f"/participants/{pid}", json={"district": "ryd"}, headers=ANY)).status_code == 409
     assert (await intake.post(f"/participants/{pid}/withdraw", json={"reason": "moved"})).status_code == 409
 
 
@@ -187,7 +192,7 @@ async def test_erasure_leaves_no_name_email_or_phone_in_the_intake_database(
         first_name="Zainab", last_name="Qasimi", email="zainab.qasimi@example.org", phone="+46 73 999 88 77"
     )
     pid = (await intake.post("/participants", json=personal, headers={"Idempotency-Key": "zq"})).json()["id"]
-    await intake.patch(f"/participants/{pid}", json={"last_name": "Qasimi-Karimi"})
+    await intake.patch(f"/participants/{pid}", json={"last_name": "Qasimi-Karimi"}, headers={"If-Match": '"1"'})
     await intake.post(f"/participants/{pid}/interviews", json={"held_on": "2026-11-20", "notes": "Zainab vill fika"})
     keeper = (await intake.post("/participants", json=newcomer())).json()["id"]  # someone else stays
 
@@ -226,7 +231,7 @@ async def test_organisation_a_cannot_list_read_or_change_organisation_bs_partici
     listed = (await intake.get("/participants")).json()["items"]
     assert [p["id"] for p in listed] == [ours]
     assert (await intake.get(f"/participants/{theirs}")).status_code == 404
-    assert (await intake.patch(f"/participants/{theirs}", json={"district": "ryd"})).status_code == 404
+    assert (await intake.patch(f"/participants/{theirs}", json={"district": "ryd"}, headers=ANY)).status_code == 404
     assert (await intake.post(f"/participants/{theirs}/interviews", json={"held_on": "2026-11-01"})).status_code == 404
     assert (await intake.post(f"/participants/{theirs}/withdraw", json={"reason": "other"})).status_code == 404
     assert (await intake.delete(f"/participants/{theirs}")).status_code == 404
@@ -247,7 +252,8 @@ async def test_tokens_and_roles(intake: httpx.AsyncClient, mint) -> None:  # noq
     assert (await intake.post("/participants", json=newcomer(), headers=viewer)).status_code == 403
     pid = (await intake.post("/participants", json=newcomer(), headers=auth(mint(role=Role.ADMIN)))).json()["id"]
     assert (await intake.delete(f"/participants/{pid}", headers=viewer)).status_code == 403
-    assert (await intake.patch(f"/participants/{pid}", json={"district": "ryd"}, headers=viewer)).status_code == 403
+    patched = await intake.patch(f"/participants/{pid}", json={"district": "ryd"}, headers={**viewer, **ANY})
+    assert patched.status_code == 403
 
 
 async def test_health_and_readiness(intake: httpx.AsyncClient) -> None:

@@ -88,7 +88,9 @@ async def test_every_change_publishes_the_full_state_in_order_and_erasure_purges
 ) -> None:
     created = (await intake.post("/participants", json=established())).json()
     pid = created["id"]
-    assert (await intake.patch(f"/participants/{pid}", json={"capacity": 3})).status_code == 200
+    assert (
+        await intake.patch(f"/participants/{pid}", json={"capacity": 3}, headers={"If-Match": "*"})
+    ).status_code == 200
     assert (
         await intake.post(
             f"/participants/{pid}/interviews", json={"held_on": "2026-11-20", "notes": "Vill träffa en familj"}

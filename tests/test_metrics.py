@@ -15,7 +15,7 @@ from sprakvan_shared import metrics
 from sprakvan_shared.contracts.subjects import INTAKE_STREAM, Namespace
 
 from . import factories
-from .conftest import JWT_SECRET, eventually
+from .conftest import PUBLIC_KEY, eventually
 from .factories import newcomer
 
 
@@ -27,7 +27,7 @@ async def intake_with_metrics(
         DATABASE_URL=database_url,
         NATS_URL=nats_url,
         NATS_NAMESPACE=ns.root,
-        JWT_SECRET=JWT_SECRET,
+        JWT_PUBLIC_KEY=PUBLIC_KEY,
         relay_poll_interval=0.1,
     )
     app = INTAKE.create_app(settings)

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import secrets
 import statistics
 import time
 import urllib.request
@@ -20,7 +19,7 @@ from nats.js.errors import NotFoundError
 
 from sprakvan_cli.demo import demo_configuration
 from sprakvan_intake.settings import IntakeSettings
-from sprakvan_shared.auth import HS256Verifier, Role
+from sprakvan_shared.auth import Role, TokenSigner, generate_private_key_pem, public_key_pem
 from sprakvan_shared.contracts.intake import STREAM as INTAKE_STREAM
 
 from .bodies import make_bodies
@@ -99,12 +98,11 @@ async def http_phase(
     args: argparse.Namespace, infra: Infra, dbs: ScratchDatabases, tag: str, log_dir: Path
 ) -> dict[str, Any]:
     settings = IntakeSettings()
-    secret = secrets.token_urlsafe(48)
+    private_key = generate_private_key_pem()  # the benchmark signs; intake gets the public half only
+    signer = TokenSigner(private_key)
     organisation_id = f"bench-{tag}"
-    admin_token = HS256Verifier(secret).mint(subject="bench-admin", organisation_id=organisation_id, role=Role.ADMIN)
-    token = HS256Verifier(secret).mint(
-        subject="bench-coordinator", organisation_id=organisation_id, role=Role.COORDINATOR
-    )
+    admin_token = signer.mint(subject="bench-admin", organisation_id=organisation_id, role=Role.ADMIN)
+    token = signer.mint(subject="bench-coordinator", organisation_id=organisation_id, role=Role.COORDINATOR)
     bodies = [
         json.dumps(b, ensure_ascii=False, separators=(",", ":")).encode()
         for b in make_bodies(args.distinct_bodies, seed=args.seed)
@@ -118,7 +116,7 @@ async def http_phase(
         "NATS_URL": infra.nats_url,
         "NATS_NAMESPACE": infra.namespace.root,
         "LOG_LEVEL": "WARNING",
-        "JWT_SECRET": secret,
+        "JWT_PUBLIC_KEY": public_key_pem(private_key),
     }
     intake = UvicornServer(
         "intake",

@@ -364,8 +364,8 @@ _RETRIES = 4
 async def _call(
     client: httpx.AsyncClient, method: str, url: str, *, expected: tuple[int, ...] = (), **kwargs: Any
 ) -> httpx.Response:
-    # Only failures where the request surely did not run (no connection, 503 while starting) are
-    # retried: interviews are not idempotent.
+    # Failures where the request did not run (no connection) or may have (503) are retried: every call
+    # carries an Idempotency-Key, so a retry of one that did run replays its response.
     for attempt in range(_RETRIES):
         try:
             response = await client.request(method, url, **kwargs)
@@ -401,17 +401,27 @@ async def _load_one(client: httpx.AsyncClient, participant: DemoParticipant, sum
         summary.existing += 1
     else:
         summary.created += 1
-    participant_id, status = registered["id"], registered["status"]
+    participant_id = registered["id"]
     summary.participant_ids.append(participant_id)
-    # Catch up on what an earlier, interrupted load did not get to; never repeat what it did.
+    # Every step has its own Idempotency-Key: a load after an interrupted one catches up on what that one
+    # did not get to, and what it did is replayed, never repeated.
     if participant.interview is not None:
-        if status == "registered":
-            await _call(client, "POST", f"/participants/{participant_id}/interviews", json=participant.interview)
-            status = "interviewed"
+        await _call(
+            client,
+            "POST",
+            f"/participants/{participant_id}/interviews",
+            json=participant.interview,
+            headers={"Idempotency-Key": f"{participant.key}-interview"},
+        )
         summary.interviewed += 1
     if participant.withdrawal is not None:
-        if status in ("registered", "interviewed"):
-            await _call(client, "POST", f"/participants/{participant_id}/withdraw", json=participant.withdrawal)
+        await _call(
+            client,
+            "POST",
+            f"/participants/{participant_id}/withdraw",
+            json=participant.withdrawal,
+            headers={"Idempotency-Key": f"{participant.key}-withdrawal"},
+        )
         summary.withdrawn += 1
 
 

@@ -45,8 +45,10 @@ ENTRY_POINT_GROUP = "sprakvan.services"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_HOME = "~/.local/share/sprakvan"
 DEMO_SIZE_ENV = "SPRAKVAN_DEMO_SIZE"
-UP_TOKEN_TTL = timedelta(days=7)  # local secret, long-lived `up`: a token that outlives a working week
+UP_TOKEN_TTL = timedelta(days=7)  # local key, long-lived `up`: a token that outlives a working week
 
+WEB_ADMIN_USER = "admin"
+WEB_ADMIN_PASSWORD_FILE = "web-admin-password"
 _READY_TIMEOUT = 60.0
 _SERVICE_STOP_TIMEOUT = 10.0
 _GRACEFUL_SHUTDOWN = 8  # uvicorn's own limit, below ours so it gets to finish its lifespan shutdown
@@ -135,37 +137,56 @@ def default_home() -> Path:
     return Path(os.environ.get("SPRAKVAN_HOME") or DEFAULT_HOME).expanduser().absolute()
 
 
-def read_home_secret(home: Path) -> str:
-    path = home / "jwt-secret"
+SIGNING_KEY_FILE = "token-signing-key.pem"  # in the home of `up`: the private key, mode 600
+
+
+def read_home_private_key(home: Path) -> str:
+    path = home / SIGNING_KEY_FILE
     try:
-        return path.read_text().strip()
+        return path.read_text()
     except FileNotFoundError:
-        raise CliError(f"no JWT secret in {home}: `sprakvan up --home {home}` creates it on its first run") from None
+        raise CliError(f"no signing key in {home}: `sprakvan up --home {home}` creates it on its first run") from None
+
+
+def _private_key_from_env(env: dict[str, str]) -> str | None:
+    if env.get("JWT_PRIVATE_KEY"):
+        return env["JWT_PRIVATE_KEY"]
+    if env.get("JWT_PRIVATE_KEY_FILE"):
+        try:
+            return Path(env["JWT_PRIVATE_KEY_FILE"]).read_text()
+        except OSError as exc:
+            raise CliError(f"JWT_PRIVATE_KEY_FILE cannot be read: {exc}") from None
+    return None
 
 
 def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pydantic import ValidationError
 
-    from sprakvan_shared.auth import HS256Verifier, Role
-    from sprakvan_shared.settings import DEV_JWT_SECRET
+    from sprakvan_shared.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER, Role, TokenSigner
 
-    warning = None
     if args.home is not None:
-        secret = read_home_secret(Path(args.home).expanduser())
-    elif os.environ.get("JWT_SECRET"):
-        secret = os.environ["JWT_SECRET"]
+        private_key = read_home_private_key(Path(args.home).expanduser())
     else:
-        secret = DEV_JWT_SECRET
-        warning = (
-            "warning: JWT_SECRET is not set; signed with the development secret, which only services that also "
-            "lack JWT_SECRET accept (for `sprakvan up`, pass --home)"
-        )
+        private_key = _private_key_from_env(dict(os.environ))
+        if private_key is None:
+            # No default key, on purpose: a default would let anyone mint tokens.
+            raise CliError(
+                "no signing key: pass --home DIR (the key of `sprakvan up --home DIR`) or set JWT_PRIVATE_KEY_FILE "
+                "(or JWT_PRIVATE_KEY) to the private key whose public half the services have"
+            )
     if args.ttl_hours <= 0:
         parser.error("--ttl-hours must be positive")
     try:
-        verifier = HS256Verifier(secret)
+        signer = TokenSigner(
+            private_key,
+            issuer=os.environ.get("JWT_ISSUER") or DEFAULT_ISSUER,
+            audience=os.environ.get("JWT_AUDIENCE") or DEFAULT_AUDIENCE,
+        )
+    except (ValueError, TypeError) as exc:
+        raise CliError(f"the signing key is not a PEM private key (Ed25519 or RSA): {exc}") from None
+    try:
         role = Role(args.role)
-        token = verifier.mint(
+        token = signer.mint(
             subject=args.sub or f"{role.value}@{args.org}",
             organisation_id=args.org,
             role=role,
@@ -173,10 +194,6 @@ def cmd_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
     except ValidationError:
         parser.error(f"--org {args.org!r} is not an organisation id (lower-case letters, digits, - and _)")
-    except ValueError as exc:  # a secret that is too short
-        raise CliError(str(exc)) from None
-    if warning:
-        print(warning, file=sys.stderr)
     print(token)
     return 0
 
@@ -365,6 +382,7 @@ class Up:
     _stopping: bool = False
     _started_at: float = 0.0
     _token: str = ""
+    _new_admin_password: str = ""
     _admin_token: str = ""  # configures the demo organisation before the demo registers anyone
 
     # -- signals ------------------------------------------------------------------------------
@@ -436,7 +454,7 @@ class Up:
 
         self._started_at = time.monotonic()
         self._say(f"Språkvän: data in {self.home}")
-        secret = self._jwt_secret()
+        private_key, public_key = self._token_keys()
         try:
             self.nats = EmbeddedNats(self.home / "nats", sync_always=True)
             self.postgres = EmbeddedPostgres(self.home / "postgres")
@@ -452,7 +470,7 @@ class Up:
         except EmbeddedServerError as exc:
             raise CliError(str(exc)) from None
 
-        env = self._service_env(secret)
+        env = self._service_env(public_key) | self._first_admin_env()
         taken: set[int] = set()
         for spec in self.specs:
             port = spec.default_port if spec.default_port not in taken and _port_is_free(spec.default_port) else None
@@ -463,9 +481,9 @@ class Up:
             service = _ServiceProcess(spec, port, self.home / "logs" / f"{spec.name}.log")
             self.services.append(service)
             self._say(f"  starting {spec.name} on port {port} ...")
-            service.start(env | {"DATABASE_URL": self.postgres.dsn(spec.name)})
+            service.start(env | self._web_env(spec) | {"DATABASE_URL": self.postgres.dsn(spec.name)})
         self._wait_until_ready(env, taken)
-        self._print_summary(secret)
+        self._print_summary(private_key)
 
     def _stop_leftovers(self) -> None:
         """Stop servers that a killed ``up`` (SIGKILL, OOM) left running on this home.
@@ -489,35 +507,69 @@ class Up:
             pass
         return port
 
-    def _jwt_secret(self) -> str:
-        # Created once and kept, so that tokens stay valid across restarts of `up`.
-        path = self.home / "jwt-secret"
+    def _token_keys(self) -> tuple[str, str]:
+        """The private key (kept in the home, for `up` and `sprakvan token --home`) and its public half
+        (the only one the services get). Created once and kept: tokens stay valid across restarts."""
+        from sprakvan_shared.auth import generate_private_key_pem, public_key_pem
+
+        path = self.home / SIGNING_KEY_FILE
         try:
             # O_EXCL with mode 600: never readable by others, not even for a moment.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             fd = None
         if fd is not None:
-            secret = secrets.token_urlsafe(48)
+            private_key = generate_private_key_pem()
             with os.fdopen(fd, "w") as file:
-                file.write(secret + "\n")
-            return secret
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-        secret = path.read_text().strip()
-        if len(secret) < 32:
-            raise CliError(f"{path} holds a secret shorter than 32 characters; delete it for a new one")
-        return secret
+                file.write(private_key)
+        else:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+            private_key = path.read_text()
+        try:
+            return private_key, public_key_pem(private_key)
+        except (ValueError, TypeError):
+            raise CliError(f"{path} is not a PEM private key; delete it for a new one") from None
 
-    def _service_env(self, secret: str) -> dict[str, str]:
+    def _web_env(self, spec: Service) -> dict[str, str]:
+        """Where the services started so far listen (the web front calls intake: INTAKE_URL) and, for the
+        web front alone, the signing key: it is the token issuer, the others only verify."""
+        urls = {f"{s.spec.name.upper()}_URL": s.url for s in self.services if s.spec is not spec}
+        key = {"WEB_SIGNING_KEY_FILE": str(self.home / SIGNING_KEY_FILE)} if spec.name == "web" else {}
+        return urls | key
+
+    def _first_admin_env(self) -> dict[str, str]:
+        """The web front's first admin of the demo organisation: a password made once, kept in the home
+        (mode 600) and printed on the run that made it; the web front creates the user at its first login."""
+        path = self.home / WEB_ADMIN_PASSWORD_FILE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            password = path.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(12)
+            with os.fdopen(fd, "w") as file:
+                file.write(password + "\n")
+            self._new_admin_password = password
+        return {
+            "WEB_BOOTSTRAP_ADMIN_ORG": "demo",
+            "WEB_BOOTSTRAP_ADMIN_USER": WEB_ADMIN_USER,
+            "WEB_BOOTSTRAP_ADMIN_PASSWORD": password,
+        }
+
+    def _service_env(self, public_key: str) -> dict[str, str]:
         assert self.nats is not None
         env = dict(os.environ)
-        # --host/--port are passed explicitly; a PORT meant for something else must not win.
-        for name in ("HOST", "PORT"):
+        # --host/--port are passed explicitly; a PORT meant for something else must not win. No private
+        # key and no other token settings reach a service: it verifies with up's public key only.
+        for name in ("HOST", "PORT", "JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_FILE", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE",
+                     "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE"):  # fmt: skip
             env.pop(name, None)
         return env | {
             "NATS_URL": self.nats.url,
-            "JWT_SECRET": secret,
+            "JWT_PUBLIC_KEY": public_key,
+            # The printed token lasts a working week on this local, single-user system.
+            "JWT_MAX_LIFETIME_SECONDS": str(int(UP_TOKEN_TTL.total_seconds())),
             # Log files a person reads with `tail -f`: the console renderer unless asked otherwise.
             "LOG_JSON": os.environ.get("LOG_JSON", "false"),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
@@ -556,23 +608,23 @@ class Up:
                 if pending:
                     time.sleep(_POLL_INTERVAL)
 
-    def _mint_demo_token(self, secret: str, role: str = "coordinator") -> str:
-        from sprakvan_shared.auth import HS256Verifier, Role
+    def _mint_demo_token(self, private_key: str, role: str = "coordinator") -> str:
+        from sprakvan_shared.auth import Role, TokenSigner
 
         from .demo import DEMO_ORGANISATION
 
-        return HS256Verifier(secret).mint(
+        return TokenSigner(private_key).mint(
             subject=f"{role}@{DEMO_ORGANISATION}",
             organisation_id=DEMO_ORGANISATION,
             role=Role(role),
             ttl=UP_TOKEN_TTL,
         )
 
-    def _print_summary(self, secret: str) -> None:
+    def _print_summary(self, private_key: str) -> None:
         assert self.nats is not None and self.postgres is not None
-        token = self._mint_demo_token(secret)
+        token = self._mint_demo_token(private_key)
         self._token = token
-        self._admin_token = self._mint_demo_token(secret, "admin")
+        self._admin_token = self._mint_demo_token(private_key, "admin")
         width = max(len("PostgreSQL"), *(len(s.spec.name) for s in self.services))
         say = self._say
         say(f"\nReady in {time.monotonic() - self._started_at:.1f} s.\n")
@@ -588,6 +640,12 @@ class Up:
         say("  (send it as `Authorization: Bearer $TOKEN`; in /docs: Authorize, then paste it)")
         home = shlex.quote(str(self.home))
         say(f"More tokens: sprakvan token --home {home} --org demo --role viewer")
+        web = next((s for s in self.services if s.spec.name == "web"), None)
+        if web is not None:
+            said = self._new_admin_password or f"in {self.home / WEB_ADMIN_PASSWORD_FILE}"
+            shown = " (shown this once)" if self._new_admin_password else ""
+            say(f"Web: log in at {web.url}/login as {WEB_ADMIN_USER!r}, password {said}{shown}")
+            say(f"  the demo sign-up form (with --demo): {web.url}/signup/demo/sprakvan?lang=ar")
         logs = [str(s.log_path) for s in self.services] + [str(self.nats.log_path), str(self.postgres.log_path)]
         say(f"Logs: {', '.join(logs)}")
 
@@ -757,9 +815,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="run one service (configured by DATABASE_URL, NATS_URL, JWT_SECRET, LOG_LEVEL, LOG_JSON)",
+        help="run one service (configured by DATABASE_URL, NATS_URL, JWT_PUBLIC_KEY, LOG_LEVEL, LOG_JSON)",
         description="Run one service with uvicorn. Connections come from the environment: DATABASE_URL (the "
-        "service's own database), NATS_URL, JWT_SECRET, LOG_LEVEL, LOG_JSON.",
+        "service's own database), NATS_URL, JWT_PUBLIC_KEY (or JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL: required), "
+        "JWT_ISSUER, JWT_AUDIENCE, LOG_LEVEL, LOG_JSON.",
     )
     serve.add_argument("name", metavar="NAME", help="the service, e.g. intake (the installed ones are listed on error)")
     serve.add_argument("--host", help=f"interface to listen on (default: $HOST, else {DEFAULT_HOST})")
@@ -770,16 +829,23 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser(
         "token",
         help="print a bearer token (JWT)",
-        description="Print a bearer token signed with JWT_SECRET (or, with --home, the secret of `sprakvan up`).",
+        description="Print a bearer token signed with the private key in JWT_PRIVATE_KEY_FILE (or JWT_PRIVATE_KEY), "
+        "or with --home, the key of `sprakvan up`. Its iss and aud are JWT_ISSUER and JWT_AUDIENCE (default sprakvan).",
     )
     token.add_argument("--org", required=True, help="organisation id, e.g. demo")
     token.add_argument("--role", required=True, choices=["admin", "coordinator", "viewer"])
     token.add_argument("--sub", help="subject: who the token is for (default: ROLE@ORG)")
-    token.add_argument("--ttl-hours", type=float, default=12.0, help="validity in hours (default: 12)")
+    token.add_argument(
+        "--ttl-hours",
+        type=float,
+        default=1.0,
+        help="validity in hours (default: 1; services refuse longer than "
+        "JWT_MAX_LIFETIME_SECONDS, 1 h by default, 7 days under `up`)",
+    )
     token.add_argument(
         "--home",
         metavar="DIR",
-        help="sign with the secret that `sprakvan up --home DIR` keeps in DIR/jwt-secret, instead of $JWT_SECRET",
+        help=f"sign with the private key that `sprakvan up --home DIR` keeps in DIR/{SIGNING_KEY_FILE}",
     )
     token.set_defaults(handler=cmd_token, parser=token)
 
@@ -788,8 +854,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run everything locally: NATS, PostgreSQL and every service",
         description="Start embedded NATS (JetStream) and PostgreSQL, one database per service, and every "
         "installed service on its default port (or a free one), then print their URLs and a coordinator "
-        "token. Data stays in the home directory across runs, the JWT secret included (the environment's "
-        "JWT_SECRET is not used). Ctrl-C stops everything. Service logs are in HOME/logs.",
+        "token. Data stays in the home directory across runs, the token signing key included (services get only "
+        "its public key; the environment's JWT_* settings are not used). Ctrl-C stops everything. "
+        "Service logs are in HOME/logs.",
     )
     up.add_argument(
         "--home",

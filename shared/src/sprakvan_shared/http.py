@@ -1,26 +1,46 @@
-"""FastAPI plumbing every service API uses: correlation ids, bearer auth, health and readiness, and
-422 responses in one shape (FastAPI's own: ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``)."""
+"""FastAPI plumbing every service API uses: correlation ids, bearer auth, health and readiness, and the
+safety net for hostile input and failures. ``install`` puts all of it on an app:
+
+- request bodies above ``HTTP_MAX_BODY_BYTES`` get 413 without being read further;
+- any string in a JSON body or query parameter with a character that ``text.FORBIDDEN`` names (NUL,
+  controls, lone surrogates, bidi overrides) gets 422 naming the field, before any handler runs;
+- validation errors are FastAPI's shape, ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``, but
+  never carry the input value, and are never logged with it;
+- an outage of PostgreSQL is a 503 with ``Retry-After`` that says honestly whether anything was saved
+  (``db.NotSaved``) or the outcome is unknown (``db.OutcomeUnknown``: retry with the same Idempotency-Key);
+- anything else is a bug: 500, logged with its traceback but without exception messages (which may quote
+  input), never the request;
+- ``Idempotency-Key`` on every POST (``idempotency.py``);
+- the OpenAPI document lists the error responses each route can give.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Awaitable, Callable, Iterable
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qsl
 
-import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import READERS, WRITERS, InvalidToken, Principal, Role, TokenVerifier
+from . import db, idempotency, text
+from .auth import READERS, WRITERS, InvalidToken, Principal, Role, TokenVerifier, verifier_from_settings
 from .contracts.subjects import HEADER_CORRELATION_ID
-from .logging import bind_correlation_id
+from .logging import bind_correlation_id, current_correlation_id
 
 if TYPE_CHECKING:
     from .runtime import ServiceRuntime
 
+log = structlog.get_logger(__name__)
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -48,6 +68,7 @@ class CorrelationIdMiddleware:
         await self.app(scope, receive, send_with_header)
 
 
+# -- auth -------------------------------------------------------------------------------------------
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -55,15 +76,16 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         raise _unauthorized("missing bearer token")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        principal = verifier.verify(credentials.credentials)
+        principal = await verifier.verify(credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorized("invalid bearer token") from exc
-    structlog.contextvars.bind_contextvars(principal=principal.subject, organisation_id=principal.organisation_id)
+    # The pseudonym, never the subject itself: an OIDC subject can be an email address.
+    structlog.contextvars.bind_contextvars(principal=principal.pseudonym, organisation_id=principal.organisation_id)
     return principal
 
 
@@ -76,7 +98,7 @@ def require_role(allowed: Iterable[Role]) -> Callable[..., Awaitable[Principal]]
     async def check(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
-        principal = _principal(request, credentials)
+        principal = await _principal(request, credentials)
         if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not do this")
         return principal
@@ -96,6 +118,305 @@ def unprocessable(errors: Iterable[tuple[tuple[str | int, ...], str]]) -> JSONRe
     )
 
 
+# -- hostile input ----------------------------------------------------------------------------------
+# Cheap screen of the raw body: JSON escapes or UTF-8 bytes of anything ``text.FORBIDDEN`` might match.
+# Only a body that trips it is parsed and walked to name the field (a valid surrogate pair trips it too).
+_SUSPECT = re.compile(
+    rb"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u00[89][0-9a-fA-F]|\\u202[a-eA-E]|\\u206[6-9]|\\u[dD][89a-fA-F]"
+    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]|\xed[\xa0-\xbf]"
+)
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _bad_strings(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        if (reason := text.problem(value)) is not None:
+            yield loc, reason
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if text.problem(key) is not None:
+                yield loc, "a property name contains a forbidden character"
+            else:
+                yield from _bad_strings(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _bad_strings(item, (*loc, index))
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestGuardMiddleware:
+    """413 for a body above ``max_bytes`` (by Content-Length, or counted while reading), and 422 naming the
+    field for a forbidden character anywhere in the query or a JSON body."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("query_string") and (errors := self._query_errors(scope["query_string"])):
+            await _send_json(send, 422, {"detail": errors})
+            return
+        if scope["method"] not in _WITH_BODY:
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._too_large(send)
+            return
+        try:
+            body = await self._read(receive)
+        except _TooLarge:
+            await self._too_large(send)
+            return
+        if _SUSPECT.search(body):
+            errors = self._body_errors(body)
+            if errors:
+                await _send_json(send, 422, {"detail": errors})
+                return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> bytes:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_json(send, 413, {"detail": f"the request body is larger than {self.max_bytes} bytes"})
+
+    @staticmethod
+    def _query_errors(query_string: bytes) -> list[dict[str, Any]]:
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+        return [
+            {"loc": ["query", name if text.problem(name) is None else "?"], "msg": reason, "type": "value_error"}
+            for name, value in pairs
+            if (reason := text.problem(value) or text.problem(name)) is not None
+        ]
+
+    @staticmethod
+    def _body_errors(body: bytes) -> list[dict[str, Any]]:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return []  # not JSON: FastAPI's own parsing answers (422 json_invalid, or 400)
+        return [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in _bad_strings(document, ("body",))]
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # the disconnect, when it comes
+
+    return replay
+
+
+async def _send_json(send: Send, status_code: int, content: Any, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps(content).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- validation errors ------------------------------------------------------------------------------
+# Messages that would quote the input (pydantic's UUID message shows the offending character).
+_FIXED_MESSAGES = {
+    "uuid_parsing": "Input should be a valid UUID",
+    "uuid_type": "Input should be a valid UUID",
+    "json_invalid": "the body is not valid JSON",
+}
+
+
+def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
+    message = _FIXED_MESSAGES.get(error.get("type", ""), str(error.get("msg", "")))
+    if text.problem(message) is not None:
+        message = "invalid value"
+    loc = [part if not isinstance(part, str) or text.problem(part) is None else "?" for part in error.get("loc", ())]
+    return {"loc": loc, "msg": message[:300], "type": error.get("type", "value_error")}
+
+
+async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_safe_error(error) for error in exc.errors()]
+    # Which kinds of error, never which values: the input may be a person's name, or hostile.
+    log.info("request_invalid", error_types=sorted({e["type"] for e in errors}), errors=len(errors))
+    return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": errors})
+
+
+# -- failures ---------------------------------------------------------------------------------------
+def _outage_response(exc: Exception, method: str) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+    retry = [(b"retry-after", b"2")]
+    if isinstance(exc, db.NotSaved) or (method in ("GET", "HEAD") and not isinstance(exc, db.OutcomeUnknown)):
+        detail = "database unavailable; nothing was saved, try again"
+        code = "not_saved"
+    else:
+        detail = "database unavailable; the outcome is unknown: retry with the same Idempotency-Key"
+        code = "outcome_unknown"
+    return 503, {"detail": detail, "code": code}, retry
+
+
+def _traceback_without_messages(exc: BaseException) -> str:
+    """Frames and exception types of the whole chain, no messages: a message may quote input values."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"{type(current).__module__}.{type(current).__qualname__}\n{frames}")
+        current = current.__cause__ or current.__context__
+    return "caused by ".join(parts)
+
+
+class ErrorMiddleware:
+    """Outages become 503 (``db.is_outage``), anything else unhandled a 500 logged without input values."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if db.is_outage(exc):
+                status_code, content, headers = _outage_response(exc, scope["method"])
+                log.warning("database_unavailable", error=type(exc).__name__, status=status_code, code=content["code"])
+            else:
+                status_code, headers = 500, []
+                content = {"detail": "internal error", "correlation_id": current_correlation_id()}
+                log.error("unhandled_error", error=type(exc).__name__, traceback=_traceback_without_messages(exc))
+            if not started:
+                await _send_json(send, status_code, content, headers)
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 with an ``Allow`` that lists every method of the path (FastAPI has one route per method, and
+    Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:  # PARTIAL: the path matches, the method not
+            methods |= getattr(route, "methods", None) or set()
+    return JSONResponse(
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        content={"detail": "Method Not Allowed"},
+        headers={"Allow": ", ".join(sorted(methods))},
+    )
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------------
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"description": "A message, or for 422 a list of {loc, msg, type}, one per bad field."},
+        "code": {"type": "string", "description": "On 503: not_saved or outcome_unknown."},
+    },
+    "required": ["detail"],
+}
+_DESCRIPTIONS = {
+    "400": "The body could not be read.",
+    "401": "Missing, invalid or expired bearer token.",
+    "403": "The token's role may not do this.",
+    "404": "Not found in the caller's organisation.",
+    "409": "The resource's state does not allow this, or a request with this Idempotency-Key is still running.",
+    "410": "What this Idempotency-Key created or changed was erased.",
+    "412": "If-Match does not match the current version.",
+    "413": "The request body is too large.",
+    "428": "If-Match is required.",
+    "422": "Invalid input; `detail` names each bad field (never echoes its value).",
+    "503": "Database unavailable: `code` says not_saved (try again) or outcome_unknown (retry with the same "
+    "Idempotency-Key). Comes with Retry-After.",
+}
+_IDEMPOTENCY_PARAMETER = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key with the same request returns the original response "
+    "(`Idempotent-Replayed: true`). Scoped to the organisation; remembered for 24 h by default.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            codes = set()
+            if operation.get("security"):
+                codes |= {"401", "403"}
+            if "{" in path:
+                codes.add("404")
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes.add("422")
+            if method in ("post", "put", "patch", "delete"):
+                codes |= {"400", "409", "413", "422"}
+            if method == "post":
+                codes.add("410")
+                names = {p["name"].lower() for p in operation.get("parameters", [])}
+                if idempotency.HEADER.lower() not in names:
+                    operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
+            if method in ("patch", "put"):
+                codes |= {"412", "428"}
+            if path not in ("/health", "/asyncapi.json"):
+                codes.add("503")
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                if code == "422" and code in responses:
+                    continue  # FastAPI's own, with the detail's shape
+                responses.setdefault(code, {"description": _DESCRIPTIONS[code], **ref})
+
+
+def _openapi_with_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_errors(generate())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    return openapi
+
+
+# -- health -----------------------------------------------------------------------------------------
 def health_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -121,29 +442,18 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
     return router
 
 
-# Raised when PostgreSQL is away (restarting, failing over): the request was not accepted.
-DATABASE_UNAVAILABLE = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
-
-
-async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    structlog.get_logger(__name__).warning("database_unavailable", error=type(exc).__name__)
-    return JSONResponse(
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        content={"detail": "database unavailable; nothing was saved, try again"},
-        headers={"Retry-After": "2"},
-    )
-
-
-def install(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier) -> None:
+def install(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier | None = None) -> None:
+    """Everything above, on ``app``. Without ``verifier``, the one the settings name (a service without a
+    public key refuses to start: ``auth.MissingTokenKey``)."""
+    settings = runtime.settings
     app.state.runtime = runtime
-    app.state.token_verifier = verifier
+    app.state.token_verifier = verifier or verifier_from_settings(settings)
+    # Innermost first: each add_middleware wraps what is there.
+    app.add_middleware(idempotency.IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
+    app.add_middleware(RequestGuardMiddleware, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(ErrorMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
-    for error in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(error, _database_unavailable)
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
+    app.openapi = _openapi_with_errors(app)  # type: ignore[method-assign]
     app.include_router(health_router(runtime))

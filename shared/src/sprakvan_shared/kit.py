@@ -41,7 +41,6 @@ from importlib import resources
 from fastapi import APIRouter, FastAPI
 
 from . import http
-from .auth import HS256Verifier
 from .consumer import EventConsumer
 from .contracts.envelope import IntegrationEvent
 from .db import Migration, load_migrations
@@ -100,7 +99,7 @@ class Service:
             openapi_tags=list(self.tags) or None,
         )
         app.state.settings = settings
-        http.install(app, runtime, HS256Verifier(settings.jwt_secret.get_secret_value()))
+        http.install(app, runtime)  # the token verifier comes from the settings (a public key, no default)
         install_metrics(app, runtime)
         if self.error_handlers is not None:
             self.error_handlers(app)

@@ -22,6 +22,17 @@ def drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
     return event_dict
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the time of writing: structlog's cached loggers keep their file, and a
+    test that captures stderr (or a process that swaps it) must still see every line."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
 
@@ -41,7 +52,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     # Route stdlib logging (uvicorn, faststream, asyncpg) through the same renderer.

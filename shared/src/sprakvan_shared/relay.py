@@ -53,6 +53,7 @@ from .contracts.subjects import (
     redrive_subject,
     stream_of_subject,
 )
+from .db import is_outage
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
@@ -176,8 +177,11 @@ class OutboxRelay:
             except (*_DATABASE_ERRORS, PublishFailed, LostLeadership) as exc:
                 log.warning("outbox_relay_retrying", error=type(exc).__name__, detail=str(exc)[:200])
                 await self._back_off()
-            except Exception:  # a bug must not stop the relay for good: events would pile up unseen
-                log.exception("outbox_relay_failed")
+            except Exception as exc:  # a bug must not stop the relay for good: events would pile up unseen
+                if is_outage(exc):  # asyncpg's "cannot switch to state" (asyncpg#1069), a full pool: no bug
+                    log.warning("outbox_relay_retrying", error=type(exc).__name__, detail=str(exc)[:200])
+                else:
+                    log.exception("outbox_relay_failed")
                 await self._back_off()
 
     async def drain(self) -> int:

@@ -115,7 +115,14 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         self._stopping.clear()
-        self._pool = await create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        self._pool = await create_pool(
+            s.database_url,
+            min_size=s.db_pool_min,
+            max_size=s.db_pool_max,
+            command_timeout=s.db_command_timeout,
+            acquire_timeout=s.db_acquire_timeout,
+            lock_timeout=s.db_lock_timeout,
+        )
         async with self._pool.acquire() as conn:
             await migrate(conn, [*shared_migrations(), *self.migrations])
         self._tasks.append(asyncio.create_task(self._connect_and_run(), name=f"{self.name}-messaging"))

@@ -3,7 +3,8 @@ env prefix for its own knobs (``INTAKE_PORT``...).
 
 The connection settings are deployment-wide names without a prefix, because that is how compose and
 ``sprakvan serve`` hand them to each service process: ``DATABASE_URL`` (the service's own database),
-``NATS_URL``, ``JWT_SECRET``, ``LOG_LEVEL``.
+``NATS_URL``, ``JWT_PUBLIC_KEY`` (or ``JWT_PUBLIC_KEY_FILE`` / ``JWT_JWKS_URL``), ``JWT_ISSUER``,
+``JWT_AUDIENCE``, ``LOG_LEVEL``. There is no default token key: see ``auth.verifier_from_settings``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .contracts.subjects import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, Namespace
 
-DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
 
 
 class ServiceSettings(BaseSettings):
@@ -38,10 +41,22 @@ class ServiceSettings(BaseSettings):
     nats_stream_replicas: int = Field(
         1, ge=1, le=5, validation_alias=AliasChoices("NATS_STREAM_REPLICAS", "nats_stream_replicas")
     )
-    jwt_secret: SecretStr = Field(
-        SecretStr(DEV_JWT_SECRET),
-        validation_alias=AliasChoices("JWT_SECRET", "jwt_secret"),
-        description="HS256 secret for bearer tokens. The default is for development only.",
+    # Bearer tokens: services verify only, with a public key (no default, on purpose).
+    jwt_public_key: str | None = Field(None, validation_alias=_env("JWT_PUBLIC_KEY"), description="PEM public key.")
+    jwt_public_key_file: str | None = Field(None, validation_alias=_env("JWT_PUBLIC_KEY_FILE"))
+    jwt_jwks_url: str | None = Field(
+        None, validation_alias=_env("JWT_JWKS_URL"), description="An OIDC provider's JWKS endpoint."
+    )
+    jwt_issuer: str = Field("sprakvan", validation_alias=_env("JWT_ISSUER"), description="Required `iss`.")
+    jwt_audience: str = Field("sprakvan", validation_alias=_env("JWT_AUDIENCE"), description="Required `aud`.")
+    jwt_max_lifetime_seconds: int = Field(
+        3600, ge=60, validation_alias=_env("JWT_MAX_LIFETIME_SECONDS"), description="Longest accepted exp - iat."
+    )
+    log_pseudonym_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("LOG_PSEUDONYM_KEY"),
+        description="HMAC key for the token subject's pseudonym in logs; set the same in every service to "
+        "correlate, else random per process.",
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
     log_json: bool = Field(True, validation_alias=AliasChoices("LOG_JSON", "log_json"))
@@ -50,6 +65,13 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, validation_alias=AliasChoices("PORT", "port"))
     db_pool_min: int = 2
     db_pool_max: int = 10
+    db_command_timeout: float = Field(10.0, gt=0, description="Seconds any statement may run (client side).")
+    db_acquire_timeout: float = Field(5.0, gt=0, description="Seconds a request waits for a free connection.")
+    db_lock_timeout: float = Field(3.0, gt=0, description="Seconds a statement waits for a lock (server side).")
+
+    # HTTP
+    http_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    idempotency_ttl_hours: float = Field(24.0, gt=0, description="How long an Idempotency-Key is remembered.")
 
     # Outbox relay
     relay_batch_size: int = Field(500, ge=1, le=5000)

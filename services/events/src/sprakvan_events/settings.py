@@ -8,7 +8,7 @@ from sprakvan_shared.settings import ServiceSettings
 
 class EventsSettings(ServiceSettings):
     """The events service's settings. Its own knobs take the ``EVENTS_`` prefix; the connection settings
-    are the unprefixed ``DATABASE_URL`` / ``NATS_URL`` / ``JWT_SECRET`` of ``ServiceSettings``."""
+    are the unprefixed ``DATABASE_URL`` / ``NATS_URL`` / ``JWT_PUBLIC_KEY`` of ``ServiceSettings``."""
 
     model_config = SettingsConfigDict(env_prefix="EVENTS_", extra="ignore", populate_by_name=True)
 

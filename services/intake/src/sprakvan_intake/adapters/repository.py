@@ -136,10 +136,10 @@ class ParticipantRepository:
         return [Interview(**dict(row)) for row in rows]
 
     async def forget(self, p: Participant) -> None:
-        """Erasure beyond the participant row: interview notes, idempotency keys, and the already
-        published outbox rows that described the participant (unpublished ones must still go out)."""
+        """Erasure beyond the participant row: interview notes and the already published outbox rows that
+        described the participant (unpublished ones must still go out). Idempotency-Key records are
+        the shared mechanism's (``idempotency.forget_resource``)."""
         await self._conn.execute("DELETE FROM interviews WHERE participant_id = $1", p.id)
-        await self._conn.execute("DELETE FROM idempotency_keys WHERE participant_id = $1", p.id)
         await self._conn.execute("DELETE FROM outbox WHERE aggregate_id = $1 AND published_at IS NOT NULL", str(p.id))
 
     async def erasure_statistics(self, organisation_id: str, year: int) -> tuple[list[dict[str, Any]], int]:
@@ -199,26 +199,3 @@ class ParticipantRepository:
             *args,
         )
         return [_from_row(row) for row in rows]
-
-    # -- idempotency keys ----------------------------------------------------------------------
-    async def find_idempotent(self, organisation_id: str, key: str) -> tuple[str, uuid.UUID] | None:
-        row = await self._conn.fetchrow(
-            "SELECT request_hash, participant_id FROM idempotency_keys WHERE organisation_id = $1 AND key = $2",
-            organisation_id,
-            key,
-        )
-        return (row["request_hash"], row["participant_id"]) if row else None
-
-    async def remember_idempotent(
-        self, organisation_id: str, key: str, request_hash: str, participant_id: uuid.UUID
-    ) -> bool:
-        """False when a concurrent request with the same key got there first."""
-        status = await self._conn.execute(
-            """INSERT INTO idempotency_keys (organisation_id, key, request_hash, participant_id)
-               VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-            organisation_id,
-            key,
-            request_hash,
-            participant_id,
-        )
-        return status == "INSERT 0 1"

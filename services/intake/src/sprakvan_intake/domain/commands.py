@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sprakvan_shared.contracts.intake import ParticipantRole, WithdrawalReason
+from sprakvan_shared.text import Day, line, text
 
 from .model import ParticipantDetails
 
@@ -26,11 +26,9 @@ class UpdateParticipant(BaseModel):
 class RecordInterview(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    held_on: date
-    coordinator: str | None = Field(
-        None, min_length=1, max_length=200, description="Who held it; defaults to the caller."
-    )
-    notes: str = Field("", max_length=4000, description="Stays in intake; never published.")
+    held_on: Day
+    coordinator: line(200) | None = Field(None, description="Who held it; defaults to the caller.")
+    notes: text(4000) = Field("", description="Stays in intake; never published.")
 
 
 class WithdrawParticipant(BaseModel):

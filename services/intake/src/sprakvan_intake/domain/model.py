@@ -24,13 +24,16 @@ from sprakvan_shared.contracts.intake import (
     SwedishLevel,
     WithdrawalReason,
 )
+from sprakvan_shared.text import Day, Name, Timestamp, line, text
 
 from .languages import LANGUAGE_CODES
 
 OLDEST_BIRTH_YEAR = 1900
 MAX_CAPACITY = 3
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{5,19}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
 
 
 class FieldError(NamedTuple):
@@ -53,7 +56,7 @@ class Consent(BaseModel):
 
     data_processing: bool = Field(description="Consent to processing personal data (GDPR). Required.")
     photo: bool = Field(False, description="Consent to a photo that helps coordinators remember people.")
-    given_at: datetime
+    given_at: Timestamp
 
 
 class ParticipantDetails(BaseModel):
@@ -61,10 +64,10 @@ class ParticipantDetails(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=20)
+    first_name: Name
+    last_name: Name
+    email: line(254) | None = None
+    phone: line(20) | None = None
     programme: Code = Field(description="The programme signed up for (a code of the organisation's configuration).")
     gender: Gender
     birth_year: int
@@ -132,9 +135,9 @@ class Interview(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    held_on: date
-    coordinator: str = Field(min_length=1, max_length=200)
-    notes: str = Field("", max_length=4000)
+    held_on: Day
+    coordinator: line(200)
+    notes: text(4000) = ""
 
 
 class Participant(BaseModel):

@@ -71,7 +71,7 @@ def _precondition(value: str | None) -> handlers.Precondition:
     return int(match[1])
 
 
-@router.get("", response_model=ConfigurationOut)
+@router.get("", response_model=ConfigurationOut, responses={404: {"description": "No configuration yet."}})
 async def get_configuration(request: Request, principal: http.Reader) -> Response:
     """Every code a registration of this organisation may use, with its labels."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -11,41 +12,76 @@ from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, R
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from sprakvan_shared import http
+from sprakvan_shared import http, idempotency
 from sprakvan_shared.contracts.intake import ParticipantRole
 from sprakvan_shared.http import Reader, Writer
+from sprakvan_shared.text import Day, line
 
 from ..adapters.repository import ParticipantFilter
-from ..domain.commands import RecordInterview, RegisterParticipant, WithdrawParticipant
-from ..domain.model import InvalidParticipant, InvalidTransition, ParticipantStatus
+from ..domain.commands import RecordInterview, WithdrawParticipant
+from ..domain.model import InvalidParticipant, InvalidTransition, Participant, ParticipantStatus
 from ..service_layer import handlers
 from ..settings import IntakeSettings
-from .schemas import InterviewOut, ParticipantOut, ParticipantPage, ParticipantPatch
+from .schemas import InterviewOut, ParticipantOut, ParticipantPage, ParticipantPatch, RegistrationRequest
 
 router = APIRouter(prefix="/participants", tags=["participants"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+# Handled for every POST by the shared mechanism (sprakvan_shared.idempotency); declared here for the docs.
+IdempotencyKey = Annotated[
+    str | None, Header(alias=idempotency.HEADER, min_length=1, max_length=200, pattern=r"^[!-~]+$")
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=40,
+        pattern=r'^(\*|(W/)?"?[0-9]{1,9}"?)$',
+        description='Required: the version you read, as its ETag (`"3"`); `*` for any. A stale one gets 412, none 428.',
+    ),
+]
+_IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
 
 
 def _pool(request: Request):  # noqa: ANN202 - asyncpg.Pool
     return request.app.state.runtime.pool
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ParticipantOut)
+def _etag(participant: Participant) -> dict[str, str]:
+    return {"ETag": f'"{participant.version}"'}
+
+
+def _link(path: str, method: str, **extra: str) -> dict[str, object]:
+    ref = "#/paths/" + path.replace("/", "~1") + "/" + method
+    return {"operationRef": ref, "parameters": {"participant_id": "$response.body#/id", **extra}}
+
+
+# OpenAPI links: what a client (or the schema fuzzer's stateful phase) can do with a new participant.
+_ONE = "/participants/{participant_id}"
+_REGISTERED_LINKS = {
+    "GetParticipant": _link(_ONE, "get"),
+    "UpdateParticipant": _link(_ONE, "patch", **{"header.If-Match": "$response.header.ETag"}),
+    "RecordInterview": _link(f"{_ONE}/interviews", "post"),
+    "WithdrawParticipant": _link(f"{_ONE}/withdraw", "post"),
+    "EraseParticipant": _link(_ONE, "delete"),
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ParticipantOut,
+    responses={201: {"description": "Registered.", "links": _REGISTERED_LINKS}},
+)
 async def register(
-    command: RegisterParticipant,
+    command: RegistrationRequest,
     request: Request,
     principal: Writer,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Register a newcomer or an established resident. A retry with the same ``Idempotency-Key``
-    returns the participant created the first time."""
-    registration = await handlers.register_participant(
-        _pool(request), principal, command, idempotency_key=idempotency_key
-    )
-    headers = {"Location": f"/participants/{registration.participant.id}"}
-    if registration.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return _json(ParticipantOut.of(registration.participant), status.HTTP_201_CREATED, headers)
+    returns the original response (``Idempotent-Replayed: true``)."""
+    participant = await handlers.register_participant(_pool(request), principal, command)
+    headers = {"Location": f"/participants/{participant.id}", **_etag(participant)}
+    return _json(ParticipantOut.of(participant), status.HTTP_201_CREATED, headers)
 
 
 @router.get("", response_model=ParticipantPage)
@@ -54,10 +90,10 @@ async def list_participants(
     principal: Reader,
     role: ParticipantRole | None = None,
     status_: Annotated[ParticipantStatus | None, Query(alias="status")] = None,
-    district: str | None = None,
-    registered_from: Annotated[date | None, Query(description="First day, inclusive.")] = None,
-    registered_to: Annotated[date | None, Query(description="Last day, inclusive.")] = None,
-    cursor: str | None = None,
+    district: Annotated[line(80) | None, Query()] = None,
+    registered_from: Annotated[Day | None, Query(description="First day, inclusive.")] = None,
+    registered_to: Annotated[Day | None, Query(description="Last day, inclusive.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
     settings: IntakeSettings = request.app.state.settings
@@ -85,15 +121,19 @@ async def list_participants(
 @router.get("/{participant_id}", response_model=ParticipantOut)
 async def get_participant(participant_id: uuid.UUID, request: Request, principal: Reader) -> Response:
     participant, interviews = await handlers.get_participant(_pool(request), principal, participant_id)
-    return _json(ParticipantOut.of(participant, interviews))
+    return _json(ParticipantOut.of(participant, interviews), headers=_etag(participant))
 
 
 @router.patch("/{participant_id}", response_model=ParticipantOut)
 async def update_participant(
-    participant_id: uuid.UUID, patch: ParticipantPatch, request: Request, principal: Writer
+    participant_id: uuid.UUID, patch: ParticipantPatch, request: Request, principal: Writer, if_match: IfMatch = None
 ) -> Response:
-    participant = await handlers.update_participant(_pool(request), principal, participant_id, patch.changes())
-    return _json(ParticipantOut.of(participant))
+    """Change some fields. ``If-Match`` carries the version you read (its ETag); if someone changed the
+    participant since, the answer is 412 with the current ETag, and nothing changes."""
+    participant = await handlers.update_participant(
+        _pool(request), principal, participant_id, patch.changes(), expected_version=_expected_version(if_match)
+    )
+    return _json(ParticipantOut.of(participant), headers=_etag(participant))
 
 
 @router.post("/{participant_id}/interviews", status_code=status.HTTP_201_CREATED, response_model=InterviewOut)
@@ -110,7 +150,7 @@ async def withdraw(
     participant_id: uuid.UUID, command: WithdrawParticipant, request: Request, principal: Writer
 ) -> Response:
     participant = await handlers.withdraw_participant(_pool(request), principal, participant_id, command)
-    return _json(ParticipantOut.of(participant))
+    return _json(ParticipantOut.of(participant), headers=_etag(participant))
 
 
 @router.delete("/{participant_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -126,6 +166,17 @@ def _json(body: BaseModel, status_code: int = status.HTTP_200_OK, headers: dict[
     """Serialise once, here: a returned Response skips FastAPI's second validation of the response
     model, which the route still declares for the OpenAPI document."""
     return Response(body.model_dump_json(), status_code, headers=headers, media_type="application/json")
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        raise handlers.PreconditionRequired
+    if if_match.strip() == "*":
+        return None
+    match = _IF_MATCH.match(if_match.strip())
+    if match is None:  # matches no ETag we ever send
+        raise handlers.VersionMismatch(current=-1)
+    return int(match[1])
 
 
 def _unprocessable(loc: tuple[str, ...], msg: str) -> HTTPException:
@@ -150,8 +201,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
 
-    @app.exception_handler(handlers.IdempotencyKeyReused)
-    async def key_reused(_: Request, __: handlers.IdempotencyKeyReused) -> JSONResponse:
-        return http.unprocessable(
-            [(("header", "Idempotency-Key"), "this key was already used for a different request")]
+    @app.exception_handler(handlers.PreconditionRequired)
+    async def unconditional(_: Request, __: handlers.PreconditionRequired) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_428_PRECONDITION_REQUIRED,
+            content={
+                "detail": "send If-Match with the version you read (its ETag), or * to overwrite whatever is there"
+            },
+        )
+
+    @app.exception_handler(handlers.VersionMismatch)
+    async def stale(_: Request, exc: handlers.VersionMismatch) -> JSONResponse:
+        headers = {"ETag": f'"{exc.current}"'} if exc.current >= 0 else None
+        return JSONResponse(
+            status_code=status.HTTP_412_PRECONDITION_FAILED,
+            content={"detail": "If-Match does not match the current version; read the participant again"},
+            headers=headers,
         )

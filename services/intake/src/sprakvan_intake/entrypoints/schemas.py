@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,8 +18,53 @@ from sprakvan_shared.contracts.intake import (
     SwedishLevel,
     WithdrawalReason,
 )
+from sprakvan_shared.text import Name, line
 
-from ..domain.model import Consent, Interview, Participant, ParticipantDetails, ParticipantStatus
+from ..domain.commands import RegisterParticipant
+from ..domain.model import (
+    EMAIL_PATTERN,
+    MAX_CAPACITY,
+    OLDEST_BIRTH_YEAR,
+    PHONE_PATTERN,
+    Consent,
+    Interview,
+    Participant,
+    ParticipantDetails,
+    ParticipantStatus,
+)
+
+
+def _registration_rules(schema: dict[str, Any]) -> None:
+    """The domain rules a JSON Schema can express, for clients generated from the OpenAPI document (the
+    domain checks them all the same): email or phone; consent given; birth year bounds; a newcomer has a
+    Swedish level and no capacity, an established resident a capacity of 1-3."""
+    properties = schema["properties"]
+    properties["birth_year"].update(minimum=OLDEST_BIRTH_YEAR, maximum=date.today().year)
+    properties["email"]["anyOf"][0]["pattern"] = EMAIL_PATTERN
+    properties["phone"]["anyOf"][0]["pattern"] = PHONE_PATTERN
+    schema["anyOf"] = [
+        {"required": ["email"], "properties": {"email": {"type": "string"}}},
+        {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+    ]
+    properties["consent"] = {
+        "allOf": [properties["consent"]],
+        "properties": {"data_processing": {"const": True}},
+    }
+    schema["if"] = {"properties": {"role": {"const": "newcomer"}}, "required": ["role"]}
+    schema["then"] = {
+        "required": ["swedish_level"],
+        "properties": {"capacity": {"type": "null"}, "swedish_level": {"type": "string"}},
+    }
+    schema["else"] = {
+        "required": ["capacity"],
+        "properties": {"capacity": {"type": "integer", "minimum": 1, "maximum": MAX_CAPACITY}},
+    }
+
+
+class RegistrationRequest(RegisterParticipant):
+    """``RegisterParticipant`` as the API documents it."""
+
+    model_config = ConfigDict(json_schema_extra=_registration_rules)
 
 
 class ParticipantPatch(BaseModel):
@@ -26,10 +72,10 @@ class ParticipantPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    first_name: str | None = Field(None, min_length=1, max_length=100)
-    last_name: str | None = Field(None, min_length=1, max_length=100)
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=20)
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: line(254) | None = None
+    phone: line(20) | None = None
     gender: Gender | None = None
     birth_year: int | None = None
     programme: Code | None = None

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -16,7 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import structlog
 
-from sprakvan_shared import outbox
+from sprakvan_shared import db, idempotency, outbox, text
 from sprakvan_shared.auth import Principal
 from sprakvan_shared.contracts.intake import AnonymousParticipantRecord
 
@@ -44,41 +42,30 @@ class ParticipantNotFound(Exception):
     pass
 
 
-class IdempotencyKeyReused(Exception):
-    """The same Idempotency-Key came with a different request."""
+class PreconditionRequired(Exception):
+    """A change without ``If-Match``: it could silently overwrite someone else's."""
 
 
-@dataclass(frozen=True)
-class Registration:
-    participant: Participant
-    replayed: bool
+class VersionMismatch(Exception):
+    """``If-Match`` named another version than the current one: someone else changed the participant."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the participant is at version {current}")
+        self.current = current
 
 
 @asynccontextmanager
 async def _unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[tuple[asyncpg.Connection, ParticipantRepository]]:
-    async with pool.acquire() as conn, conn.transaction():
+    # db.transaction: honest outage errors, and the request's Idempotency-Key recorded in the same commit.
+    async with db.transaction(pool) as conn:
         yield conn, ParticipantRepository(conn)
 
 
-def request_hash(command: RegisterParticipant) -> str:
-    return hashlib.sha256(command.model_dump_json().encode()).hexdigest()
-
-
-class _ConcurrentDuplicate(Exception):
-    """Another request with the same Idempotency-Key committed first."""
-
-
 async def register_participant(
-    pool: asyncpg.Pool,
-    principal: Principal,
-    command: RegisterParticipant,
-    *,
-    idempotency_key: str | None = None,
-    clock: Clock = utcnow,
-) -> Registration:
-    fingerprint = request_hash(command) if idempotency_key else ""
-    if idempotency_key and (replay := await _replay(pool, principal, idempotency_key, fingerprint)):
-        return replay
+    pool: asyncpg.Pool, principal: Principal, command: RegisterParticipant, *, clock: Clock = utcnow
+) -> Participant:
+    """A retry with the same Idempotency-Key never gets here: the shared mechanism replays the first
+    response (``sprakvan_shared.idempotency``)."""
     # The command is a validated ParticipantDetails plus the role: no need to validate it again.
     details = ParticipantDetails.model_construct(
         **{name: getattr(command, name) for name in ParticipantDetails.model_fields}
@@ -91,23 +78,15 @@ async def register_participant(
         ),
     )
     registered = events.registered(participant)
-    if idempotency_key:
-        try:
-            async with _unit_of_work(pool) as (_, repo):
-                await repo.add_announced(participant, registered)
-                if not await repo.remember_idempotent(
-                    principal.organisation_id, idempotency_key, fingerprint, participant.id
-                ):
-                    raise _ConcurrentDuplicate  # rolls this registration back: nothing written
-        except _ConcurrentDuplicate:
-            replay = await _replay(pool, principal, idempotency_key, fingerprint)
-            assert replay is not None
-            return replay
+    if idempotency.active():
+        idempotency.bind_resource(participant.id)
+        async with _unit_of_work(pool) as (_, repo):
+            await repo.add_announced(participant, registered)
     else:  # one atomic statement, no transaction block: the hot path
-        async with pool.acquire() as conn:
+        async with db.single_statement(pool) as conn:
             await ParticipantRepository(conn).add_announced(participant, registered)
     log.info("participant_registered", participant_id=str(participant.id), role=participant.role.value)
-    return Registration(participant, replayed=False)
+    return participant
 
 
 def _also_failing(code_errors: list[FieldError], apply: Callable[[], _T]) -> _T:
@@ -119,20 +98,6 @@ def _also_failing(code_errors: list[FieldError], apply: Callable[[], _T]) -> _T:
     if code_errors:
         raise InvalidParticipant(code_errors)
     return result
-
-
-async def _replay(pool: asyncpg.Pool, principal: Principal, key: str, fingerprint: str) -> Registration | None:
-    async with pool.acquire() as conn:
-        repo = ParticipantRepository(conn)
-        found = await repo.find_idempotent(principal.organisation_id, key)
-        if found is None:
-            return None
-        stored_hash, participant_id = found
-        if stored_hash != fingerprint:
-            raise IdempotencyKeyReused(key)
-        participant = await repo.get(principal.organisation_id, participant_id)
-        assert participant is not None  # the key is deleted with the participant's data
-        return Registration(participant, replayed=True)
 
 
 async def get_participant(
@@ -159,10 +124,15 @@ async def update_participant(
     participant_id: uuid.UUID,
     changes: dict[str, object],
     *,
+    expected_version: int | None,
     clock: Clock = utcnow,
 ) -> Participant:
+    """``expected_version`` (from If-Match; None for ``*``) must be the current one: two coordinators
+    editing at once do not silently overwrite each other."""
     async with _unit_of_work(pool) as (conn, repo):
         participant = await _load_for_change(repo, principal, participant_id)
+        if expected_version is not None and participant.version != expected_version:
+            raise VersionMismatch(participant.version)
         code_errors = unknown_codes(await configuration_of(conn, principal.organisation_id), changes)
         if _also_failing(code_errors, lambda: participant.update(changes, clock())):
             await repo.save(participant)
@@ -183,6 +153,7 @@ async def record_interview(
     interview = Interview(
         held_on=command.held_on, coordinator=command.coordinator or principal.subject, notes=command.notes
     )
+    idempotency.bind_resource(participant_id)
     async with _unit_of_work(pool) as (conn, repo):
         participant = await _load_for_change(repo, principal, participant_id)
         participant.record_interview(interview, now)
@@ -201,6 +172,7 @@ async def withdraw_participant(
     *,
     clock: Clock = utcnow,
 ) -> Participant:
+    idempotency.bind_resource(participant_id)
     async with _unit_of_work(pool) as (conn, repo):
         participant = await _load_for_change(repo, principal, participant_id)
         participant.withdraw(command.reason, clock())
@@ -220,6 +192,7 @@ async def erase_participant(
 ) -> None:
     """Forget the person; keep an anonymous record for the statistics (``ErasureStatisticsRecorded``)."""
     now = clock()
+    idempotency.bind_resource(participant_id)
     async with _unit_of_work(pool) as (conn, repo):
         participant = await _load_for_change(repo, principal, participant_id)
         record = events.anonymous_record(participant, now, zone)
@@ -236,6 +209,8 @@ async def erase_participant(
             [AnonymousParticipantRecord.model_validate(r) for r in records],
             version + 1,
         )
+        # Its Idempotency-Keys answer 410 from now on; their stored responses (names, contacts) go.
+        await idempotency.forget_resource(conn, principal.organisation_id, participant.id)
         await outbox.enqueue(conn, events.erased(participant), statistics)
     log.info("participant_erased", participant_id=str(participant_id))
 
@@ -250,8 +225,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """Raises ValueError on a cursor this service did not make."""
     try:
         registered_at, participant_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(registered_at), uuid.UUID(participant_id)
-    except (ValueError, TypeError) as exc:
+        after = datetime.fromisoformat(registered_at)
+        # A crafted cursor (year 1, no time zone) must not reach PostgreSQL: out of its range, a 500.
+        if after.tzinfo is None or not text.EARLIEST <= after.date() <= text.LATEST:
+            raise ValueError("out of range")
+        return after, uuid.UUID(participant_id)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise ValueError("invalid cursor") from exc
 
 

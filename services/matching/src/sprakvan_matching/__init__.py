@@ -1,0 +1,1 @@
+"""Språkvän matching: optimal, explainable pair proposals and the life of a pair."""

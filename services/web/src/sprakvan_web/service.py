@@ -1,0 +1,42 @@
+"""The web front, as the kit and the ``sprakvan`` CLI see it (entry point ``sprakvan.services``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import asyncpg
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from sprakvan_shared.consumer import EventConsumer
+from sprakvan_shared.contracts.intake import INTAKE_STREAM, ParticipantErased
+from sprakvan_shared.kit import Service
+
+from .entrypoints import admin, login, pages, signup
+from .entrypoints.context import Web
+from .settings import WebSettings
+
+consumer = EventConsumer("web", INTAKE_STREAM)
+
+
+@consumer.on(ParticipantErased)
+async def on_erased(conn: asyncpg.Connection, event: ParticipantErased) -> None:
+    """The consent record and contact language go with the person."""
+    await conn.execute("DELETE FROM signups WHERE participant_id = $1", event.payload.participant_id)
+
+
+def install(app: FastAPI) -> None:
+    app.state.web = Web.from_settings(app.state.settings)
+    static = resources.files("sprakvan_web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+
+SERVICE = Service(
+    name="web",
+    default_port=8000,
+    description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
+    settings=WebSettings,
+    routers=(pages.router, login.router, signup.router, admin.router),
+    consumers=(consumer,),
+    error_handlers=install,
+)

@@ -1,0 +1,60 @@
+from datetime import timedelta
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from sprakvan_shared.auth import DEFAULT_AUDIENCE
+from sprakvan_shared.settings import ServiceSettings
+
+
+class WebSettings(ServiceSettings):
+    """The web front's settings: its own knobs take the ``WEB_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="WEB_", extra="ignore", populate_by_name=True)
+
+    intake_url: str = Field(
+        "http://127.0.0.1:8001",
+        validation_alias=AliasChoices("WEB_INTAKE_URL", "INTAKE_URL", "intake_url"),
+        description="Intake's HTTP API (`sprakvan up` sets INTAKE_URL).",
+    )
+    # The audience intake verifies (its JWT_AUDIENCE): the deployment-wide default, or "intake" where each
+    # service is given its own name as audience.
+    intake_audience: str = Field(DEFAULT_AUDIENCE, description="`aud` of the tokens for intake.")
+    # The token issuer: a PEM private key (Ed25519 or RSA); no default.
+    signing_key: SecretStr | None = Field(None, description="PEM private key the web service signs tokens with.")
+    signing_key_file: str | None = Field(None, description="File holding that key.")
+    token_issuer: str = Field("sprakvan", description="`iss` of the tokens it signs.")
+    token_ttl_seconds: int = Field(300, ge=30, le=3600, description="Lifetime of each token it signs.")
+    # Sessions and forms.
+    session_hours: float = Field(8.0, gt=0)
+    cookie_secure: bool = Field(False, description="Send cookies over HTTPS only (set true behind TLS).")
+    form_secret: SecretStr | None = Field(
+        None, description="Signs the forms' time tokens; the same on every replica (random per process if unset)."
+    )
+    form_min_seconds: float = Field(3.0, ge=0, description="A sign-up posted sooner than this is a script.")
+    form_max_age_minutes: float = Field(120.0, gt=0, description="A form older than this is served again.")
+    rate_limit_posts: int = Field(60, ge=1, description="Sign-ups per address and window (a whole SFI class).")
+    rate_limit_window_minutes: float = Field(60.0, gt=0)
+    trust_forwarded_for: bool = Field(False, description="Take the client address from X-Forwarded-For.")
+    # The accessibility statement (Digg's required sections), filled from configuration.
+    operator_name: str = Field("Språkvän demo", description="Who runs this site (the statement names them).")
+    accessibility_contact: str = Field("tillganglighet@example.org", description="Where to report barriers.")
+    statement_assessed_on: str = Field("2026-12-01", description="When the site was last assessed (ISO date).")
+
+    # The first admin of an organisation, created when it has no user yet (`sprakvan up` sets these).
+    bootstrap_admin_org: str | None = None
+    bootstrap_admin_user: str | None = None
+    bootstrap_admin_password: SecretStr | None = None
+
+    # OpenID Connect login, off unless an issuer is set. Its users belong to one organisation and start
+    # with `oidc_default_role` until an admin changes it; the local admin stays as break-glass.
+    oidc_issuer: str | None = Field(None, description="The provider's issuer URL (discovery under it).")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_uri: str | None = Field(None, description="This site's /login/oidc/callback, as registered.")
+    oidc_organisation: str | None = Field(None, description="The organisation the provider's users belong to.")
+    oidc_default_role: str = Field("viewer", pattern="^(admin|coordinator|viewer)$")
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(hours=self.session_hours)

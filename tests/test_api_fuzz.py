@@ -1,0 +1,7 @@
+"""Every service's OpenAPI document fuzzed with schemathesis (all checks): one line per service."""
+
+from __future__ import annotations
+
+from .fuzz import schema_fuzz_test
+
+test_intake_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_intake.service:SERVICE")
