@@ -3,8 +3,8 @@ events consumed by the running reporting service over real NATS, the partnership
 reporting's API. Checked again after one counted participant is erased, and after a replay that must
 give the same JSON byte for byte.
 
-Matching is not on main yet: its pairs are published on the matching stream as matching's stand-in
-contract on its branch describes them (``upstream/matching_copy.py``). Intake dates a registration when it is
+Pairs are published on the matching stream in matching's contract (the matching service reached main
+after this test was written; forming 71 pairs through its API is the next step). Intake dates a registration when it is
 made, so the period is this year rather than Jan-Oct 2019 (``test_reporting_seed_2019`` replays that
 period through the streams).
 """
