@@ -44,6 +44,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 
 FROM base AS runtime
+# WeasyPrint (reporting's PDF) renders with Pango; Noto covers Arabic and Ethiopic, DejaVu the rest.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-noto-core \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 sprakvan \
  && useradd --system --uid 10001 --gid sprakvan --create-home --home-dir /home/sprakvan sprakvan
 # Owned by root: the service user can run the code but not change it.

@@ -340,3 +340,36 @@ def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path, start_up:
     children += up.descendants()
     assert up.stop(signal.SIGTERM) == 0, up.output()
     assert gone(children) == []
+
+
+def test_replay_refuses_a_service_without_read_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "intake"]) == 1
+    assert "intake has no read models to rebuild" in capsys.readouterr().err
+
+
+async def test_replay_rebuilds_reporting_from_the_streams(database_url: str, nats_url: str, ns) -> None:  # noqa: ANN001
+    import asyncpg
+
+    from sprakvan_reporting.service import SERVICE as REPORTING
+    from sprakvan_shared.db import migrate, shared_migrations
+
+    from .kit import PUBLIC_KEY
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "NATS_URL": nats_url,
+        "NATS_NAMESPACE": ns.root,
+        "JWT_PUBLIC_KEY": PUBLIC_KEY,
+    }
+    conn = await asyncpg.connect(database_url)  # the read models exist once the service has migrated
+    try:
+        await migrate(conn, [*shared_migrations(), *REPORTING.migrations()])
+    finally:
+        await conn.close()
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sprakvan_cli.main", "replay", "reporting", env=env, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await asyncio.wait_for(done.communicate(), timeout=120)
+    assert done.returncode == 0, output
+    assert output.decode().startswith("replayed 0 events")

@@ -216,3 +216,5 @@ def test_dockerfile_essentials() -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0"), "must not run as root"
     assert "uv sync" in dockerfile and "--frozen" in dockerfile
     assert not re.search(r"COPY\s+--from=\S*[./]", dockerfile), "copy from build stages only"
+    runtime = dockerfile.split("AS runtime", 1)[1]
+    assert "libpango-1.0-0" in runtime and "libpangoft2-1.0-0" in runtime, "WeasyPrint needs Pango at run time"

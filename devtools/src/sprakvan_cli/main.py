@@ -879,8 +879,10 @@ def build_parser() -> argparse.ArgumentParser:
     deadletters.add_commands(commands)
 
     from .migrate import add_migrate_command  # stdlib only at import
+    from .replay import add_replay_command
 
     add_migrate_command(commands)
+    add_replay_command(commands)
     return parser
 
 

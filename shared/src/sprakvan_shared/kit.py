@@ -34,7 +34,7 @@ Tests start any service with the ``start_service`` fixture (``tests/kit.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -59,6 +59,8 @@ class Service:
     publishes: Sequence[type[IntegrationEvent]] = ()
     consumers: Sequence[EventConsumer] = ()
     error_handlers: Callable[[FastAPI], None] | None = None
+    # ``sprakvan replay <name>``: drop the service's read models and rebuild them from the streams.
+    replay: Callable[[ServiceSettings], Awaitable[object]] | None = None
     # The package whose ``migrations/`` directory holds the service's SQL; ``sprakvan_<name>`` by default.
     package: str = ""
     tags: Sequence[dict[str, str]] = field(default_factory=tuple)

@@ -13,7 +13,7 @@ import sys
 
 from sprakvan_shared.logging import configure_logging
 
-from .service_layer.replay import replay_from_streams
+from .service import SERVICE
 from .settings import ReportingSettings
 
 
@@ -23,8 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     settings = ReportingSettings()
     configure_logging("reporting", settings.log_level, settings.log_json)
-    result = asyncio.run(replay_from_streams(settings))
-    print(f"replayed {result.events} events ({result.skipped} skipped) in {result.seconds:.1f} s")
+    print(asyncio.run(SERVICE.replay(settings)))
     return 0
 
 

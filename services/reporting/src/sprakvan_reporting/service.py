@@ -61,6 +61,14 @@ async def run_in_thread(function: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(functools.partial(function, *args))
 
 
+async def _replay(settings: ServiceSettings) -> object:
+    from .service_layer.replay import replay_from_streams
+
+    assert isinstance(settings, ReportingSettings)
+    result = await replay_from_streams(settings)
+    return f"replayed {result.events} events ({result.skipped} skipped) in {result.seconds:.1f} s"
+
+
 class ReportingService(Service):
     """The kit's service plus the PDF worker process, started and stopped with it."""
 
@@ -92,4 +100,5 @@ SERVICE = ReportingService(
     routers=(reviews, partnerships),
     consumers=CONSUMERS,
     error_handlers=install_error_handlers,
+    replay=_replay,
 )
