@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -142,7 +143,12 @@ class ReviewWatch:
 
     async def count(self) -> int:
         sent = perf()
-        status, body = await self.conn.request(self.request)
+        try:
+            status, body = await self.conn.request(self.request)
+        except (asyncio.IncompleteReadError, ConnectionError):  # uvicorn closed the idle keep-alive: reconnect
+            await self.conn.close()
+            sent = perf()
+            status, body = await self.conn.request(self.request)
         assert status == 200, (status, body[:300])
         self.review_s.append(perf() - sent)
         return sum(json.loads(body)["figures"]["current"]["registrations"]["total_by_role"].values())
@@ -223,6 +229,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     coordinator = signer.mint(subject="bench-coordinator", organisation_id=organisation_id, role=Role.COORDINATOR)
     bodies = [json.dumps(b, separators=(",", ":")).encode() for b in make_bodies(500, seed=args.seed)]
     infra, log_dir = Infra(tag), Path(tempfile.mkdtemp(prefix="sprakvan-latency-"))
+    load_before = os.getloadavg()[0]
     infra.start()
     dbs = ScratchDatabases(infra.database_url, tag)
     servers: list[UvicornServer] = []
@@ -288,7 +295,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         baseline = summary(await nats_baseline(infra, count, args.rate, max(map(len, bodies))))
         say(f"  raw NATS publish->consume: {baseline}")
         return {"tag": tag, "rate": args.rate, "seconds": args.seconds, "registrations_per_phase": count,
-                "errors": sender.errors, "phases": phases, "nats_baseline": baseline}  # fmt: skip
+                "errors": sender.errors, "load_average_before_after": [load_before, os.getloadavg()[0]],
+                "phases": phases, "nats_baseline": baseline}  # fmt: skip
     finally:
         for server in reversed(servers):
             server.stop()
@@ -313,6 +321,7 @@ def print_report(result: dict[str, Any]) -> None:
         ratio = s["p99_ms"] / base["p99_ms"] if base["p99_ms"] else float("nan")
         say(f"{label:42} {s['p50_ms']:7.1f} {s['p95_ms']:7.1f} {s['p99_ms']:7.1f} {s['max_ms']:7.1f}  {ratio:8.1f}")
     say(f"target: p99 < {TARGET_P99_MS:.0f} ms (ms; the review figure includes the review's own computation)")
+    say(f"load average (1 min) before and after: {result['load_average_before_after']} on {os.cpu_count()} CPUs")
     if result["errors"]:
         say(f"errors: {result['errors']}")
 
