@@ -5,3 +5,5 @@ from __future__ import annotations
 from .fuzz import schema_fuzz_test
 
 test_intake_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_intake.service:SERVICE")
+test_events_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_events.service:SERVICE")
+test_reporting_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_reporting.service:SERVICE")

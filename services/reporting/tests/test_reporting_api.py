@@ -76,6 +76,11 @@ async def test_hostile_input_is_a_4xx_naming_the_field(loaded, token):
     )  # fmt: skip
     assert bad_money.status_code == 422 and "yearly_contribution_sek" in bad_money.json()["detail"][0]["loc"]
     assert (await client.get("/reviews/tables/nope.csv", params=PERIOD, headers=viewer)).status_code == 404
+    # Found by the schema fuzzer: an unknown partnership while the other lanes still run was a 500.
+    unknown = {**PERIOD, "partnership_id": "e3e70682-c209-1cac-a29f-6fbed82c07cd"}
+    assert (await client.get("/reviews", params=unknown, headers=viewer)).status_code == 404
+    year_one = await client.get("/reviews", params={"from": "0001-01-01", "to": "0001-01-31"}, headers=viewer)
+    assert year_one.status_code == 422
     assert (await client.get("/reviews", params=PERIOD, headers={"Authorization": "Bearer x"})).status_code == 401
 
 

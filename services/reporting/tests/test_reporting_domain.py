@@ -31,6 +31,8 @@ def test_period_a_year_earlier_and_its_weeks_and_months():
     assert len(JAN_OCT_2019.month_ends()) == 10 and JAN_OCT_2019.month_ends()[1] == date(2019, 2, 28)
     with pytest.raises(InvalidPeriod):
         Period(date(2019, 2, 1), date(2019, 1, 1))
+    with pytest.raises(InvalidPeriod, match="within"):  # found by the schema fuzzer: year 1 has no year before
+        Period(date(1, 1, 1), date(1, 1, 1))
 
 
 def test_contribution_pro_rata_over_validity_and_leap_years():

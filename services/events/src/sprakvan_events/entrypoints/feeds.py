@@ -30,7 +30,8 @@ async def create_feed(body: FeedIn, request: Request, principal: Writer) -> Feed
     return FeedOut(id=feed.id, scope=feed.scope, value=feed.scope_value, name=feed.name, url=f"/feeds/{token}.ics")
 
 
-@router.delete("/feeds/{feed_id}", status_code=status.HTTP_204_NO_CONTENT)
+# Only a UUID matches: DELETE on a feed URL ("/feeds/<token>.ics") is then a 405, not a 422 on feed_id.
+@router.delete("/feeds/{feed_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_feed(feed_id: uuid.UUID, request: Request, principal: Writer) -> Response:
     async with pool_of(request).acquire() as conn:
         if not await repo.revoke_feed(conn, principal.organisation_id, feed_id, now_of(request)):

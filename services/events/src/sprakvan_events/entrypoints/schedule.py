@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Query, Request, status
 
 from sprakvan_shared.http import Reader, Writer
+from sprakvan_shared.text import Day
 
 from ..adapters import repository as repo
 from ..domain.model import InvalidInput
@@ -120,8 +121,8 @@ async def cancel_activity(activity_id: uuid.UUID, request: Request, principal: W
 async def list_occurrences(
     request: Request,
     principal: Reader,
-    from_: Annotated[date | None, Query(alias="from", description="First day, inclusive (default today).")] = None,
-    to: Annotated[date | None, Query(description="Last day, inclusive (default 4 weeks on).")] = None,
+    from_: Annotated[Day | None, Query(alias="from", description="First day, inclusive (default today).")] = None,
+    to: Annotated[Day | None, Query(description="Last day, inclusive (default 4 weeks on).")] = None,
     district: Annotated[str | None, Query(max_length=40)] = None,
     venue_id: uuid.UUID | None = None,
     programme: Annotated[str | None, Query(max_length=40)] = None,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sprakvan_shared.contracts.events import AttendanceOutcome, SignupCancelReason
 from sprakvan_shared.contracts.intake import Code
+from sprakvan_shared.text import Day
 
 from ..adapters.repository import LockedOccurrence
 from ..domain.attendance import AttendanceSheet
@@ -106,11 +107,11 @@ class OneOffIn(ActivityFields):
 
 
 class ScheduleIn(_In):
-    first_day: date
+    first_day: Day
     starts: time
     ends: time
     rule: Text = Field(min_length=1, description="An RFC 5545 RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO,WE")
-    until: date | None = Field(None, description="Last day, inclusive.")
+    until: Day | None = Field(None, description="Last day, inclusive.")
     count: int | None = None
 
     def schedule(self) -> Schedule:
@@ -122,7 +123,7 @@ class SeriesIn(ActivityFields):
 
 
 class ChangeFromIn(SeriesIn):
-    from_day: date = Field(description="The first day the change applies to.")
+    from_day: Day = Field(description="The first day the change applies to.")
 
 
 class OccurrenceOut(BaseModel):

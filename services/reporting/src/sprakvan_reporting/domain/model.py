@@ -32,6 +32,9 @@ class InvalidPeriod(ValueError):
     pass
 
 
+FIRST_YEAR, LAST_YEAR = 1901, 2199  # the shared date rules' years, with a year before to compare
+
+
 @dataclass(frozen=True)
 class Period:
     """Whole days, both ends inclusive, in the organisation's time zone."""
@@ -44,6 +47,9 @@ class Period:
             raise InvalidPeriod("the period ends before it starts")
         if (self.end - self.start).days > 366 * 5:
             raise InvalidPeriod("a review period is at most five years")
+        if self.start.year < FIRST_YEAR or self.end.year > LAST_YEAR:
+            # The year before must exist too: no review of year 1 (or of 9999's successor).
+            raise InvalidPeriod(f"a review period lies within {FIRST_YEAR}-{LAST_YEAR}")
 
     @property
     def days(self) -> int:

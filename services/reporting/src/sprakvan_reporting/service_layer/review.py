@@ -73,7 +73,14 @@ async def _in_one_snapshot(pool: asyncpg.Pool, lanes: Sequence[Sequence[Job]]) -
         async def run(conn: asyncpg.Connection, jobs: Sequence[Job]) -> list[Any]:
             return [await job(conn) for job in jobs]
 
-        results = await asyncio.gather(*(run(c, jobs) for c, jobs in zip(connections, merged, strict=True)))
+        # Every lane finishes before a failure is raised: a connection still busy with a query cannot
+        # be rolled back and released (asyncpg would raise InterfaceError over the real error).
+        results = await asyncio.gather(
+            *(run(c, jobs) for c, jobs in zip(connections, merged, strict=True)), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
     # Back in the lanes' own shape.
     flat = {
         id(job): result
