@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "compose.yaml"
 INFRA = ("nats", "postgres")
 CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")  # profile `cluster`, see test_compose_cluster.py
+KEYCLOAK = "keycloak"  # profile `keycloak`: the web front's OpenID Connect provider and SAML broker
+KEYCLOAK_DIR = ROOT / "deploy" / "keycloak"
 
 
 def load_compose() -> dict:
@@ -33,7 +35,7 @@ def load_compose() -> dict:
 
 
 COMPOSE = load_compose()
-APP_SERVICES = sorted(set(COMPOSE["services"]) - set(INFRA) - set(CLUSTER_NODES))
+APP_SERVICES = sorted(set(COMPOSE["services"]) - set(INFRA) - set(CLUSTER_NODES) - {KEYCLOAK})
 
 
 def compose_schema() -> dict:
@@ -218,3 +220,119 @@ def test_dockerfile_essentials() -> None:
     assert not re.search(r"COPY\s+--from=\S*[./]", dockerfile), "copy from build stages only"
     runtime = dockerfile.split("AS runtime", 1)[1]
     assert "libpango-1.0-0" in runtime and "libpangoft2-1.0-0" in runtime, "WeasyPrint needs Pango at run time"
+
+
+# --- profile `keycloak` -------------------------------------------------------------------
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """A compose env file: KEY=value lines, a value in single quotes taken literally."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value[1:-1] if value[:1] == value[-1:] == "'" else value
+    return values
+
+
+def interpolate(value: str, variables: dict[str, str]) -> str:
+    """Compose's ``${VAR:-default}`` (and ``${VAR}``) with these variables set."""
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: variables.get(m.group(1)) or (m.group(2) or ""), value)
+
+
+def web_settings(web_env: dict[str, str]):  # noqa: ANN201
+    """The web front's settings from its compose environment (its login part)."""
+    from sprakvan_web.settings import WebSettings
+
+    oidc = {k.removeprefix("WEB_").lower(): v for k, v in web_env.items() if k.startswith("WEB_OIDC_")}
+    assert oidc, "the web service takes no WEB_OIDC_ settings"
+    return WebSettings(**oidc)
+
+
+KEYCLOAK_ENV = env_file(KEYCLOAK_DIR / "keycloak.env")
+REALM = json.loads((KEYCLOAK_DIR / "sprakvan-realm.json").read_text(encoding="utf-8"))
+
+
+def realm_placeholder(value: str, keycloak_env: dict[str, str]) -> str:
+    """Keycloak's import resolves ``${ENV_VAR}`` from its own environment."""
+    match = re.fullmatch(r"\$\{(\w+)\}", value)
+    assert match, f"{value!r} is not an environment placeholder"
+    assert match.group(1) in keycloak_env, f"keycloak's environment does not set {match.group(1)}"
+    return keycloak_env[match.group(1)]
+
+
+def test_keycloak_is_an_optional_profile_on_a_pinned_official_image() -> None:
+    keycloak = COMPOSE["services"][KEYCLOAK]
+    assert keycloak["profiles"] == [KEYCLOAK]
+    assert re.fullmatch(r"quay\.io/keycloak/keycloak:\d+\.\d+\.\d+", keycloak["image"]), keycloak["image"]
+    assert keycloak["command"][0] in ("start-dev", "start") and "--import-realm" in keycloak["command"]
+    assert mount_target(keycloak, "./deploy/keycloak/sprakvan-realm.json") == (
+        "/opt/keycloak/data/import/sprakvan-realm.json"
+    )
+    assert "/dev/tcp/127.0.0.1/9000" in keycloak["healthcheck"]["test"][1]  # the management port
+    assert environment(keycloak)["KC_HEALTH_ENABLED"] == "true"
+    # The only service that waits for it is the web front, and only when the profile is on.
+    for name, service in COMPOSE["services"].items():
+        waits = (service.get("depends_on") or {}).get(KEYCLOAK)
+        assert waits == ({"condition": "service_healthy", "required": False} if name == "web" else None), name
+
+
+def test_without_the_profile_every_variable_it_needs_has_a_default() -> None:
+    # Compose interpolates the whole file before it filters by profile: a `:?` here would stop everyone.
+    for name in (KEYCLOAK, "web"):
+        for key, value in environment(COMPOSE["services"][name]).items():
+            if "OIDC" in key or key.startswith(("KC_", "SPRAKVAN_")):
+                assert ":?" not in str(value), f"{name}: {key}"
+
+
+def test_the_realms_client_matches_the_web_settings_the_profile_sets() -> None:
+    variables = KEYCLOAK_ENV | {"WEB_OIDC_CLIENT_SECRET": "a-secret-from-dot-env"}
+    web = {k: interpolate(str(v), variables) for k, v in environment(COMPOSE["services"]["web"]).items()}
+    keycloak = {k: interpolate(str(v), variables) for k, v in environment(COMPOSE["services"][KEYCLOAK]).items()}
+    settings = web_settings(web)
+
+    # The issuer browsers see, and the metadata read inside the compose network, are the same realm.
+    assert settings.oidc_issuer == f"{keycloak['KC_HOSTNAME']}/realms/{REALM['realm']}"
+    assert keycloak["KC_HOSTNAME_BACKCHANNEL_DYNAMIC"] == "true"
+    assert settings.oidc_discovery_url == (
+        f"http://{KEYCLOAK}:8080/realms/{REALM['realm']}/.well-known/openid-configuration"
+    )
+    assert any(port.split(":")[-1] == "8080" for port in COMPOSE["services"][KEYCLOAK]["ports"])
+
+    (client,) = [c for c in REALM["clients"] if c["clientId"] == settings.oidc_client_id]
+    assert client["enabled"] and client["protocol"] == "openid-connect"
+    assert not client["publicClient"] and client["clientAuthenticatorType"] == "client-secret"
+    assert realm_placeholder(client["secret"], keycloak) == settings.oidc_client_secret.get_secret_value()
+    assert [realm_placeholder(uri, keycloak) for uri in client["redirectUris"]] == [settings.oidc_redirect_uri]
+    web_port = next(p.split(":")[0] for p in COMPOSE["services"]["web"]["ports"])
+    assert settings.oidc_redirect_uri == f"http://localhost:{web_port}/login/oidc/callback"
+    # The code flow with PKCE that adapters/oidc.py runs, and nothing else.
+    assert client["standardFlowEnabled"] and client["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert not (client["implicitFlowEnabled"] or client["directAccessGrantsEnabled"])
+    assert not client["serviceAccountsEnabled"]
+
+    # Group membership lands in the ID token's claim that the web front maps, by plain group names.
+    (mapper,) = [m for m in client["protocolMappers"] if m["protocolMapper"] == "oidc-group-membership-mapper"]
+    assert mapper["config"]["claim.name"] == settings.oidc_roles_claim
+    assert mapper["config"]["id.token.claim"] == "true" and mapper["config"]["full.path"] == "false"
+    groups = {group["name"] for group in REALM["groups"]}
+    grants = settings.oidc_grants
+    assert set(grants) == groups
+    assert {grant.role.value for grant in grants.values()} == {"admin", "coordinator", "viewer"}
+    assert {grant.organisation_id for grant in grants.values()} == {settings.oidc_organisation}
+
+
+def test_the_realms_demo_users_must_change_their_password() -> None:
+    assert REALM["users"], "demo users to try each role with"
+    groups = {f"/{group['name']}" for group in REALM["groups"]}
+    for user in REALM["users"]:
+        assert set(user.get("groups", [])) <= groups, user["username"]
+        assert all(credential["temporary"] for credential in user["credentials"]), user["username"]
+    assert REALM["sslRequired"] == "external" and not REALM["registrationAllowed"]
+
+
+def test_the_web_front_takes_its_login_settings_from_variables() -> None:
+    # Without the profile (and without a municipality's own settings) OpenID Connect stays off.
+    web = {k: interpolate(str(v), {}) for k, v in environment(COMPOSE["services"]["web"]).items()}
+    settings = web_settings(web)
+    assert not settings.oidc_issuer and not settings.oidc_roles_claim and settings.oidc_role_map == {}

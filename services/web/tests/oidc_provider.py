@@ -27,6 +27,8 @@ def provider(subject: str = "entra-user-42", name: str = "Eva Exempel") -> FastA
     codes: dict[str, dict[str, str]] = {}
     app.state.base_url = ""
     app.state.wrong_nonce = False
+    # What the provider says about the user at the next login (groups, roles): tests change it between logins.
+    app.state.extra_claims = {}
 
     @app.get("/.well-known/openid-configuration")
     async def discovery() -> dict[str, Any]:
@@ -67,7 +69,7 @@ def provider(subject: str = "entra-user-42", name: str = "Eva Exempel") -> FastA
             "nonce": "not-yours" if app.state.wrong_nonce else grant["nonce"],
             "name": name,
             "email": "eva@example.org",
-        }
+        } | app.state.extra_claims
         id_token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
         return JSONResponse({"access_token": "a", "token_type": "Bearer", "id_token": id_token})
 

@@ -1,10 +1,14 @@
+import json
 from datetime import timedelta
+from typing import Annotated, Self
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from sprakvan_shared.auth import DEFAULT_AUDIENCE
 from sprakvan_shared.settings import ServiceSettings
+
+from .domain.role_mapping import Grant, parse_grant
 
 
 class WebSettings(ServiceSettings):
@@ -46,14 +50,47 @@ class WebSettings(ServiceSettings):
     bootstrap_admin_user: str | None = None
     bootstrap_admin_password: SecretStr | None = None
 
-    # OpenID Connect login, off unless an issuer is set. Its users belong to one organisation and start
-    # with `oidc_default_role` until an admin changes it; the local admin stays as break-glass.
-    oidc_issuer: str | None = Field(None, description="The provider's issuer URL (discovery under it).")
+    # OpenID Connect login, off unless an issuer is set. Without a roles claim its users belong to one
+    # organisation and start with `oidc_default_role` until an admin changes it; with one, the provider's
+    # groups decide organisation and role at every login. The local admin stays as break-glass.
+    oidc_issuer: str | None = Field(None, description="The provider's issuer URL (`iss` of its ID tokens).")
+    oidc_discovery_url: str | None = Field(
+        None,
+        description="Where this service reads the provider's metadata, when it reaches the provider by another "
+        "address than browsers do (default: the issuer's /.well-known/openid-configuration).",
+    )
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_redirect_uri: str | None = Field(None, description="This site's /login/oidc/callback, as registered.")
     oidc_organisation: str | None = Field(None, description="The organisation the provider's users belong to.")
     oidc_default_role: str = Field("viewer", pattern="^(admin|coordinator|viewer)$")
+    oidc_roles_claim: str | None = Field(
+        None, description="The ID token claim whose values decide the role: `groups`, `roles`, `realm_access.roles`."
+    )
+    # JSON, e.g. {"sg-sprakvan-admins": "admin", "sg-sprakvan-ryd": "linkoping:coordinator"}.
+    oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Claim value -> `role` (of WEB_OIDC_ORGANISATION) or `organisation:role`; no match, no access.",
+    )
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _role_map_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @model_validator(mode="after")
+    def _role_map_is_complete(self) -> Self:
+        if self.oidc_roles_claim and not self.oidc_role_map:
+            raise ValueError("WEB_OIDC_ROLES_CLAIM needs WEB_OIDC_ROLE_MAP (claim value -> role)")
+        for value in self.oidc_role_map.values():
+            parse_grant(value, self.oidc_organisation)  # a typo stops the start, naming the entry
+        return self
+
+    @property
+    def oidc_grants(self) -> dict[str, Grant]:
+        return {value: parse_grant(grant, self.oidc_organisation) for value, grant in self.oidc_role_map.items()}
 
     @property
     def session_ttl(self) -> timedelta:

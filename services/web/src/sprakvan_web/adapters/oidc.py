@@ -13,7 +13,7 @@ import base64
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +30,8 @@ class OidcIdentity:
     issuer: str
     subject: str
     name: str
+    # The verified ID token's claims, for the role mapping (groups, roles); never logged.
+    claims: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,12 @@ class LoginStart:
 
 
 class OidcClient:
-    def __init__(self, issuer: str, client_id: str, client_secret: str, redirect_uri: str) -> None:
+    def __init__(
+        self, issuer: str, client_id: str, client_secret: str, redirect_uri: str, discovery_url: str | None = None
+    ) -> None:
         self._issuer = issuer.rstrip("/")
+        # In compose the service reaches Keycloak as http://keycloak:8080 while browsers (and `iss`) say localhost.
+        self._discovery_url = discovery_url or f"{self._issuer}/.well-known/openid-configuration"
         self._client_id, self._client_secret, self._redirect_uri = client_id, client_secret, redirect_uri
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
@@ -51,9 +57,11 @@ class OidcClient:
     async def _discover(self) -> dict[str, Any]:
         if self._metadata is None or time.monotonic() - self._metadata_at > 3600:
             async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
-                response = await client.get(f"{self._issuer}/.well-known/openid-configuration")
+                response = await client.get(self._discovery_url)
             if response.status_code != 200:
                 raise OidcError("discovery failed")
+            if str(response.json().get("issuer", "")).rstrip("/") != self._issuer:
+                raise OidcError("discovery names another issuer")  # OpenID Connect Discovery 1.0, 4.3
             self._metadata, self._metadata_at = response.json(), time.monotonic()
             self._jwks = jwt.PyJWKClient(self._metadata["jwks_uri"], cache_keys=True, lifespan=3600)
         return self._metadata
@@ -109,4 +117,4 @@ class OidcClient:
         if not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
             raise OidcError("nonce mismatch")
         name = str(claims.get("name") or claims.get("preferred_username") or claims["sub"])[:200]
-        return OidcIdentity(issuer=str(claims["iss"]), subject=str(claims["sub"]), name=name)
+        return OidcIdentity(issuer=str(claims["iss"]), subject=str(claims["sub"]), name=name, claims=claims)

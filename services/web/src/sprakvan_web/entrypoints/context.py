@@ -64,10 +64,18 @@ class Web:
 def _oidc(settings: WebSettings) -> OidcClient | None:
     if not settings.oidc_issuer:
         return None
-    if not (settings.oidc_client_id and settings.oidc_redirect_uri and settings.oidc_organisation):
-        raise RuntimeError("OpenID Connect needs WEB_OIDC_CLIENT_ID, WEB_OIDC_REDIRECT_URI and WEB_OIDC_ORGANISATION")
+    if not (settings.oidc_client_id and settings.oidc_redirect_uri):
+        raise RuntimeError("OpenID Connect needs WEB_OIDC_CLIENT_ID and WEB_OIDC_REDIRECT_URI")
+    if not (settings.oidc_organisation or settings.oidc_roles_claim):
+        raise RuntimeError("OpenID Connect needs WEB_OIDC_ORGANISATION (or WEB_OIDC_ROLES_CLAIM and its map)")
     secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else ""
-    return OidcClient(settings.oidc_issuer, settings.oidc_client_id, secret, settings.oidc_redirect_uri)
+    return OidcClient(
+        settings.oidc_issuer,
+        settings.oidc_client_id,
+        secret,
+        settings.oidc_redirect_uri,
+        discovery_url=settings.oidc_discovery_url or None,
+    )
 
 
 def web_of(request: Request) -> Web:

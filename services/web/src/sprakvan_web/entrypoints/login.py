@@ -13,7 +13,7 @@ from sprakvan_shared.auth import Role
 
 from ..adapters.i18n import Translator
 from ..adapters.oidc import OidcError
-from ..domain import locales
+from ..domain import locales, role_mapping
 from ..domain.locales import SiteLocale
 from ..service_layer import accounts
 from .context import SESSION_COOKIE, load_session, pool_of, web_of
@@ -141,18 +141,43 @@ async def oidc_callback(request: Request) -> Response:
     except (OidcError, httpx.HTTPError) as exc:
         log.warning("oidc_login_failed", error=type(exc).__name__)
         return _oidc_failed(request)
+    if settings.oidc_roles_claim:
+        grant = role_mapping.grant_for(identity.claims, settings.oidc_roles_claim, settings.oidc_grants)
+        if grant is None:
+            await accounts.end_sessions_of_identity(pool, issuer=identity.issuer, subject=identity.subject)
+            log.info("oidc_login_without_role")  # no claim values: they may name people's groups
+            return _no_role(request, locales.find(login["next_lang"]) or locale_of(request))
+    else:
+        grant = role_mapping.Grant(settings.oidc_organisation or "", Role(settings.oidc_default_role))
     user = await accounts.user_for_identity(
         pool,
         issuer=identity.issuer,
         subject=identity.subject,
         display_name=identity.name,
-        organisation_id=settings.oidc_organisation or "",
-        role=Role(settings.oidc_default_role),
+        organisation_id=grant.organisation_id,
+        role=grant.role,
+        provider_decides=bool(settings.oidc_roles_claim),
     )
     if user is None:
         return _oidc_failed(request)
     locale = locales.find(login["next_lang"]) or locale_of(request)
     return await _logged_in(request, user, locale)
+
+
+def _no_role(request: Request, locale: SiteLocale) -> Response:
+    """Signed in at the provider, but none of its groups gives a role here: say so, and who can fix it."""
+    t = Translator(locale)
+    return render(
+        request,
+        "message.html",
+        locale,
+        title=t.text("No access to Språkvän"),
+        message=t.gettext(
+            "Your organisation's account signed you in, but it gives you no role in Språkvän. "
+            "Ask whoever manages your organisation's groups to add you to the group for Språkvän, then log in again."
+        ),
+        status_code=403,
+    )
 
 
 def _oidc_failed(request: Request) -> Response:

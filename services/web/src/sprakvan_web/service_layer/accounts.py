@@ -136,13 +136,27 @@ async def change_role(pool: asyncpg.Pool, organisation_id: str, user_id: uuid.UU
 
 
 async def user_for_identity(
-    pool: asyncpg.Pool, *, issuer: str, subject: str, display_name: str, organisation_id: str, role: Role
+    pool: asyncpg.Pool,
+    *,
+    issuer: str,
+    subject: str,
+    display_name: str,
+    organisation_id: str,
+    role: Role,
+    provider_decides: bool = False,
 ) -> User | None:
-    """The user of an OpenID Connect identity, created at its first login; None when disabled."""
+    """The user of an OpenID Connect identity, created at its first login; None when disabled.
+
+    ``provider_decides`` (a roles claim is configured): organisation and role are the provider's at every
+    login, so a change of group there takes effect at the next login here. Otherwise they are set once and
+    an admin changes the role."""
+    if issuer == LOCAL_ISSUER:
+        raise ValueError("an OpenID Connect identity cannot be a local account")  # break-glass stays local
+    keep = "" if not provider_decides else ", organisation_id = EXCLUDED.organisation_id, role = EXCLUDED.role"
     row = await pool.fetchrow(
-        """INSERT INTO users (id, organisation_id, issuer, subject, display_name, role)
+        f"""INSERT INTO users (id, organisation_id, issuer, subject, display_name, role)
            VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (issuer, subject) DO UPDATE SET display_name = EXCLUDED.display_name
+           ON CONFLICT (issuer, subject) DO UPDATE SET display_name = EXCLUDED.display_name{keep}
            RETURNING *""",
         uuid.uuid4(),
         organisation_id,
@@ -152,6 +166,16 @@ async def user_for_identity(
         Role(role).value,
     )
     return None if row["disabled"] else _user(row)
+
+
+async def end_sessions_of_identity(pool: asyncpg.Pool, *, issuer: str, subject: str) -> None:
+    """The provider gives this identity no role any more: its sessions here end too (the row stays, so that
+    the user is the same one when a group gives it a role again)."""
+    await pool.execute(
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE issuer = $1 AND subject = $2)",
+        issuer,
+        subject,
+    )
 
 
 async def disable_user(pool: asyncpg.Pool, organisation_id: str, user_id: uuid.UUID) -> bool:
