@@ -74,7 +74,11 @@ async def _review(request: Request, principal: Principal, query: ReviewQuery) ->
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership") from exc
 
 
-@reviews.get("", summary="The partnership review as JSON")
+# A review names a partnership by id; one of another organisation, or none, is a 404.
+UNKNOWN_PARTNERSHIP: dict[int | str, dict[str, object]] = {404: {"description": "No such partnership here."}}
+
+
+@reviews.get("", summary="The partnership review as JSON", responses=UNKNOWN_PARTNERSHIP)
 async def review_json(request: Request, principal: Reader, query: Annotated[ReviewQuery, Depends()]) -> Response:
     """Figures for the period and the same period a year earlier, tables, goals, economy, narrative and
     the definition of every figure. The same read models always give the same bytes."""
@@ -101,7 +105,9 @@ async def review_csv(
     )
 
 
-@reviews.get("/print", response_class=HTMLResponse, summary="The printable review (HTML)")
+@reviews.get(
+    "/print", response_class=HTMLResponse, summary="The printable review (HTML)", responses=UNKNOWN_PARTNERSHIP
+)
 async def review_html(
     request: Request, principal: Reader, query: Annotated[ReviewQuery, Depends()], lang: Language = "sv"
 ) -> HTMLResponse:
@@ -109,7 +115,12 @@ async def review_html(
     return HTMLResponse(await request.app.state.run_in_thread(render_html, review, lang))
 
 
-@reviews.post("/pdf", status_code=status.HTTP_202_ACCEPTED, summary="Render the review as PDF, off the request path")
+@reviews.post(
+    "/pdf",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Render the review as PDF, off the request path",
+    responses=UNKNOWN_PARTNERSHIP,
+)
 async def request_pdf(
     request: Request, principal: Reader, query: Annotated[ReviewQuery, Depends()], lang: Language = "sv"
 ) -> JSONResponse:
