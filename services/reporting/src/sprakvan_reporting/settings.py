@@ -6,7 +6,7 @@ from sprakvan_shared.settings import ServiceSettings
 
 class ReportingSettings(ServiceSettings):
     """Reporting's settings. Its own knobs take the ``REPORTING_`` prefix; the connection settings are the
-    unprefixed ``DATABASE_URL`` / ``NATS_URL`` / ``JWT_SECRET`` of ``ServiceSettings``."""
+    unprefixed ``DATABASE_URL`` / ``NATS_URL`` / ``JWT_PUBLIC_KEY`` of ``ServiceSettings``."""
 
     model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore", populate_by_name=True)
 
