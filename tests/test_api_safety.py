@@ -280,7 +280,9 @@ async def stop_relay(app) -> None:  # noqa: ANN001
     runtime = app.state.runtime
     await asyncio.wait_for(runtime.messaging_ready.wait(), timeout=30)
     await runtime.relay.stop()
-    await asyncio.sleep(0.5)
+    # Wait for the relay's loop itself to end, not for a guessed time.
+    (relay_task,) = [task for task in runtime._tasks if task.get_name().endswith("-outbox-relay")]
+    await asyncio.wait_for(relay_task, timeout=10)
 
 
 # -- honest errors ----------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ async def test_running_relay_wakes_on_notify_and_a_second_relay_stands_by(pool: 
     standby = OutboxRelay(pool, js._nc, namespace=js.ns, poll_interval=0.1)
     tasks = [asyncio.create_task(leader.run()), asyncio.create_task(standby.run())]
     try:
-        await asyncio.sleep(0.3)
+        await eventually(lambda: _is_leading(leader))  # then the commit's NOTIFY reaches a leader
         await enqueue(pool, 5)
         await eventually(lambda: _count(js, 5), timeout=5)
         await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
@@ -140,6 +140,10 @@ async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyn
     await enqueue(pool, 1)  # unpublished: never pruned
     assert await relay.prune() == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 3
+
+
+async def _is_leading(relay: OutboxRelay) -> bool:
+    return relay.leading
 
 
 async def _count(js, expected: int) -> bool:  # noqa: ANN001
