@@ -14,6 +14,15 @@ from .rows import (
 
 
 async def load_attendance(conn: asyncpg.Connection, organisation_id: str, occurrence_id: uuid.UUID) -> AttendanceSheet:
+    """The sheet lives in two tables: read both from one snapshot, or an erasure committing between the two
+    reads would show its check-ins gone and its anonymous counts not yet there."""
+    if conn.is_in_transaction():
+        return await _load_attendance(conn, organisation_id, occurrence_id)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _load_attendance(conn, organisation_id, occurrence_id)
+
+
+async def _load_attendance(conn: asyncpg.Connection, organisation_id: str, occurrence_id: uuid.UUID) -> AttendanceSheet:
     counts = await conn.fetchrow(
         "SELECT walk_ins, campaign_signups, anonymous FROM occurrences WHERE id = $1 AND organisation_id = $2",
         occurrence_id,
