@@ -270,11 +270,13 @@ def load_migrations(component: str, directory: Traversable) -> list[Migration]:
 
 def shared_migrations() -> list[Migration]:
     """The plumbing every service's database has: outbox and inbox (component ``shared``), and the
-    Idempotency-Key records (component ``shared-idempotency``, numbered on its own)."""
+    Idempotency-Key records (component ``shared-idempotency``, numbered on its own), and the import keys of
+    spreadsheet imports (component ``shared-imports``)."""
     package = resources.files("sprakvan_shared")
     return [
         *load_migrations("shared", package / "migrations"),
         *load_migrations("shared-idempotency", package / "idempotency_migrations"),
+        *load_migrations("shared-imports", package / "import_migrations"),
     ]
 
 
