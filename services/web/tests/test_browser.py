@@ -8,57 +8,22 @@ intake and a coordinator sees it after logging in.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Page
 
 from sprakvan_shared.auth import Role
 from sprakvan_web.domain.locales import LOCALES
 from sprakvan_web.service_layer.accounts import create_local_user
 from tests.kit import ORG_A, ServiceStarter
 
+from .browsing import ARTIFACTS, axe_violations
 from .stack import Stack, web_stack
 
 pytestmark = pytest.mark.infra
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("SPRAKVAN_TEST_ARTIFACTS", "/tmp/sprakvan-test-artifacts"))
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (.ci/run does)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    # bypass_csp: the pages allow no inline script, and axe is injected as one.
-    context = await browser.new_context(viewport={"width": 1024, "height": 900}, bypass_csp=True)
-    yield await context.new_page()
-    await context.close()
-
-
-async def axe_violations(page: Page) -> list[dict[str, Any]]:
-    await page.add_script_tag(path=str(AXE))
-    result = await page.evaluate("opts => axe.run(document, opts)", WCAG_AA)
-    assert len(result["passes"]) >= 10, "axe did not run its rules"  # a blank or broken page passes nothing
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-    ]
 
 
 async def log_in(page: Page, stack: Stack, username: str, lang: str = "sv") -> None:

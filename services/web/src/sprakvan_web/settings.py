@@ -21,9 +21,27 @@ class WebSettings(ServiceSettings):
         validation_alias=AliasChoices("WEB_INTAKE_URL", "INTAKE_URL", "intake_url"),
         description="Intake's HTTP API (`sprakvan up` sets INTAKE_URL).",
     )
+    matching_url: str = Field(
+        "http://127.0.0.1:8002",
+        validation_alias=AliasChoices("WEB_MATCHING_URL", "MATCHING_URL", "matching_url"),
+        description="Matching's HTTP API (`sprakvan up` sets MATCHING_URL).",
+    )
+    events_url: str = Field(
+        "http://127.0.0.1:8003",
+        validation_alias=AliasChoices("WEB_EVENTS_URL", "EVENTS_URL", "events_url"),
+        description="The events service's HTTP API (`sprakvan up` sets EVENTS_URL).",
+    )
+    reporting_url: str = Field(
+        "http://127.0.0.1:8004",
+        validation_alias=AliasChoices("WEB_REPORTING_URL", "REPORTING_URL", "reporting_url"),
+        description="Reporting's HTTP API (`sprakvan up` sets REPORTING_URL).",
+    )
     # The audience intake verifies (its JWT_AUDIENCE): the deployment-wide default, or "intake" where each
     # service is given its own name as audience.
     intake_audience: str = Field(DEFAULT_AUDIENCE, description="`aud` of the tokens for intake.")
+    matching_audience: str = Field(DEFAULT_AUDIENCE, description="`aud` of the tokens for matching.")
+    events_audience: str = Field(DEFAULT_AUDIENCE, description="`aud` of the tokens for the events service.")
+    reporting_audience: str = Field(DEFAULT_AUDIENCE, description="`aud` of the tokens for reporting.")
     # The token issuer: a PEM private key (Ed25519 or RSA); no default.
     signing_key: SecretStr | None = Field(None, description="PEM private key the web service signs tokens with.")
     signing_key_file: str | None = Field(None, description="File holding that key.")

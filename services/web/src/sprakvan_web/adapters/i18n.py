@@ -41,16 +41,45 @@ def read_catalogue(catalogue: str, domain: str = DOMAIN) -> Catalog:
         return read_po(file, locale=catalogue)
 
 
+# The coordinators' workspace (Swedish and English only) keeps its messages apart, one file per part of it
+# (``workspace-<part>.po``), so that the public pages' catalogues in seven languages stay as they are.
+WORKSPACE_PREFIX = "workspace-"
+
+
+def workspace_domains(catalogue: str) -> list[str]:
+    folder = catalogue_path(catalogue).parent
+    if not folder.is_dir():
+        return []
+    names = (entry.name for entry in folder.iterdir())
+    return sorted(n.removesuffix(".po") for n in names if n.startswith(WORKSPACE_PREFIX) and n.endswith(".po"))
+
+
+@cache
+def _merged(catalogue: str) -> Catalog:
+    """The public pages' messages and every workspace file of the locale, as one catalogue."""
+    merged = read_catalogue(catalogue)
+    domains = workspace_domains(catalogue)
+    if not domains:
+        return merged
+    combined = Catalog(locale=catalogue, domain=DOMAIN)
+    combined.mime_headers = merged.mime_headers
+    for source in (merged, *(read_catalogue(catalogue, d) for d in domains)):
+        for message in source:
+            if message.id and combined.get(message.id, message.context) is None:
+                combined[message.id] = message
+    return combined
+
+
 @cache
 def _translations(catalogue: str) -> Translations:
     buffer = io.BytesIO()
-    write_mo(buffer, read_catalogue(catalogue), use_fuzzy=False)
+    write_mo(buffer, _merged(catalogue), use_fuzzy=False)
     buffer.seek(0)
     return Translations(buffer, domain=DOMAIN)
 
 
 def _translated(catalogue: str, message: str, context: str | None = None) -> bool:
-    entry = read_catalogue(catalogue).get(message, context)
+    entry = _merged(catalogue).get(message, context)
     if entry is None or entry.fuzzy:
         return False
     return any(entry.string) if isinstance(entry.string, tuple) else bool(entry.string)

@@ -14,6 +14,7 @@ from sprakvan_shared.contracts.intake import OrganisationConfiguration
 
 from ..adapters.intake import IntakeClient
 from ..adapters.oidc import OidcClient
+from ..adapters.services import ServiceClient
 from ..adapters.tokens import AsymmetricIssuer, TokenIssuer
 from ..domain.spam import RateLimit
 from ..service_layer.accounts import Session, session_of
@@ -41,6 +42,9 @@ class Web:
     settings: WebSettings
     issuer: TokenIssuer
     intake: IntakeClient
+    matching: ServiceClient
+    events: ServiceClient
+    reporting: ServiceClient
     form_secret: bytes
     rate_limit: RateLimit
     oidc: OidcClient | None
@@ -55,6 +59,9 @@ class Web:
             settings=settings,
             issuer=issuer,
             intake=IntakeClient(settings.intake_url, issuer, audience=settings.intake_audience),
+            matching=ServiceClient("matching", settings.matching_url, issuer, audience=settings.matching_audience),
+            events=ServiceClient("events", settings.events_url, issuer, audience=settings.events_audience),
+            reporting=ServiceClient("reporting", settings.reporting_url, issuer, audience=settings.reporting_audience),
             form_secret=secret,
             rate_limit=RateLimit(settings.rate_limit_posts, timedelta(minutes=settings.rate_limit_window_minutes)),
             oidc=_oidc(settings),

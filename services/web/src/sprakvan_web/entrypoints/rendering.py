@@ -49,7 +49,7 @@ def render(
         ngettext=t.ngettext,
         plain=t.text,  # for attributes: no markup
         locale=locale,
-        locales=locales.LOCALES,
+        locales=context.pop("site_locales", locales.LOCALES),
         switch_url=_switch_url(request),
         session=session,
         title=title,
