@@ -153,13 +153,17 @@ def parse_rows(model: type[RowT], rows: Sequence[RawRow]) -> tuple[list[ParsedRo
             failed.append(refused(raw.row, raw.key, error("key", ErrorCode.INVALID, "this key is in the file twice")))
             continue
         seen.add(raw.key)
-        if screened := _forbidden_characters(raw.model_extra or {}):
-            failed.append(refused(raw.row, raw.key, *screened))
-            continue
+        screened = _forbidden_characters(raw.model_extra or {})
         try:
             value = model.model_validate(raw.model_extra or {})
         except ValidationError as exc:
-            failed.append(refused(raw.row, raw.key, *_errors_of(exc)))
+            # The screen's finding stands for its field (whatever the model made of the same cell).
+            bad = {e.field for e in screened}
+            others = [e for e in _errors_of(exc) if e.field not in bad]
+            failed.append(refused(raw.row, raw.key, *screened, *others))
+            continue
+        if screened:
+            failed.append(refused(raw.row, raw.key, *screened))
             continue
         parsed.append(ParsedRow(raw.row, raw.key, value))
     return parsed, failed
