@@ -10,3 +10,6 @@ test_intake_imports_survive_the_schema_fuzzer = schema_fuzz_test(
 )
 test_events_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_events.service:SERVICE")
 test_reporting_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_reporting.service:SERVICE")
+test_reporting_imports_survive_the_schema_fuzzer = schema_fuzz_test(
+    "sprakvan_reporting.service:SERVICE", role="admin", paths="^/(imports|exports)/"
+)
