@@ -104,7 +104,7 @@ class _Planned:
 async def import_participants(
     pool: asyncpg.Pool, principal: Principal, request: ImportRequest, row_model: type[BaseModel], *, clock=utcnow
 ) -> ImportResult:
-    now = clock()
+    now = clock().astimezone(STOCKHOLM)  # "today" is Stockholm's, as a row's days are
     organisation_id = principal.organisation_id
     parsed, results = imports.parse_rows(row_model, request.rows)
     async with db.transaction(pool) as conn:
