@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import text
 from .text import line
 
 MAX_ROWS = 1000
@@ -55,14 +56,16 @@ class RawRow(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    row: int = Field(ge=1, le=10_000_000, description="The row number in the spreadsheet, for error reports.")
+    row: int = Field(
+        ge=1, le=10_000_000, strict=True, description="The row number in the spreadsheet, for error reports."
+    )
     key: ImportKey = Field(description="The import key, unique per organisation and kind.")
 
 
 class ImportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = Field(False, description="Validate exactly as for real and write nothing.")
+    dry_run: bool = Field(False, strict=True, description="Validate exactly as for real and write nothing.")
     rows: list[RawRow] = Field(max_length=MAX_ROWS)
 
 
@@ -122,6 +125,25 @@ def _errors_of(exc: ValidationError) -> list[RowError]:
     return found
 
 
+def _forbidden_characters(value: object, field: str = "") -> list[RowError]:
+    """Every string of the row with a character no field may hold (``text.problem``): the HTTP guard lets
+    import bodies through so that such a cell refuses its own row only."""
+    if isinstance(value, str):
+        reason = text.problem(value)
+        return [] if reason is None else [error(field or "row", ErrorCode.INVALID, reason)]
+    found: list[RowError] = []
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if text.problem(name) is not None:
+                found.append(error(field or "row", ErrorCode.INVALID, "a field name contains a forbidden character"))
+            else:
+                found += _forbidden_characters(item, f"{field}.{name}" if field else name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _forbidden_characters(item, f"{field}.{index}")
+    return found
+
+
 def parse_rows(model: type[RowT], rows: Sequence[RawRow]) -> tuple[list[ParsedRow[RowT]], list[RowResult]]:
     """Each row through ``model`` alone: the parsed rows, and the refused ones with every field's error. A key
     that occurs twice in one request refuses its later rows."""
@@ -133,10 +155,17 @@ def parse_rows(model: type[RowT], rows: Sequence[RawRow]) -> tuple[list[ParsedRo
             failed.append(refused(raw.row, raw.key, error("key", ErrorCode.INVALID, "this key is in the file twice")))
             continue
         seen.add(raw.key)
+        screened = _forbidden_characters(raw.model_extra or {})
         try:
             value = model.model_validate(raw.model_extra or {})
         except ValidationError as exc:
-            failed.append(refused(raw.row, raw.key, *_errors_of(exc)))
+            # The screen's finding stands for its field (whatever the model made of the same cell).
+            bad = {e.field for e in screened}
+            others = [e for e in _errors_of(exc) if e.field not in bad]
+            failed.append(refused(raw.row, raw.key, *screened, *others))
+            continue
+        if screened:
+            failed.append(refused(raw.row, raw.key, *screened))
             continue
         parsed.append(ParsedRow(raw.row, raw.key, value))
     return parsed, failed
@@ -193,19 +222,24 @@ async def known_keys(
     return {r["key"]: KnownKey(r["aggregate_id"], r["row_hash"]) for r in rows}
 
 
+_REMEMBER = """INSERT INTO import_keys (organisation_id, kind, key, aggregate_id, row_hash) VALUES ($1, $2, $3, $4, $5)
+   ON CONFLICT (organisation_id, kind, key)
+   DO UPDATE SET aggregate_id = EXCLUDED.aggregate_id, row_hash = EXCLUDED.row_hash, imported_at = now()"""
+
+
 async def remember(
     conn: asyncpg.Connection, organisation_id: str, kind: str, key: str, aggregate_id: str, hash_: str
 ) -> None:
-    await conn.execute(
-        """INSERT INTO import_keys (organisation_id, kind, key, aggregate_id, row_hash) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (organisation_id, kind, key)
-           DO UPDATE SET aggregate_id = EXCLUDED.aggregate_id, row_hash = EXCLUDED.row_hash, imported_at = now()""",
-        organisation_id,
-        kind,
-        key,
-        aggregate_id,
-        hash_,
-    )
+    await conn.execute(_REMEMBER, organisation_id, kind, key, aggregate_id, hash_)
+
+
+async def remember_many(
+    conn: asyncpg.Connection, organisation_id: str, kind: str, keys: Iterable[tuple[str, str, str]]
+) -> None:
+    """``remember`` for many ``(key, aggregate_id, row_hash)`` at once (one round trip per batch)."""
+    rows = [(organisation_id, kind, key, aggregate_id, hash_) for key, aggregate_id, hash_ in keys]
+    if rows:
+        await conn.executemany(_REMEMBER, rows)
 
 
 async def keys_of_aggregates(
