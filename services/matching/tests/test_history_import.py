@@ -5,6 +5,7 @@ registered in 2023 (intake's own history import is another part of the issue).""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -12,8 +13,9 @@ import nats
 import pytest
 
 from services.matching.tests.matching_events import Intake, configured, known, pair_events
+from sprakvan_reporting.service import SERVICE as REPORTING
 from sprakvan_shared.contracts.subjects import Namespace
-from tests.kit import ORG_B, RunningService, eventually, mint_token
+from tests.kit import ORG_B, RunningService, ServiceStarter, eventually, mint_token
 
 pytestmark = pytest.mark.infra
 REGISTERED = datetime(2023, 6, 1, 10, tzinfo=UTC)
@@ -208,3 +210,85 @@ async def test_follow_ups_of_imported_pairs(
         ("F1", "P1", "2024-04-10"),
         ("F2", "P1", "2024-09-01"),
     ]
+
+
+async def test_the_2024_review_counts_the_imported_pairs_of_2024(
+    matching: RunningService, intake: Intake, start_service: ServiceStarter
+) -> None:
+    """Hand-counted: A formed in 2023 and ended in February 2024, B lived March-September 2024, C and D
+    began in 2024 and still run; one follow-up of C in 2024."""
+    async with start_service(REPORTING) as reporting:
+        (n1, n2, n3), (e1, e2) = await people(matching, intake, 3, 2)
+        rows = [
+            pair(
+                "A",
+                2,
+                n1,
+                e1,
+                formed_on="2023-11-01",
+                matched_on="2023-11-15",
+                ended_on="2024-02-01",
+                end_reason="moved",
+            ),  # fmt: skip
+            pair("B", 3, n2, e1, matched_on="2024-03-05", ended_on="2024-09-30", end_reason="completed"),
+            pair("C", 4, n3, e2, matched_on="2024-06-01"),
+            pair("D", 5, n1, e2, proposed_on="2024-03-20", matched_on="2024-04-01"),
+        ]
+        assert (await post(matching, "pairs", *rows))["created"] == 4
+        follow_up = {"row": 2, "key": "F1", "pair_key": "C", "done_on": "2024-08-01", "outcome": "going_well"}
+        assert (await post(matching, "follow-ups", follow_up))["created"] == 1
+        viewer = {"Authorization": f"Bearer {mint_token(role='viewer')}"}
+
+        async def review(year: int) -> dict | None:
+            period = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
+            body = (await reporting.client.get("/reviews", params=period, headers=viewer)).json()
+            counted = body["figures"]["current"]["pairs"]
+            return body if counted["follow_ups_done"] == (year == 2024) and counted["active_in_period"] else None
+
+        figures = (await eventually(lambda: review(2024)))["figures"]
+        now, before = figures["current"]["pairs"], figures["previous"]["pairs"]
+        assert (now["new"], now["active_in_period"], now["active_at_end"], now["ended"]) == (3, 4, 2, 2)
+        assert now["ended_by_reason"] == {"completed": 1, "moved": 1}
+        assert now["new_by_origin"] == {"manual": 2, "proposal": 1}
+        assert (before["new"], before["active_at_end"]) == (1, 1)
+        after = (await review(2025))["figures"]["current"]["pairs"]
+        assert (after["new"], after["active_in_period"], after["ended"]) == (0, 2, 0)
+
+
+async def test_odd_cells_are_refused_by_field_and_an_erasure_takes_the_notes(
+    matching: RunningService, intake: Intake
+) -> None:
+    (n1,), (e1,) = await people(matching, intake, 1, 1)
+    row = pair("P1", 2, n1, e1, matched_on="2024-03-05", notes="Ringer varje fredag")
+    odd = [
+        {**row, "row": 3, "key": "P2", "matched_on": "0001-01-01"},
+        {**row, "row": 4, "key": "P3", "newcomer_id": 12},
+        {**row, "row": 5, "key": "P4", "colour": "blå"},
+        {**row, "row": 6, "key": "P5", "notes": "x" * 4001},
+        {**row, "row": 7, "key": "P6", "end_reason": "erased", "ended_on": "2024-04-01"},
+    ]
+    result = by_row(await post(matching, "pairs", row, *odd))
+    fields = {r: [(e["field"], e["code"]) for e in result[r]["errors"]] for r in range(3, 8)}
+    assert fields == {
+        3: [("matched_on", "invalid")],
+        4: [("newcomer_id", "invalid")],
+        5: [("colour", "invalid")],
+        6: [("notes", "invalid")],
+        7: [("end_reason", "invalid")],
+    }
+    assert result[2]["outcome"] == "created"
+    for cell in ("\u0000", "\ud800"):
+        body = json.dumps({"rows": [{**row, "notes": f"Ring{cell}er"}]})  # ASCII: the surrogate travels as \ud800
+        headers = {**ADMIN, "Content-Type": "application/json"}
+        response = await matching.client.post("/imports/pairs", content=body, headers=headers)
+        assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "notes"
+        assert "Ring" not in response.text
+    cursor = await matching.client.get("/exports/pairs", params={"cursor": "x" * 40}, headers=ADMIN)
+    assert cursor.status_code == 422
+
+    await intake.erase(n1)
+
+    async def notes_gone() -> bool:
+        return (await matching.client.get(f"/pairs/{result[2]['id']}")).json()["notes"] == ""
+
+    await eventually(notes_gone)
