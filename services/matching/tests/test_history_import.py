@@ -151,6 +151,15 @@ async def test_dry_runs_organisations_roles_and_the_export(matching: RunningServ
         assert refused.status_code == 403
     created = await post(matching, "pairs", row)
     assert created["created"] == 1
+    # Notes alone changed: the pair's notes change, no event (notes never leave matching).
+    before = await outbox_rows(matching)
+    row = {**row, "notes": "Ringer varje fredag, fikar på Agora"}
+    assert (await post(matching, "pairs", row))["updated"] == 1
+    assert await outbox_rows(matching) == before
+    notes = (await matching.client.get(f"/pairs/{created['results'][0]['id']}")).json()["notes"]
+    assert notes == "Ringer varje fredag, fikar på Agora"
+    moved = await post(matching, "pairs", {**row, "newcomer_id": str(n2)})
+    assert [(e["field"], e["code"]) for e in moved["results"][0]["errors"]] == [("newcomer_id", "rule")]
 
     # Another organisation knows neither the people nor the pair.
     other = {"Authorization": f"Bearer {mint_token(ORG_B, 'admin')}"}
@@ -164,7 +173,7 @@ async def test_dry_runs_organisations_roles_and_the_export(matching: RunningServ
     rest = (await matching.client.get("/exports/pairs", params={"cursor": page["next_cursor"]}, headers=ADMIN)).json()
     exported = {r["key"]: r for r in page["rows"] + rest["rows"]}
     assert set(exported) == {"P1", made_here["pair_id"]}
-    assert exported["P1"]["matched_on"] == "2024-03-05" and exported["P1"]["notes"] == "Ringer varje fredag"
+    assert exported["P1"]["matched_on"] == "2024-03-05" and exported["P1"]["notes"] == notes
     viewer = {"Authorization": f"Bearer {mint_token(role='viewer')}"}
     seen = (await matching.client.get("/exports/pairs", headers=viewer)).json()["rows"]
     assert {r["notes"] for r in seen} == {None}
@@ -253,6 +262,12 @@ async def test_the_2024_review_counts_the_imported_pairs_of_2024(
         assert (before["new"], before["active_at_end"]) == (1, 1)
         after = (await review(2025))["figures"]["current"]["pairs"]
         assert (after["new"], after["active_in_period"], after["ended"]) == (0, 2, 0)
+
+    # e2 offers one place and has two pairs (C, D): a round proposes nobody to e2, nor n2 to e1 again.
+    round_ = await matching.client.post("/programmes/sprakvan/rounds", json={})
+    assert round_.status_code == 201 and round_.json()["proposals"] == []
+    waiting = (await matching.client.get("/programmes/sprakvan/waiting")).json()
+    assert waiting["total"] == 1 and {b["free_places"] for b in waiting["balance"]} == {1}  # e1's, not e2's -1
 
 
 async def test_odd_cells_are_refused_by_field_and_an_erasure_takes_the_notes(
