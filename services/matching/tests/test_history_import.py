@@ -296,8 +296,12 @@ async def test_odd_cells_are_refused_by_field_and_an_erasure_takes_the_notes(
         body = json.dumps({"rows": [{**row, "notes": f"Ring{cell}er"}]})  # ASCII: the surrogate travels as \ud800
         headers = {**ADMIN, "Content-Type": "application/json"}
         response = await matching.client.post("/imports/pairs", content=body, headers=headers)
-        assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "notes"
         assert "Ring" not in response.text
+        if response.status_code == 422:  # the HTTP guard screens the whole body...
+            assert response.json()["detail"][0]["loc"][-1] == "notes"
+        else:  # ...or (imp-intake's change to shared/) lets imports screen each row alone
+            [refusal] = response.json()["results"]
+            assert [(e["field"], e["code"]) for e in refusal["errors"]] == [("notes", "invalid")]
     cursor = await matching.client.get("/exports/pairs", params={"cursor": "x" * 40}, headers=ADMIN)
     assert cursor.status_code == 422
 
