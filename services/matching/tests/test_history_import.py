@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import nats
 import pytest
@@ -19,6 +20,7 @@ from tests.kit import ORG_B, RunningService, ServiceStarter, eventually, mint_to
 
 pytestmark = pytest.mark.infra
 REGISTERED = datetime(2023, 6, 1, 10, tzinfo=UTC)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 ADMIN = {"Authorization": f"Bearer {mint_token(role='admin')}"}
 
 
@@ -219,6 +221,35 @@ async def test_follow_ups_of_imported_pairs(
         ("F1", "P1", "2024-04-10"),
         ("F2", "P1", "2024-09-01"),
     ]
+
+
+async def test_an_export_imports_again_as_it_was(matching: RunningService, intake: Intake) -> None:
+    """Imported history and a pair made here, out and in again after matching forgot its pairs."""
+    (n1, n2), (e1, e2) = await people(matching, intake, 2, 2)
+    row = pair("P1", 2, n1, e1, proposed_on="2024-02-01", matched_on="2024-03-05", ended_on="2024-10-01",
+               end_reason="no_contact", notes="Flyttade till Norrköping")  # fmt: skip
+    await post(matching, "pairs", row)
+    done = {"row": 2, "key": "F1", "pair_key": "P1", "done_on": "2024-04-10", "outcome": "not_reached"}
+    await post(matching, "follow-ups", done)
+    made = (await matching.client.post("/programmes/sprakvan/pairs", json={
+        "newcomer_id": str(n2), "established_id": str(e2)})).json()  # fmt: skip
+    today = str(datetime.now(STOCKHOLM).date())
+    here = f"/pairs/{made['pair_id']}"
+    await matching.client.post(f"{here}/conversation", json={"held_on": today, "attended": ["newcomer"]})
+    await matching.client.post(f"{here}/follow-ups/done", json={"done_on": today, "outcome": "going_well"})
+
+    async def exported() -> tuple[list[dict], list[dict]]:
+        pairs = (await matching.client.get("/exports/pairs", headers=ADMIN)).json()["rows"]
+        follow_ups = (await matching.client.get("/exports/follow-ups", headers=ADMIN)).json()["rows"]
+        return sorted(pairs, key=lambda r: r["key"]), sorted(follow_ups, key=lambda r: r["key"])
+
+    pairs, follow_ups = await exported()
+    assert [r["key"] for r in pairs] == sorted(["P1", made["pair_id"]]) and len(follow_ups) == 2
+    await matching.pool.execute("TRUNCATE pairs, import_keys")
+    numbered = lambda rows: [{"row": i + 2, **r} for i, r in enumerate(rows)]  # noqa: E731
+    assert (await post(matching, "pairs", *numbered(pairs)))["created"] == 2
+    assert (await post(matching, "follow-ups", *numbered(follow_ups)))["created"] == 2
+    assert await exported() == (pairs, follow_ups)
 
 
 async def test_the_2024_review_counts_the_imported_pairs_of_2024(
