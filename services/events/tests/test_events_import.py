@@ -243,6 +243,12 @@ async def test_a_year_of_cafés_imports_with_its_real_dates_once(start_service: 
         assert latest["attendance.recorded", ids["o-1"]]["version"] > attendance_version(by_aggregate, ids["o-1"])
         assert latest["activity.changed", ids["o-2"]]["payload"]["starts_at"] == "2024-03-11T16:30:00Z"
 
+        # A venue's corrected district moves its activities' occurrences with it.
+        relocated = [{**sheets["venues"][0], "district": "berga"}]
+        assert (await send(api, "venues", relocated))["updated"] == 1
+        assert (await api.get(f"/occurrences/{ids['o-3']}")).json()["district"] == "berga"
+        assert (await api.get(f"/occurrences/{ids['o-4']}")).json()["district"] == "innerstaden"
+
         await refused_rows_are_named_and_hold_back_their_dependants(api, people, ids)
         await another_organisation_sees_nothing(api)
         await exports_give_the_rows_back(api, events, sheets)

@@ -47,7 +47,10 @@ async def import_venues(course: Course[VenueRow], rows: Sequence[ParsedRow[Venue
     async def apply(planned: Sequence[Planned[VenueRow, uuid.UUID]]) -> dict[str, str]:
         for p in planned:
             venue = Venue(p.plan, scope.organisation_id, **p.value.model_dump())
+            before = await repo.load_venue(scope.conn, scope.organisation_id, venue.id) if p.known else None
             await repo.save_venue(scope.conn, venue)
+            if before is not None and before.district != venue.district:
+                await _follow_venue(course, venue)
         return {p.parsed.key: str(p.plan) for p in planned}
 
     await course.settle(rows, check, apply)
@@ -139,6 +142,31 @@ async def _revise_activity(course: Course[Any], stored: repo.StoredActivity, det
     if changed:
         await outbox.enqueue(scope.conn, *changed)
     return revised
+
+
+async def _follow_venue(course: Course[Any], venue: Venue) -> None:
+    """A venue's corrected district: its activities and occurrences are there too, and say so."""
+    scope = course.scope
+    conn, org = scope.conn, scope.organisation_id
+    activities = {}
+    for activity_id in await store.activities_at(conn, org, venue.id):
+        stored = await repo.load_activity(conn, org, activity_id, lock=True)
+        moved = replace(stored.activity.details, district=venue.district)
+        activities[activity_id] = replace(
+            stored.activity, details=moved, version=stored.activity.version + 1, updated_at=scope.now
+        )
+        await repo.update_activity(conn, activities[activity_id], stored.schedule, stored.materialised_to)
+    announced = []
+    for occurrence in await store.occurrences_at(conn, org, venue.id):
+        occurrence = replace(occurrence, district=venue.district, version=occurrence.version + 1, updated_at=scope.now)
+        await repo.save_occurrence(conn, occurrence)
+        activity = (
+            activities.get(occurrence.activity_id)
+            or (await repo.load_activity(conn, org, occurrence.activity_id)).activity
+        )
+        announced.append(activity_event(contracts.ActivityChanged, occurrence, activity, scope.correlation_id))
+    if announced:
+        await outbox.enqueue(conn, *announced)
 
 
 @dataclass(frozen=True)
