@@ -251,6 +251,7 @@ async def test_a_year_of_cafés_imports_with_its_real_dates_once(start_service: 
 
         await refused_rows_are_named_and_hold_back_their_dependants(api, people, ids)
         await another_organisation_sees_nothing(api)
+        await a_dry_run_checks_later_kinds_against_what_it_would_create(api, events, people)
         await exports_give_the_rows_back(api, events, sheets)
 
         # An erased participant's imported sign-ups and check-ins lose their keys (the counts stay).
@@ -361,6 +362,63 @@ async def refused_rows_are_named_and_hold_back_their_dependants(
         api, "campaign_signups", rows({"key": "k-x", "occurrence_key": "o-good", "campaign": "nope", "count": 1})
     )
     assert errors(campaign) == {"k-x": {("campaign", "unknown_code")}}
+
+
+async def a_dry_run_checks_later_kinds_against_what_it_would_create(
+    api: httpx.AsyncClient, events: Any, people: list[str]
+) -> None:
+    written = (
+        "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM import_keys) + (SELECT count(*) FROM venues)"
+    )
+    before = await events.pool.fetchval(written)
+    planned = {"venues": ["v-new"], "activities": ["a-new"], "occurrences": ["o-new"]}
+    venue = await send(api, "venues", rows({"key": "v-new", "name": "Ryds bibliotek", "district": "ryd"}), dry_run=True)
+    activity = await send(
+        api,
+        "activities",
+        rows({"key": "a-new", "title": "Språkcafé", "type_code": "language_cafe", "venue_key": "v-new"}),
+        dry_run=True,
+        planned_keys=planned,
+    )
+    occurrences = await send(
+        api,
+        "occurrences",
+        rows(
+            {"key": "o-new", "activity_key": "a-new", "date": "2024-09-02", "starts": "18:00", "ends": "20:00"},
+            {"key": "o-late", "activity_key": "a-new", "date": "2024-09-09", "starts": "20:00", "ends": "18:00"},
+        ),
+        dry_run=True,
+        planned_keys=planned,
+    )
+    walk_ins = await send(
+        api,
+        "walk_ins",
+        rows(
+            {"key": "w-new", "occurrence_key": "o-new", "role": "newcomer", "gender": "woman", "count": 4},
+            {"key": "w-huge", "occurrence_key": "o-new", "role": "newcomer", "gender": "man", "count": -1},
+        ),
+        dry_run=True,
+        planned_keys=planned,
+    )
+    signups = await send(
+        api,
+        "signups",
+        rows({"key": "s-new", "occurrence_key": "o-new", "participant_id": people[0], "status": "confirmed"}),
+        dry_run=True,
+        planned_keys=planned,
+    )
+    assert [outcomes(r) for r in (venue, activity, signups)] == [
+        {"v-new": "created"},
+        {"a-new": "created"},
+        {"s-new": "created"},
+    ]
+    assert outcomes(occurrences) == {"o-new": "created", "o-late": "refused"}
+    assert errors(walk_ins) == {"w-huge": {("count", "rule")}} and walk_ins["created"] == 1
+    assert await events.pool.fetchval(written) == before
+    # Without the dry run's word, the same rows name nothing.
+    alone = await send(api, "walk_ins", rows({"key": "w-new", "occurrence_key": "o-new", "role": "newcomer",
+                                              "gender": "woman", "count": 4}), dry_run=True)  # fmt: skip
+    assert errors(alone) == {"w-new": {("occurrence_key", "unknown_reference")}}
 
 
 async def another_organisation_sees_nothing(api: httpx.AsyncClient) -> None:
