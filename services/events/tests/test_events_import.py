@@ -372,40 +372,23 @@ async def a_dry_run_checks_later_kinds_against_what_it_would_create(
     )
     before = await events.pool.fetchval(written)
     planned = {"venues": ["v-new"], "activities": ["a-new"], "occurrences": ["o-new"]}
-    venue = await send(api, "venues", rows({"key": "v-new", "name": "Ryds bibliotek", "district": "ryd"}), dry_run=True)
-    activity = await send(
-        api,
-        "activities",
-        rows({"key": "a-new", "title": "Språkcafé", "type_code": "language_cafe", "venue_key": "v-new"}),
-        dry_run=True,
-        planned_keys=planned,
+
+    async def dry(kind: str, *cells: dict[str, Any]) -> dict:
+        return await send(api, kind, rows(*cells), dry_run=True, planned_keys=planned)
+
+    venue = await dry("venues", {"key": "v-new", "name": "Ryds bibliotek", "district": "ryd"})
+    activity = await dry(
+        "activities", {"key": "a-new", "title": "Café", "type_code": "language_cafe", "venue_key": "v-new"}
     )
-    occurrences = await send(
-        api,
+    occurrences = await dry(
         "occurrences",
-        rows(
-            {"key": "o-new", "activity_key": "a-new", "date": "2024-09-02", "starts": "18:00", "ends": "20:00"},
-            {"key": "o-late", "activity_key": "a-new", "date": "2024-09-09", "starts": "20:00", "ends": "18:00"},
-        ),
-        dry_run=True,
-        planned_keys=planned,
+        {"key": "o-new", "activity_key": "a-new", "date": "2024-09-02", "starts": "18:00", "ends": "20:00"},
+        {"key": "o-late", "activity_key": "a-new", "date": "2024-09-09", "starts": "20:00", "ends": "18:00"},
     )
-    walk_ins = await send(
-        api,
-        "walk_ins",
-        rows(
-            {"key": "w-new", "occurrence_key": "o-new", "role": "newcomer", "gender": "woman", "count": 4},
-            {"key": "w-huge", "occurrence_key": "o-new", "role": "newcomer", "gender": "man", "count": -1},
-        ),
-        dry_run=True,
-        planned_keys=planned,
-    )
-    signups = await send(
-        api,
-        "signups",
-        rows({"key": "s-new", "occurrence_key": "o-new", "participant_id": people[0], "status": "confirmed"}),
-        dry_run=True,
-        planned_keys=planned,
+    walk_in = {"key": "w-new", "occurrence_key": "o-new", "role": "newcomer", "gender": "woman", "count": 4}
+    walk_ins = await dry("walk_ins", walk_in, {**walk_in, "key": "w-huge", "gender": "man", "count": -1})
+    signups = await dry(
+        "signups", {"key": "s-new", "occurrence_key": "o-new", "participant_id": people[0], "status": "confirmed"}
     )
     assert [outcomes(r) for r in (venue, activity, signups)] == [
         {"v-new": "created"},
@@ -416,8 +399,7 @@ async def a_dry_run_checks_later_kinds_against_what_it_would_create(
     assert errors(walk_ins) == {"w-huge": {("count", "rule")}} and walk_ins["created"] == 1
     assert await events.pool.fetchval(written) == before
     # Without the dry run's word, the same rows name nothing.
-    alone = await send(api, "walk_ins", rows({"key": "w-new", "occurrence_key": "o-new", "role": "newcomer",
-                                              "gender": "woman", "count": 4}), dry_run=True)  # fmt: skip
+    alone = await send(api, "walk_ins", rows(walk_in), dry_run=True)
     assert errors(alone) == {"w-new": {("occurrence_key", "unknown_reference")}}
 
 
