@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -59,6 +60,7 @@ async def _page(
         established=established,
         people=people,
         name=lambda pid: support.full_name(people.get(str(pid)), ws),
+        points=lambda value: format_decimal(round(value, 1), locale=ws.t.babel),
         rejection_reasons=choices(ws.t, "rejection"),
         problems=problems or {},
         values=values or {},

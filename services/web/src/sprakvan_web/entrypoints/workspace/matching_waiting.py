@@ -61,7 +61,7 @@ def balance_chart(ws: WorkspaceRequest, balance: list[dict[str, Any]], district_
         )
         districts.append(District(label, top + BAR_HEIGHT + 5, bars, row))
         sentences.append(
-            ws.t.text("%(district)s: %(waiting)s newcomers waiting, %(places)s free places, %(short)s places short.")
+            ws.t.text("%(district)s: newcomers waiting %(waiting)s, free places %(places)s, places short %(short)s.")
             % {
                 "district": label,
                 "waiting": row["newcomers_waiting"],
