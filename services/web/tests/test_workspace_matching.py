@@ -217,6 +217,25 @@ async def test_a_programmes_matching_from_round_to_rematch_meetup_and_waiting_li
                 data=form_of(meetup.text, held_on=today(), rows=8, **{"newcomer-1": ids["omar"]}),
             )
             assert half.status_code == 422 and "Välj både en nyanländ och en etablerad." in half.text
+            more = await coordinator.post(
+                "/workspace/matching/meetups?lang=sv",
+                data=form_of(meetup.text, rows=8, more="1", **{"newcomer-1": ids["omar"]}),
+            )
+            assert more.status_code == 200 and 'id="newcomer-16"' in more.text
+            assert f'<option value="{ids["omar"]}" selected>' in more.text  # what was chosen stays
+
+            # -- odd input: a 4xx naming the field, never a 500 -------------------------------------------------
+            assert (await coordinator.get("/workspace/matching/pairs/not-an-id?lang=sv")).status_code == 404
+            odd = await coordinator.get("/workspace/matching/pairs?after=%00&status=%ED%A0%80")
+            assert odd.status_code == 422  # the web front's own guard, for every page
+            unknown = await coordinator.get(f"/workspace/matching/pairs?after=x&status=y&programme={'x' * 5000}")
+            assert unknown.status_code == 200 and "Klickade inte" in unknown.text  # ignored: every pair
+            sara_pair = next(p for p in meetup_pairs if p["status"] == "active")["pair_id"]
+            nul = await coordinator.post(
+                f"/workspace/matching/pairs/{sara_pair}/follow-ups/done?lang=sv",
+                data=form_of(meetup.text, done_on=today(), outcome="going_well", notes="a\x00b"),
+            )
+            assert nul.status_code == 422 and 'id="done-notes-error"' in nul.text and "a\x00b" not in nul.text
 
             # -- the waiting list in wait order, the balance as a chart with its table ----------------------
             waiting = await matching_get(stack, f"/programmes/{PROGRAMME}/waiting")

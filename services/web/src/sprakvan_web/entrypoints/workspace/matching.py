@@ -74,6 +74,7 @@ async def matching_home(request: Request) -> Response:
     if isinstance(ws, Response):
         return ws
     summary = {k: request.query_params.get(k, "") for k in ("proposed", "waiting", "candidates")}
+    summary = {k: v if v.isdigit() and len(v) < 10 else "" for k, v in summary.items()}
     try:
         return await _page(
             ws, request.query_params.get("programme"), round_summary=summary if summary["proposed"] else None

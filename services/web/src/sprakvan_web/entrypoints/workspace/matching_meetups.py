@@ -76,6 +76,7 @@ async def _page(
         outcome=outcome,
         problems=outcome.problems | {f"newcomer-{row}": why for row, why in outcome.refused.items()},
         recorded_count=recorded_count,
+        max_rows=MAX_ROWS,
         today=support.today().isoformat(),
         name=lambda pid: support.full_name(people.get(str(pid)), ws),
     )
@@ -86,12 +87,12 @@ async def meetup_form(request: Request) -> Response:
     ws = await workspace_request(request)
     if isinstance(ws, Response):
         return ws
-    rows = request.query_params.get("rows", "")
-    count = min(MAX_ROWS, max(ROWS, int(rows))) if rows.isdigit() else ROWS
+    rows, recorded = request.query_params.get("rows", ""), request.query_params.get("recorded", "")
+    count = min(MAX_ROWS, max(ROWS, int(rows[:3]))) if rows.isdigit() else ROWS
     try:
-        return await _page(
-            ws, request.query_params.get("programme"), rows=count, recorded_count=request.query_params.get("recorded")
-        )
+        programme = request.query_params.get("programme")
+        shown = recorded[:4] if recorded.isdigit() else None
+        return await _page(ws, programme, rows=count, recorded_count=shown)
     except ServiceUnavailable:
         return ws.unavailable(support.SECTION)
 
@@ -142,12 +143,19 @@ async def record_meetup(request: Request) -> Response:
         return got
     ws, form = got
     programme = str(form.get("programme", ""))
-    count = min(MAX_ROWS, int(str(form.get("rows", ROWS)))) if str(form.get("rows", "")).isdigit() else ROWS
+    posted_rows = str(form.get("rows", ""))
+    count = min(MAX_ROWS, max(ROWS, int(posted_rows[:3]))) if posted_rows.isdigit() else ROWS
     rows = _rows(form, count)
     half = {
         row: ws.t.text("Choose both a newcomer and an established resident.") for row, n, e in rows if not (n and e)
     }
-    values = {k: str(v) for k, v in form.items() if k.startswith(("newcomer-", "established-", "held_on"))}
+    kept_fields = ("newcomer-", "established-", "held_on")
+    values = {k: support.printable(v) for k, v in form.items() if k.startswith(kept_fields)}
+    if form.get("more"):  # more rows, keeping what was chosen (no JavaScript needed)
+        try:
+            return await _page(ws, programme, rows=min(MAX_ROWS, count + ROWS), values=values)
+        except ServiceUnavailable:
+            return ws.unavailable(support.SECTION)
     try:
         if half or not rows:
             outcome = Outcome(refused=half)

@@ -178,7 +178,7 @@ async def _act(request: Request, pair_id: str, action: str) -> Response:
         if exc.status_code == 404:
             return support.not_found(ws)
         problems = support.problems_of(ws, exc, fields, default=next(iter(fields.values()), "form"))
-        values = {k: str(v) for k, v in form.items() if k not in ("csrf_token", "key")}
+        values = {k: support.printable(v) for k, v in form.items() if k not in ("csrf_token", "key")}
         try:
             return await _pair_page(ws, found, problems=problems, values=values, status_code=exc.status_code)
         except ServiceUnavailable:

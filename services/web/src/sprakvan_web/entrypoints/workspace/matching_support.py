@@ -7,6 +7,7 @@ call (``GET /participants?id=...``, at most 200 a call), so names never pass thr
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from . import ServiceRefused, WorkspaceRequest, workspace_request
 from .matching_words import constraint_text
 
 ZONE = ZoneInfo("Europe/Stockholm")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NAMES_PER_CALL = 200
 SECTION = "matching"
 
@@ -173,6 +175,11 @@ def refusal_text(ws: WorkspaceRequest, exc: ServiceRefused) -> str:
         if words:
             return words
     return ws.refused_message(exc)
+
+
+def printable(value: object) -> str:
+    """A posted value shown again in its form, without the control characters matching refused."""
+    return CONTROL.sub("", str(value))
 
 
 def derived_key(key: str, *parts: object) -> str:
