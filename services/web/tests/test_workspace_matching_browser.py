@@ -86,4 +86,11 @@ async def test_every_matching_page_in_swedish_and_english_has_no_wcag_violations
             await page.wait_for_selector(".sv-error-summary")
             if violations := await axe_violations(page):
                 found[f"{lang} manual pair refused"] = violations
+            # A meetup row with only one person: the row's error in the table.
+            await page.goto(f"{stack.web_url}/workspace/matching/meetups?lang={lang}")
+            await page.select_option("#newcomer-1", ids[1])
+            await page.click("form[method=post] .sv-actions button:not([name=more])")
+            await page.wait_for_selector("#newcomer-1-error")
+            if violations := await axe_violations(page):
+                found[f"{lang} meetup refused"] = violations
         assert found == {}
