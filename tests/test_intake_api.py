@@ -145,6 +145,16 @@ async def test_list_filters_and_pages_with_a_cursor(intake: httpx.AsyncClient) -
     assert (await intake.get("/participants", params={"limit": 0})).status_code == 422
 
 
+async def test_list_by_ids_gives_only_those_of_the_callers_organisation(intake: httpx.AsyncClient, mint) -> None:  # noqa: ANN001
+    ours = [(await intake.post("/participants", json=newcomer(first_name=f"N{i}"))).json()["id"] for i in range(3)]
+    theirs = (await intake.post("/participants", json=newcomer(), headers=auth(mint(org=ORG_B)))).json()["id"]
+    page = (await intake.get("/participants", params={"id": [ours[2], ours[0], theirs], "limit": 200})).json()
+    assert [p["id"] for p in page["items"]] == [ours[0], ours[2]]  # registration order; never another's
+    assert (await intake.get("/participants", params={"id": "not-an-id"})).status_code == 422
+    too_many = [str(uuid.uuid4()) for _ in range(201)]
+    assert (await intake.get("/participants", params={"id": too_many})).status_code == 422
+
+
 async def test_a_participants_life_interview_update_withdraw(intake: httpx.AsyncClient) -> None:
     pid = (await intake.post("/participants", json=newcomer())).json()["id"]
     interview = await intake.post(

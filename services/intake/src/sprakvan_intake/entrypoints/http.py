@@ -95,6 +95,10 @@ async def list_participants(
     registered_to: Annotated[Day | None, Query(description="Last day, inclusive.")] = None,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ids: Annotated[
+        list[uuid.UUID] | None,
+        Query(alias="id", max_length=200, description="Only these participants (repeat: ?id=...&id=...)."),
+    ] = None,
 ) -> Response:
     settings: IntakeSettings = request.app.state.settings
     zone = ZoneInfo(settings.timezone)
@@ -108,6 +112,7 @@ async def list_participants(
         district=district,
         registered_from=start_of(registered_from) if registered_from else None,
         registered_before=start_of(registered_to + timedelta(days=1)) if registered_to else None,
+        ids=tuple(ids or ()),
     )
     try:
         items, next_cursor = await handlers.list_participants(
