@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 
 # Enough to find what the coverage phase's edge cases (NUL, surrogates, huge numbers, far dates...) find,
 # and to keep one service's run under a minute on a loaded 2-core machine.
 MAX_EXAMPLES = int(os.environ.get("SPRAKVAN_FU_EXAMPLES", "40"))
-MAX_SECONDS = 60
+FUZZ_TIMEOUT = 270
 SEED = 6
 IMPORTS = "^/(imports|exports)/"  # fuzzed by a run of their own, as an admin (the imports are admin-only)
 
@@ -87,7 +88,7 @@ def run_schemathesis(
         "all",
         *(("--include-path-regex", paths) if paths else ("--exclude-path-regex", IMPORTS)),
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=MAX_SECONDS * 3, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=FUZZ_TIMEOUT, check=False)
 
 
 def _load(path: str) -> Any:
@@ -121,4 +122,6 @@ def schema_fuzz_test(service: str, *, role: str = "coordinator", paths: str | No
         assert "Server error" not in result.stdout, report
 
     test.__doc__ = f"Schemathesis, all checks, against {service}: no server error, no other finding."
-    return test
+    # A whole service's run takes 30-60 s on a quiet 2-core machine and twice that beside the rest of the
+    # suite: the fuzzer has its own bound (the subprocess timeout), the test only a little more.
+    return pytest.mark.timeout(FUZZ_TIMEOUT + 30)(test)

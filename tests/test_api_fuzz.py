@@ -9,6 +9,9 @@ test_intake_imports_survive_the_schema_fuzzer = schema_fuzz_test(
     "sprakvan_intake.service:SERVICE", role="admin", paths=IMPORTS
 )
 test_events_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_events.service:SERVICE")
+test_events_imports_survive_the_schema_fuzzer = schema_fuzz_test(
+    "sprakvan_events.service:SERVICE", role="admin", paths=IMPORTS
+)
 test_reporting_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_reporting.service:SERVICE")
 test_reporting_imports_survive_the_schema_fuzzer = schema_fuzz_test(
     "sprakvan_reporting.service:SERVICE", role="admin", paths=IMPORTS

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-from tests.fuzz import schema_fuzz_test
+from tests.fuzz import IMPORTS, schema_fuzz_test
 
 test_matching_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_matching.service:SERVICE")
+test_matching_imports_survive_the_schema_fuzzer = schema_fuzz_test(
+    "sprakvan_matching.service:SERVICE", role="admin", paths=IMPORTS
+)

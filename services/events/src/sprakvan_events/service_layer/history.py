@@ -25,7 +25,7 @@ from sprakvan_shared.imports import (
     known_keys,
     outcome_of,
     refused,
-    remember,
+    remember_many,
     row_hash,
 )
 
@@ -112,10 +112,11 @@ class Course(Generic[RowT]):
                 continue
             planned.append(Planned(parsed, outcome, hash_, was, found))
         made = await apply(planned)
+        await remember_many(
+            scope.conn, scope.organisation_id, self.kind, [(p.parsed.key, made[p.parsed.key], p.hash) for p in planned]
+        )
         for p in planned:
-            aggregate_id = made[p.parsed.key]
-            await remember(scope.conn, scope.organisation_id, self.kind, p.parsed.key, aggregate_id, p.hash)
-            self.results.append(_result(p.parsed, p.outcome, aggregate_id))
+            self.results.append(_result(p.parsed, p.outcome, made[p.parsed.key]))
 
 
 def _result(parsed: ParsedRow[Any], outcome: Outcome, aggregate_id: str) -> RowResult:

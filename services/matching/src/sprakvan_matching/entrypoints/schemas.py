@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sprakvan_shared.contracts.matching import ScoreBreakdown
+from sprakvan_shared.text import Day
 
 from ..domain.explanation import Labels, explain
 from ..domain.model import Attendee, EndReason, FollowUpOutcome, Origin, Pair, PairStatus, RejectionReason
@@ -35,19 +36,19 @@ class RejectIn(_Body):
 
 
 class ConversationIn(_Body):
-    held_on: date
+    held_on: Day
     attended: tuple[Attendee, ...] = Field(min_length=1, max_length=4)
 
 
 class FollowUpIn(_Body):
-    due_on: date
+    due_on: Day
 
 
 class FollowUpDoneIn(_Body):
-    done_on: date
+    done_on: Day
     outcome: FollowUpOutcome
     notes: str = Field("", max_length=4000, description="Stays in matching: never in an event.")
-    due_on: date | None = Field(None, description="The scheduled follow-up this is; the earliest open one if left out.")
+    due_on: Day | None = Field(None, description="The scheduled follow-up this is; the earliest open one if left out.")
 
 
 class EndIn(_Body):
@@ -63,7 +64,7 @@ class RematchIn(EndIn):
 
 
 class MeetupIn(_Body):
-    held_on: date
+    held_on: Day
     pairs: tuple[PairKeyIn, ...] = Field(min_length=1, max_length=200)
 
 

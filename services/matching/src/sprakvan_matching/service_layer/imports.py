@@ -37,7 +37,7 @@ from sprakvan_shared.imports import (
     outcome_of,
     parse_rows,
     refused,
-    remember,
+    remember_many,
     row_hash,
 )
 
@@ -76,8 +76,7 @@ class _Applied:
         await pair_store.save_pairs(conn, list(self.pairs.values()))
         if self.events:
             await outbox.enqueue(conn, *(pair_event(pair, action) for pair, action in self.events))
-        for key, aggregate_id, hash_ in self.keys:
-            await remember(conn, organisation_id, kind, key, aggregate_id, hash_)
+        await remember_many(conn, organisation_id, kind, self.keys)
 
 
 def _imported(row: ParsedRow, known: KnownKey | None, hash_: str, pair_id: uuid.UUID) -> RowResult:
