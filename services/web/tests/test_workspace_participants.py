@@ -91,10 +91,13 @@ async def test_a_coordinators_year_with_the_participants(start_service: ServiceS
 
             # Editing: saved with its version; a stale version is someone else's change, said in words.
             edit = await coordinator.get(f"{LIST}/{amina}/edit?lang=en")
-            saved = await _post(coordinator, edit, f"{LIST}/{amina}/edit", last_name="Haddad-Ali", district="berga")
+            saved = await _post(
+                coordinator, edit, f"{LIST}/{amina}/edit", last_name="Haddad-Ali", district="berga", languages="uk"
+            )
             assert saved.status_code == 303, saved.text[-2000:]
             profile = await coordinator.get(saved.headers["location"])
             assert "Amina Haddad-Ali" in profile.text and "Berga" in profile.text
+            assert "Arabic (first language), Ukrainian (conversational)" in profile.text
             stale = await _post(coordinator, edit, f"{LIST}/{amina}/edit", last_name="Overwritten")
             assert stale.status_code == 409 and "Someone else changed these details meanwhile" in stale.text
             assert 'value="Overwritten"' in stale.text  # the form keeps what was typed

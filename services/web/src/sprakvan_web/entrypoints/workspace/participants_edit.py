@@ -18,6 +18,7 @@ from .participants_words import GENDERS, Words, _
 router = APIRouter(include_in_schema=False)
 
 TEXT_FIELDS = ("first_name", "last_name", "email", "phone")
+CHECKBOXES = ("interests", "availability", "same_gender", "languages")
 PROBLEMS = {
     "first_name": _("Enter a first name with at least one letter"),
     "last_name": _("Enter a last name with at least one letter"),
@@ -34,7 +35,23 @@ def _year(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 4 else None
 
 
-def patch_of(form: Mapping[str, list[str]], role: str) -> tuple[dict[str, Any], list[str]]:
+def _languages(form: Mapping[str, list[str]], current: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The first language and the others ticked; the others keep the level they had (new ones:
+    conversational), and languages the form does not offer stay as they were."""
+    native = (form.get("native_language") or [""])[0]
+    levels = {s["code"]: s["level"] for s in current if s["level"] != "native"}
+    spoken = [{"code": native, "level": "native"}] if native in choices.LANGUAGES else []
+    spoken += [
+        {"code": code, "level": levels.get(code, "conversational")}
+        for code in dict.fromkeys(form.get("languages", []))
+        if code in choices.LANGUAGES and code != native
+    ]
+    return (spoken + [s for s in current if s["code"] not in choices.LANGUAGES])[:10]
+
+
+def patch_of(
+    form: Mapping[str, list[str]], role: str, languages: list[dict[str, str]]
+) -> tuple[dict[str, Any], list[str]]:
     """The form as intake's PATCH body, and the fields it cannot be (intake checks the rest again)."""
 
     def one(name: str) -> str:
@@ -54,6 +71,7 @@ def patch_of(form: Mapping[str, list[str]], role: str) -> tuple[dict[str, Any], 
     patch["birth_year"] = _year(one("birth_year"))
     if patch["birth_year"] is None:
         problems.append("birth_year")
+    patch["languages"] = _languages(form, languages)
     patch["interests"] = list(dict.fromkeys(v for v in form.get("interests", []) if v))
     patch["availability"] = [
         {"weekday": day, "part_of_day": part}
@@ -85,6 +103,8 @@ def _form_values(p: Mapping[str, Any]) -> dict[str, Any]:
         "swedish_level": [p.get("swedish_level") or ""],
         "capacity": [str(p.get("capacity") or "")],
         "interests": list(p.get("interests") or []),
+        "native_language": [next((s["code"] for s in p.get("languages") or [] if s["level"] == "native"), "")],
+        "languages": [s["code"] for s in p.get("languages") or [] if s["level"] != "native"],
         "availability": [f"{s['weekday']}-{s['part_of_day']}" for s in p.get("availability") or []],
         "same_gender": ["yes"] if wishes.get("same_gender") else [],
         "age_min": [str(wishes["age_min"]) if wishes.get("age_min") is not None else ""],
@@ -122,7 +142,10 @@ async def _edit_page(
         status_code=status_code,
         p=p,
         value=lambda name: (values.get(name) or [""])[0],
-        picked={name: frozenset(values.get(name) or []) for name in ("interests", "availability", "same_gender")},
+        picked={name: frozenset(values.get(name) or []) for name in CHECKBOXES},
+        languages=sorted(
+            ((code, labels.language_text(ws.t, code)[0]) for code in choices.LANGUAGES), key=lambda c: c[1].casefold()
+        ),
         version=version,
         problems=problems or {},
         conflict=conflict,
@@ -160,7 +183,7 @@ async def edit(request: Request, participant_id: str) -> Response:
     if isinstance(p, Response):
         return p
     values = {key: form.getlist(key) for key in form.keys()}
-    patch, wrong = patch_of(values, p["role"])
+    patch, wrong = patch_of(values, p["role"], p.get("languages") or [])
     version = _year(str(form.get("version") or "")) or 0
     if wrong:
         problems = {name: ws.t.text(PROBLEMS[name]) for name in wrong}
