@@ -31,7 +31,7 @@ async def log_in(page: Page, stack: Stack, username: str, lang: str = "sv") -> N
     await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url("**/registrations**")
+    await page.wait_for_url("**/workspace**")
 
 
 async def test_every_page_in_every_locale_has_no_wcag_a_or_aa_violations(
@@ -174,6 +174,7 @@ async def test_arabic_is_mirrored_reaches_intake_and_a_coordinator_sees_it(
         await page.screenshot(path=str(ARTIFACTS / "thanks-ar.png"))
 
         await log_in(page, stack, "koordinator")
+        await page.goto(f"{stack.web_url}/registrations?lang=sv")
         rows = page.locator("#registrations tbody tr")
         assert await rows.count() == 1
         assert "أمينة" in await rows.first.inner_text()

@@ -25,7 +25,7 @@ async def test_an_oidc_login_makes_a_viewer_keyed_on_issuer_and_subject(start_se
         for _ in range(2):  # the second login finds the same user
             async with httpx.AsyncClient(trust_env=False, follow_redirects=True) as browser:
                 landed = await browser.get(f"{stack.web_url}/login/oidc?lang=en")
-                assert landed.status_code == 200 and landed.url.path == "/registrations", landed.text[:300]
+                assert landed.status_code == 200 and landed.url.path == "/workspace", landed.text[:300]
                 assert "Eva Exempel" in landed.text
         rows = await stack.web.pool.fetch("SELECT issuer, subject, role, organisation_id, password_hash FROM users")
         assert [tuple(r) for r in rows] == [(idp_url, "entra-user-42", "viewer", ORG_A, None)]
@@ -79,14 +79,14 @@ async def test_the_providers_groups_decide_the_role_at_every_login(start_service
         first = httpx.AsyncClient(trust_env=False, follow_redirects=True)
         async with first:
             landed = await _login(stack, first)
-            assert landed.url.path == "/registrations", landed.text[:300]
+            assert landed.url.path == "/workspace", landed.text[:300]
             assert await user() == (ORG_A, "coordinator")
             assert (await first.get(f"{stack.web_url}/admin/users")).status_code == 403
 
             # Added to the admins' group at the provider: admin from the next login on.
             idp.state.extra_claims = {"groups": ["sg-sprakvan-coordinators", "sg-sprakvan-admins"]}
             async with httpx.AsyncClient(trust_env=False, follow_redirects=True) as second:
-                assert (await _login(stack, second)).url.path == "/registrations"
+                assert (await _login(stack, second)).url.path == "/workspace"
                 assert await user() == (ORG_A, "admin")
                 assert (await second.get(f"{stack.web_url}/admin/users")).status_code == 200
 
@@ -115,7 +115,7 @@ async def test_the_providers_groups_decide_the_role_at_every_login(start_service
             # A group that maps to another organisation: the same user (issuer, subject) moves there.
             idp.state.extra_claims = {"groups": ["sg-norrkoping-sprakvan"]}
             async with httpx.AsyncClient(trust_env=False, follow_redirects=True) as moved:
-                assert (await _login(stack, moved)).url.path == "/registrations"
+                assert (await _login(stack, moved)).url.path == "/workspace"
             assert await user() == ("norrkoping", "viewer")
             assert await pool.fetchval("SELECT count(*) FROM users WHERE issuer = $1", idp_url) == 1
 
@@ -130,7 +130,7 @@ async def test_the_providers_groups_decide_the_role_at_every_login(start_service
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
             data = {"username": "admin", "password": "break-glass-password", "csrf_token": csrf, "lang": "en"}
             landed = await local.post(f"{stack.web_url}/login", data=data)
-            assert landed.url.path == "/registrations", landed.text[:300]
+            assert landed.url.path == "/workspace", landed.text[:300]
             assert (await local.get(f"{stack.web_url}/admin/users")).status_code == 200
         assert tuple(await pool.fetchrow("SELECT organisation_id, role FROM users WHERE issuer = 'local'")) == (
             ORG_A,
@@ -148,7 +148,7 @@ async def test_without_a_roles_claim_an_admins_role_change_lasts(start_service: 
         )
         for role_before_login in ("viewer", "coordinator"):
             async with httpx.AsyncClient(trust_env=False, follow_redirects=True) as browser:
-                assert (await _login(stack, browser)).url.path == "/registrations"
+                assert (await _login(stack, browser)).url.path == "/workspace"
             assert await stack.web.pool.fetchval("SELECT role FROM users") == role_before_login
             await stack.web.pool.execute("UPDATE users SET role = 'coordinator'")
 

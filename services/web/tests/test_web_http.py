@@ -212,7 +212,7 @@ async def test_the_first_admin_logs_in_and_manages_users_and_roles(start_service
         async with httpx.AsyncClient(trust_env=False) as admin:
             assert (await _logged_in(admin, stack, "admin", "wrong password!!")).status_code == 401
             logged_in = await _logged_in(admin, stack, "admin", password)
-            assert logged_in.status_code == 303 and logged_in.headers["location"].startswith("/registrations")
+            assert logged_in.status_code == 303 and logged_in.headers["location"].startswith("/workspace")
             cookie = logged_in.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=lax" in cookie
             users = await admin.get(f"{stack.web_url}/admin/users")

@@ -16,6 +16,8 @@ from .entrypoints import admin, login, pages, signup
 from .entrypoints.context import Web
 from .entrypoints.workspace import home as workspace_home
 from .entrypoints.workspace import matching as workspace_matching
+from .entrypoints.workspace import participants, participants_edit
+from .entrypoints.workspace import settings as workspace_settings
 from .settings import WebSettings
 
 consumer = EventConsumer("web", INTAKE_STREAM)
@@ -38,7 +40,17 @@ SERVICE = Service(
     default_port=8000,
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
     settings=WebSettings,
-    routers=(pages.router, login.router, signup.router, admin.router, workspace_home.router, workspace_matching.router),
+    routers=(
+        pages.router,
+        login.router,
+        signup.router,
+        admin.router,
+        workspace_home.router,
+        participants.router,
+        participants_edit.router,
+        workspace_settings.router,
+        workspace_matching.router,
+    ),
     consumers=(consumer,),
     error_handlers=install,
 )

@@ -93,6 +93,12 @@ async def list_participants(
     district: Annotated[line(80) | None, Query()] = None,
     registered_from: Annotated[Day | None, Query(description="First day, inclusive.")] = None,
     registered_to: Annotated[Day | None, Query(description="Last day, inclusive.")] = None,
+    programme: Annotated[line(80) | None, Query()] = None,
+    interviewed: Annotated[bool | None, Query(description="An interview recorded, or none yet.")] = None,
+    name: Annotated[
+        line(100) | None, Query(description="The beginnings of words of the first or last name, any order and case.")
+    ] = None,
+    newest_first: Annotated[bool, Query(description="Latest registrations first.")] = False,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ids: Annotated[
@@ -113,6 +119,10 @@ async def list_participants(
         registered_from=start_of(registered_from) if registered_from else None,
         registered_before=start_of(registered_to + timedelta(days=1)) if registered_to else None,
         ids=tuple(ids or ()),
+        programme=programme,
+        interviewed=interviewed,
+        name=name or None,
+        newest_first=newest_first,
     )
     try:
         items, next_cursor = await handlers.list_participants(

@@ -90,7 +90,9 @@ async def login(request: Request) -> Response:
 async def _logged_in(request: Request, user: accounts.User, locale: SiteLocale) -> Response:
     settings = web_of(request).settings
     token = await accounts.start_session(pool_of(request), user, settings.session_ttl)
-    response = RedirectResponse(f"/registrations?lang={locale.code}", status_code=303)
+    # The workspace's overview, in Swedish or English (the workspace speaks those two).
+    lang = locale.code if locale.code in ("sv", "en") else "sv"
+    response = RedirectResponse(f"/workspace?lang={lang}", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -174,6 +174,9 @@ async def signup_post(request: Request, organisation_id: str, programme: str) ->
             values=form, problems=problems_from_intake(refused.detail), assisted=assisted, status_code=422,
         )  # fmt: skip
     log.info("signup_registered", organisation_id=organisation_id, participant_id=participant_id, assisted=assisted)
+    if assisted:  # the coordinator goes on with the new profile in the workspace (Swedish or English)
+        lang = locale.code if locale.code in ("sv", "en") else "sv"
+        return RedirectResponse(f"/workspace/participants/{participant_id}?lang={lang}&done=registered", 303)
     return thanks
 
 
