@@ -474,3 +474,26 @@ async def test_series_grow_to_the_horizon_as_time_passes_and_the_kit_documents_t
         documented = json.dumps(asyncapi)
         for event_type in EVENTS_EVENTS:
             assert event_type.subject_filter() in documented, event_type.EVENT_TYPE
+
+
+async def test_a_venue_is_changed_in_place_and_feeds_are_listed_without_their_urls(stack: Stack) -> None:
+    api, other = stack.api, stack.events.as_(org=ORG_B)
+    venue = (await api.post("/venues", json={"name": "Agora", "district": "skaggetorp", "capacity": 20})).json()
+    body = {"name": "Agora, stora salen", "district": "berga", "capacity": 35, "accessibility": "Hörselslinga"}
+    changed = await api.put(f"/venues/{venue['id']}", json=body)
+    assert changed.status_code == 200 and changed.json() == {"id": venue["id"], "address": "", **body}
+    assert (await api.get("/venues")).json() == [changed.json()]
+    assert ("body", "district") in fields(await api.put(f"/venues/{venue['id']}", json=body | {"district": "atlantis"}))
+    assert ("body", "capacity") in fields(await api.put(f"/venues/{venue['id']}", json=body | {"capacity": -1}))
+    assert (await api.put(f"/venues/{venue['id']}", json=body | {"name": "x"}, headers=other)).status_code == 404
+    assert (await api.put(f"/venues/{uuid.uuid4()}", json=body)).status_code == 404
+    viewer = stack.events.as_(role=Role.VIEWER)
+    assert (await api.put(f"/venues/{venue['id']}", json=body, headers=viewer)).status_code == 403
+    assert (await api.get("/venues")).json()[0]["name"] == "Agora, stora salen"
+
+    kept = (await api.post("/feeds", json={"scope": "venue", "value": venue["id"], "name": "Agora"})).json()
+    gone = (await api.post("/feeds", json={"scope": "organisation", "name": "Allt"})).json()
+    assert (await api.delete(f"/feeds/{gone['id']}")).status_code == 204
+    listed = (await api.get("/feeds", headers=viewer)).json()
+    assert listed == [{"id": kept["id"], "scope": "venue", "value": venue["id"], "name": "Agora"}]
+    assert (await api.get("/feeds", headers=other)).json() == []

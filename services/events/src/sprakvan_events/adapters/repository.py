@@ -7,6 +7,7 @@ from .feeds import (
     feed_by_token,
     feed_entries,
     insert_feed,
+    list_feeds,
     revoke_feed,
 )
 from .reference import (
@@ -20,6 +21,7 @@ from .reference import (
     load_participant,
     load_venue,
     load_vocabulary,
+    update_venue,
     upsert_participant,
     upsert_type,
     upsert_vocabulary,
@@ -74,6 +76,7 @@ __all__ = [
     "feed_entries",
     "insert_activity",
     "insert_feed",
+    "list_feeds",
     "insert_occurrences",
     "insert_partner",
     "insert_venue",
@@ -102,6 +105,7 @@ __all__ = [
     "set_seat_counters",
     "signups_of",
     "update_activity",
+    "update_venue",
     "upsert_participant",
     "upsert_type",
     "upsert_vocabulary",

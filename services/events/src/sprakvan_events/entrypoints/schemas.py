@@ -310,9 +310,12 @@ class FeedIn(_In):
     name: Text = Field(min_length=1)
 
 
-class FeedOut(BaseModel):
+class FeedListed(BaseModel):
     id: uuid.UUID
     scope: str
     value: str | None
     name: str
+
+
+class FeedOut(FeedListed):
     url: str = Field(description="Give this to a calendar app; anyone holding it can read the feed.")
