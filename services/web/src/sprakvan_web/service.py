@@ -14,6 +14,7 @@ from sprakvan_shared.kit import Service
 
 from .entrypoints import admin, login, pages, signup
 from .entrypoints.context import Web
+from .entrypoints.workspace import activities, activities_calendar, activities_checkin, activities_feeds
 from .entrypoints.workspace import home as workspace_home
 from .settings import WebSettings
 
@@ -37,7 +38,8 @@ SERVICE = Service(
     default_port=8000,
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
     settings=WebSettings,
-    routers=(pages.router, login.router, signup.router, admin.router, workspace_home.router),
+    routers=(pages.router, login.router, signup.router, admin.router, workspace_home.router)
+    + (activities.router, activities_calendar.router, activities_checkin.router, activities_feeds.router),
     consumers=(consumer,),
     error_handlers=install,
 )

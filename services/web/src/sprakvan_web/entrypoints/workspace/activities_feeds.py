@@ -1,0 +1,137 @@
+"""Calendar feeds: the organisation's, a programme's, a district's or a venue's iCalendar feed, for a
+phone calendar to subscribe to.
+
+The events service makes a feed's URL once (it keeps only a hash of the token), so the page shows it on
+the answer to the form that made it, to be copied then; the list shows the working feeds for revoking.
+The web front is the only part a phone can reach, so the URL it shows is its own ``/calendar/<token>.ics``,
+which passes the events service's feed through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from ..context import web_of
+from . import ServiceRefused, ServiceUnavailable, WorkspaceRequest, workspace_request
+from .activities_common import BASE, SECTION, STYLES, _, back, field, not_found, uuid_or_none, vocabulary
+
+router = APIRouter(include_in_schema=False)
+FEEDS = f"{BASE}/feeds"
+SCOPES = {"organisation": _("The whole organisation"), "programme": _("Programme"), "district": _("District")}
+SCOPES |= {"venue": _("Venue")}
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+
+
+async def _choices(ws: WorkspaceRequest) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """What a feed can show, as ``scope:value`` options, and the words for each."""
+    words = await vocabulary(ws)
+    venues = await ws.web.events.get("/venues", ws.caller)
+    t = ws.t.text
+    options = [("organisation:", t(SCOPES["organisation"]))]
+    options += [(f"programme:{code}", f"{t(SCOPES['programme'])}: {label}") for code, label in words.programmes.items()]
+    options += [(f"district:{code}", f"{t(SCOPES['district'])}: {label}") for code, label in words.districts.items()]
+    options += [(f"venue:{v['id']}", f"{t(SCOPES['venue'])}: {v['name']}") for v in venues]
+    return options, dict(options)
+
+
+async def _page(ws: WorkspaceRequest, *, created: dict[str, str] | None = None, problems: dict[str, str] | None = None):
+    options, labels = await _choices(ws)
+    feeds = await ws.web.events.get("/feeds", ws.caller)
+    for feed in feeds:
+        feed["shows"] = labels.get(f"{feed['scope']}:{feed['value'] or ''}", feed["scope"])
+    return ws.page(
+        "workspace/activities/feeds.html",
+        title=ws.t.text("Calendar feeds"),
+        section=SECTION,
+        status_code=422 if problems else 201 if created else 200,
+        feeds=feeds,
+        options=options,
+        created=created,
+        problems=problems or {},
+        styles=STYLES,
+    )
+
+
+@router.get(FEEDS)
+async def feeds(request: Request) -> Response:
+    ws = await workspace_request(request)
+    if isinstance(ws, Response):
+        return ws
+    try:
+        return await _page(ws)
+    except ServiceUnavailable:
+        return ws.unavailable(SECTION)
+
+
+def public_url(request: Request, events_url: str) -> str:
+    """The web front's address of a feed the events service made (``/feeds/<token>.ics``)."""
+    token = events_url.rsplit("/", 1)[-1].removesuffix(".ics")
+    return f"{str(request.base_url).rstrip('/')}/calendar/{token}.ics"
+
+
+@router.post(FEEDS)
+async def create_feed(request: Request) -> Response:
+    ws = await workspace_request(request, write=True)
+    if isinstance(ws, Response):
+        return ws
+    form = await request.form()
+    if not ws.csrf_ok(form):
+        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
+    try:
+        options, labels = await _choices(ws)
+        shows = field(form, "shows", 100)
+        if shows not in labels:
+            return await _page(ws, problems={"shows": ws.t.text("Choose what the feed shows")})
+        scope, _sep, value = shows.partition(":")
+        name = field(form, "name", 200) or labels[shows]
+        body = {"scope": scope, "value": value or None, "name": name}
+        try:
+            made = await ws.web.events.write(
+                "POST", "/feeds", ws.caller, body, idempotency_key=field(form, "form_key", 100)
+            )
+        except ServiceRefused as exc:
+            return await _page(ws, problems={"shows": ws.refused_message(exc)})
+        return await _page(ws, created={"name": made["name"], "url": public_url(request, made["url"])})
+    except ServiceUnavailable:
+        return ws.unavailable(SECTION)
+
+
+@router.post(FEEDS + "/{feed_id}/revoke")
+async def revoke_feed(request: Request, feed_id: str) -> Response:
+    ws = await workspace_request(request, write=True)
+    if isinstance(ws, Response):
+        return ws
+    form = await request.form()
+    if not ws.csrf_ok(form):
+        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
+    if uuid_or_none(feed_id) is None:
+        return not_found(ws)
+    try:
+        await ws.web.events.write("DELETE", f"/feeds/{feed_id}", ws.caller)
+    except ServiceRefused:
+        return not_found(ws)
+    except ServiceUnavailable:
+        return ws.unavailable(SECTION)
+    return back(ws, FEEDS)
+
+
+@router.get("/calendar/{token}.ics")
+async def calendar_feed(request: Request, token: str) -> Response:
+    """A phone calendar's subscription: no login, the URL's token is the key (the events service checks it)."""
+    if not _TOKEN.match(token):
+        return JSONResponse({"detail": "no such feed"}, status_code=404)
+    events = web_of(request).settings.events_url.rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
+            answer = await client.get(f"{events}/feeds/{token}.ics")
+    except httpx.HTTPError:
+        return JSONResponse({"detail": "try again"}, status_code=503, headers={"Retry-After": "5"})
+    if answer.status_code != 200:
+        status = 404 if answer.status_code < 500 else 503
+        return JSONResponse({"detail": "no such feed" if status == 404 else "try again"}, status_code=status)
+    headers = {"Cache-Control": answer.headers.get("cache-control", "private, max-age=300")}
+    return Response(answer.content, media_type="text/calendar; charset=utf-8", headers=headers)
