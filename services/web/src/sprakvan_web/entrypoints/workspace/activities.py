@@ -22,6 +22,7 @@ from .activities_common import (
     back,
     field,
     not_found,
+    posted,
     refusal_problems,
     vocabulary,
 )
@@ -91,12 +92,10 @@ async def venues(request: Request) -> Response:
 
 @router.post(f"{BASE}/venues")
 async def add_venue(request: Request) -> Response:
-    ws = await workspace_request(request, write=True)
-    if isinstance(ws, Response):
-        return ws
-    form = await request.form()
-    if not ws.csrf_ok(form):
-        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     venue = VenueForm.read(ws, form)
     try:
         if not venue.problems:
@@ -158,12 +157,10 @@ async def venue(request: Request, venue_id: str) -> Response:
 
 @router.post(BASE + "/venues/{venue_id}")
 async def change_venue(request: Request, venue_id: str) -> Response:
-    ws = await workspace_request(request, write=True)
-    if isinstance(ws, Response):
-        return ws
-    form = await request.form()
-    if not ws.csrf_ok(form):
-        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     venue = VenueForm.read(ws, form)
     try:
         if await _venue(ws, venue_id) is None:
@@ -222,14 +219,12 @@ async def new_activity(request: Request, kind: str) -> Response:
 
 @router.post(BASE + "/new/{kind}")
 async def create_activity(request: Request, kind: str) -> Response:
-    ws = await workspace_request(request, write=True)
-    if isinstance(ws, Response):
-        return ws
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     if kind not in KIND_TITLES:
         return not_found(ws)
-    form = await request.form()
-    if not ws.csrf_ok(form):
-        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
     activity = ActivityForm.read(ws, form, series=kind == "series")
     try:
         if not activity.problems:

@@ -24,6 +24,7 @@ from .activities_common import (
     names_of,
     not_found,
     parse_day,
+    posted,
     time_text,
     uuid_or_none,
     vocabulary,
@@ -205,18 +206,6 @@ async def occurrence(request: Request, occurrence_id: str) -> Response:
         return ws.unavailable(SECTION)
 
 
-async def _write(request: Request, occurrence_id: str):  # noqa: ANN202 - (ws, form) or a Response
-    ws = await workspace_request(request, write=True)
-    if isinstance(ws, Response):
-        return ws, None
-    form = await request.form()
-    if not ws.csrf_ok(form):
-        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400), None
-    if uuid_or_none(occurrence_id) is None:
-        return not_found(ws), None
-    return ws, form
-
-
 async def _refused(ws: WorkspaceRequest, occurrence_id: str, exc: ServiceRefused, fields: dict[str, str]) -> Response:
     if exc.status_code == 404:
         return not_found(ws)
@@ -226,9 +215,10 @@ async def _refused(ws: WorkspaceRequest, occurrence_id: str, exc: ServiceRefused
 
 @router.post(BASE + "/occurrences/{occurrence_id}/move")
 async def move(request: Request, occurrence_id: str) -> Response:
-    ws, form = await _write(request, occurrence_id)
-    if form is None:
-        return ws
+    got = await posted(request, occurrence_id)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     moved = MoveForm.read(ws, form)
     try:
         if moved.problems:
@@ -244,9 +234,10 @@ async def move(request: Request, occurrence_id: str) -> Response:
 
 @router.post(BASE + "/occurrences/{occurrence_id}/cancel")
 async def cancel(request: Request, occurrence_id: str) -> Response:
-    ws, form = await _write(request, occurrence_id)
-    if form is None:
-        return ws
+    got = await posted(request, occurrence_id)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     try:
         try:
             await ws.web.events.write(
@@ -261,9 +252,10 @@ async def cancel(request: Request, occurrence_id: str) -> Response:
 
 @router.post(BASE + "/occurrences/{occurrence_id}/signups")
 async def sign_up(request: Request, occurrence_id: str) -> Response:
-    ws, form = await _write(request, occurrence_id)
-    if form is None:
-        return ws
+    got = await posted(request, occurrence_id)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     participant_id = uuid_or_none(field(form, "participant_id", 40))
     try:
         if participant_id is None:
@@ -287,9 +279,10 @@ async def sign_up(request: Request, occurrence_id: str) -> Response:
 
 @router.post(BASE + "/occurrences/{occurrence_id}/signups/{signup_id}/cancel")
 async def cancel_signup(request: Request, occurrence_id: str, signup_id: str) -> Response:
-    ws, form = await _write(request, occurrence_id)
-    if form is None:
-        return ws
+    got = await posted(request, occurrence_id)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     try:
         if uuid_or_none(signup_id) is None:
             return not_found(ws)

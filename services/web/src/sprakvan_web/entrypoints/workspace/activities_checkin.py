@@ -29,6 +29,7 @@ from .activities_common import (
     field,
     names_of,
     not_found,
+    posted,
     uuid_or_none,
 )
 
@@ -147,27 +148,16 @@ async def _answer(
     )
 
 
-async def _writer(request: Request, occurrence_id: str):  # noqa: ANN202 - (ws, form) or (Response, None)
-    ws = await workspace_request(request, write=True)
-    if isinstance(ws, Response):
-        return ws, None
-    form = await request.form()
-    if not ws.csrf_ok(form):
-        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400), None
-    if uuid_or_none(occurrence_id) is None:
-        return not_found(ws), None
-    return ws, form
-
-
 def _problem(ws: WorkspaceRequest, exc: ServiceRefused) -> str:
     return ws.refused_message(exc)
 
 
 @router.post(CHECK_IN + "/people/{participant_id}")
 async def check_in(request: Request, occurrence_id: str, participant_id: str) -> Response:
-    ws, form = await _writer(request, occurrence_id)
-    if form is None:
-        return ws
+    got = await posted(request, occurrence_id)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     outcome = field(form, "outcome", 20)
     if uuid_or_none(participant_id) is None or outcome not in OUTCOMES:
         return not_found(ws)
@@ -200,9 +190,10 @@ def _step(form: Any) -> int:
 
 @router.post(CHECK_IN + "/walk-ins")
 async def walk_in(request: Request, occurrence_id: str) -> Response:
-    ws, form = await _writer(request, occurrence_id)
-    if form is None:
-        return ws
+    got = await posted(request, occurrence_id)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     role, gender = field(form, "role", 20), field(form, "gender", 20)
     if role not in ROLES or gender not in GENDERS:
         return not_found(ws)
@@ -233,9 +224,10 @@ async def walk_in(request: Request, occurrence_id: str) -> Response:
 
 @router.post(CHECK_IN + "/campaigns")
 async def campaign_signups(request: Request, occurrence_id: str) -> Response:
-    ws, form = await _writer(request, occurrence_id)
-    if form is None:
-        return ws
+    got = await posted(request, occurrence_id)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     campaign = field(form, "campaign", 40)
     problem = ""
     try:

@@ -14,13 +14,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from sprakvan_shared.contracts.intake import OrganisationConfiguration
 
 from ..signup_page import configuration_of
-from . import ServiceRefused, WorkspaceRequest
+from . import ServiceRefused, WorkspaceRequest, workspace_request
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 SECTION = "activities"
@@ -151,3 +152,17 @@ def not_found(ws: WorkspaceRequest) -> Response:
         status_code=404,
         section=SECTION,
     )
+
+
+async def posted(request: Request, *ids: str) -> tuple[WorkspaceRequest, FormData] | Response:
+    """A change's caller and form, or the answer instead: 403 for a viewer, 400 for a stale or forged form,
+    404 for an id in the path that cannot be one."""
+    ws = await workspace_request(request, write=True)
+    if isinstance(ws, Response):
+        return ws
+    form = await request.form()
+    if not ws.csrf_ok(form):
+        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
+    if any(uuid_or_none(i) is None for i in ids):
+        return not_found(ws)
+    return ws, form

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..context import web_of
 from . import ServiceRefused, ServiceUnavailable, WorkspaceRequest, workspace_request
-from .activities_common import BASE, SECTION, STYLES, _, back, field, not_found, uuid_or_none, vocabulary
+from .activities_common import BASE, SECTION, STYLES, _, back, field, not_found, posted, vocabulary
 
 router = APIRouter(include_in_schema=False)
 FEEDS = f"{BASE}/feeds"
@@ -75,12 +75,10 @@ def public_url(request: Request, events_url: str) -> str:
 
 @router.post(FEEDS)
 async def create_feed(request: Request) -> Response:
-    ws = await workspace_request(request, write=True)
-    if isinstance(ws, Response):
-        return ws
-    form = await request.form()
-    if not ws.csrf_ok(form):
-        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
+    got = await posted(request)
+    if isinstance(got, Response):
+        return got
+    ws, form = got
     try:
         options, labels = await _choices(ws)
         shows = field(form, "shows", 100)
@@ -102,14 +100,10 @@ async def create_feed(request: Request) -> Response:
 
 @router.post(FEEDS + "/{feed_id}/revoke")
 async def revoke_feed(request: Request, feed_id: str) -> Response:
-    ws = await workspace_request(request, write=True)
-    if isinstance(ws, Response):
-        return ws
-    form = await request.form()
-    if not ws.csrf_ok(form):
-        return ws.message(ws.t.text("The form expired"), ws.t.text("Please try again."), status_code=400)
-    if uuid_or_none(feed_id) is None:
-        return not_found(ws)
+    got = await posted(request, feed_id)
+    if isinstance(got, Response):
+        return got
+    ws, _form = got
     try:
         await ws.web.events.write("DELETE", f"/feeds/{feed_id}", ws.caller)
     except ServiceRefused:
