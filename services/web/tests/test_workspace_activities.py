@@ -217,6 +217,17 @@ async def test_a_coordinator_runs_the_activities_and_the_door_and_a_viewer_only_
             )
             assert late.status_code == 409 and "cancelled" in late.text
 
+            # Odd input is a page that says so, never a 500.
+            for odd in (f"{A}/occurrences/not-an-id", f"{A}/venues/{uuid.uuid4()}", f"{A}/new/nothing"):
+                assert (await coordinator.get(odd)).status_code == 404, odd
+            for day in ("0001-01-01", "9999-12-31", "2026-02-30", "x" * 5000):
+                assert (await coordinator.get(f"{A}/calendar", params={"day": day, "view": "month"})).status_code == 200
+            nul = {"name": "Lokal\x00", "district": "ryd", "capacity": "1" * 50}
+            odd_venue = await post(coordinator, f"{A}/venues", f"{A}/venues?lang=en", nul)
+            assert odd_venue.status_code == 422 and "whole number" in odd_venue.text
+            odd_time = series | {"starts": "18:00+05:00", "first_day": "0001-01-01", "until": "9999-12-31"}
+            assert (await post(coordinator, f"{A}/new/series", f"{A}/new/series", odd_time)).status_code == 422
+
             # Calendar feeds: the URL once, served by the web front; revoked, it stops working.
             feeds = f"{A}/feeds"
             feed = await post(coordinator, feeds, f"{feeds}?lang=en", {"shows": f"venue:{venue['id']}", "name": ""})

@@ -53,6 +53,8 @@ async def calendar(request: Request) -> Response:
     view = "month" if request.query_params.get("view") == "month" else "week"
     today = datetime.now(LOCAL).date()
     asked = parse_day(request.query_params.get("day", "")[:10]) or today
+    if not 2000 <= asked.year <= 2200:  # the edges of the calendar are no one's week (and year 1 has none before)
+        asked = today
     first, last, previous, following = _period(view, asked)
     try:
         words = await vocabulary(ws)
