@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from sprakvan_shared.contracts.events import AttendanceOutcome, SignupCancelReason
 from sprakvan_shared.contracts.intake import Code
@@ -30,7 +30,8 @@ class VenueIn(_In):
     name: Text = Field(min_length=1)
     district: Code
     address: Text = ""
-    capacity: int | None = Field(None, ge=0, le=100_000)
+    # Strict: JSON's false is not a capacity of 0 (the schema fuzzer sent it to PUT /venues/{id}).
+    capacity: StrictInt | None = Field(None, ge=0, le=100_000)
     accessibility: LongText = Field("", description="Step-free entrance, hearing loop, ... (shown in calendars).")
 
 
