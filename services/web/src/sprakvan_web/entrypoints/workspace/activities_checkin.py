@@ -10,6 +10,7 @@ screen reader announces). A counter's step reads the service's current table and
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -148,8 +149,19 @@ async def _answer(
     )
 
 
-def _problem(ws: WorkspaceRequest, exc: ServiceRefused) -> str:
-    return ws.refused_message(exc)
+class _Gone(Exception):
+    """The organisation has no such occurrence: the answer is a 404."""
+
+
+async def _recorded(ws: WorkspaceRequest, change: Callable[[], Awaitable[Any]]) -> str:
+    """ "" when the events service took the change, else its refusal in words (shown in the row or page)."""
+    try:
+        await change()
+    except ServiceRefused as exc:
+        if exc.status_code == 404:
+            raise _Gone from exc
+        return ws.refused_message(exc)
+    return ""
 
 
 @router.post(CHECK_IN + "/people/{participant_id}")
@@ -161,16 +173,9 @@ async def check_in(request: Request, occurrence_id: str, participant_id: str) ->
     outcome = field(form, "outcome", 20)
     if uuid_or_none(participant_id) is None or outcome not in OUTCOMES:
         return not_found(ws)
-    problem = ""
+    path = f"/occurrences/{occurrence_id}/check-ins/{participant_id}"
     try:
-        try:
-            await ws.web.events.write(
-                "PUT", f"/occurrences/{occurrence_id}/check-ins/{participant_id}", ws.caller, {"outcome": outcome}
-            )
-        except ServiceRefused as exc:
-            if exc.status_code == 404:
-                return not_found(ws)
-            problem = _problem(ws, exc)
+        problem = await _recorded(ws, lambda: ws.web.events.write("PUT", path, ws.caller, {"outcome": outcome}))
 
         def pick(sheet: dict[str, Any]) -> dict[str, Any]:
             person = next((p for p in sheet["people"] if p["id"] == participant_id), None)
@@ -180,6 +185,8 @@ async def check_in(request: Request, occurrence_id: str, participant_id: str) ->
         return await _answer(
             ws, occurrence_id, f"p-{participant_id}", "workspace/activities/_checkin_person.html", pick, status, problem
         )
+    except _Gone:
+        return not_found(ws)
     except ServiceUnavailable:
         return ws.unavailable(SECTION)
 
@@ -197,18 +204,15 @@ async def walk_in(request: Request, occurrence_id: str) -> Response:
     role, gender = field(form, "role", 20), field(form, "gender", 20)
     if role not in ROLES or gender not in GENDERS:
         return not_found(ws)
-    problem = ""
+
+    async def change() -> None:
+        counts = _counters(await ws.web.events.get(f"/occurrences/{occurrence_id}/attendance", ws.caller))
+        counts[(role, gender)] = max(0, counts[(role, gender)] + _step(form))
+        body = {"counts": [{"role": r, "gender": g, "count": n} for (r, g), n in counts.items() if n]}
+        await ws.web.events.write("PUT", f"/occurrences/{occurrence_id}/walk-ins", ws.caller, body)
+
     try:
-        try:
-            attendance = await ws.web.events.get(f"/occurrences/{occurrence_id}/attendance", ws.caller)
-            counts = _counters(attendance)
-            counts[(role, gender)] = max(0, counts[(role, gender)] + _step(form))
-            body = {"counts": [{"role": r, "gender": g, "count": n} for (r, g), n in counts.items() if n]}
-            await ws.web.events.write("PUT", f"/occurrences/{occurrence_id}/walk-ins", ws.caller, body)
-        except ServiceRefused as exc:
-            if exc.status_code == 404:
-                return not_found(ws)
-            problem = _problem(ws, exc)
+        problem = await _recorded(ws, change)
 
         def pick(sheet: dict[str, Any]) -> dict[str, Any]:
             return {"role": role, "gender": gender, "count": sheet["counters"][(role, gender)]}
@@ -218,6 +222,8 @@ async def walk_in(request: Request, occurrence_id: str) -> Response:
         return await _answer(
             ws, occurrence_id, f"w-{role}-{gender}", "workspace/activities/_checkin_counter.html", pick, status, problem
         )
+    except _Gone:
+        return not_found(ws)
     except ServiceUnavailable:
         return ws.unavailable(SECTION)
 
@@ -229,18 +235,16 @@ async def campaign_signups(request: Request, occurrence_id: str) -> Response:
         return got
     ws, form = got
     campaign = field(form, "campaign", 40)
-    problem = ""
+
+    async def change() -> None:
+        attendance = await ws.web.events.get(f"/occurrences/{occurrence_id}/attendance", ws.caller)
+        counts = {c["campaign"]: int(c["count"]) for c in attendance["campaign_signups"]}
+        counts[campaign] = max(0, counts.get(campaign, 0) + _step(form))
+        body = {"counts": [{"campaign": c, "count": n} for c, n in counts.items()]}
+        await ws.web.events.write("PUT", f"/occurrences/{occurrence_id}/campaign-signups", ws.caller, body)
+
     try:
-        try:
-            attendance = await ws.web.events.get(f"/occurrences/{occurrence_id}/attendance", ws.caller)
-            counts = {c["campaign"]: int(c["count"]) for c in attendance["campaign_signups"]}
-            counts[campaign] = max(0, counts.get(campaign, 0) + _step(form))
-            body = {"counts": [{"campaign": c, "count": n} for c, n in counts.items()]}
-            await ws.web.events.write("PUT", f"/occurrences/{occurrence_id}/campaign-signups", ws.caller, body)
-        except ServiceRefused as exc:
-            if exc.status_code == 404:
-                return not_found(ws)
-            problem = _problem(ws, exc)
+        problem = await _recorded(ws, change)
 
         def pick(sheet: dict[str, Any]) -> dict[str, Any]:
             return {"campaign": campaign, "count": sheet["campaign_counts"].get(campaign, 0), "words": sheet["words"]}
@@ -249,5 +253,7 @@ async def campaign_signups(request: Request, occurrence_id: str) -> Response:
         return await _answer(
             ws, occurrence_id, f"c-{campaign}", "workspace/activities/_checkin_campaign.html", pick, status, problem
         )
+    except _Gone:
+        return not_found(ws)
     except ServiceUnavailable:
         return ws.unavailable(SECTION)
