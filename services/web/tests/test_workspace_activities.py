@@ -6,12 +6,15 @@ occurrence is a 404."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from tests.factories import established, newcomer
 from tests.kit import ORG_B, ServiceStarter, eventually
@@ -43,6 +46,21 @@ async def register(stack: WorkspaceStack, body: dict) -> str:
     return participant_id
 
 
+@pytest.fixture
+def heard() -> Iterator[list[str]]:
+    """What httpx logs (every URL it fetches, at INFO), while the test runs."""
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    lines: list[str] = []
+    handler = Lines()
+    logging.getLogger("httpx").addHandler(handler)
+    yield lines
+    logging.getLogger("httpx").removeHandler(handler)
+
+
 def next_monday() -> date:
     today = datetime.now(LOCAL).date()
     return today + timedelta(days=7 - today.weekday())
@@ -53,7 +71,7 @@ def occurrence_links(html: str) -> list[str]:
 
 
 async def test_a_coordinator_runs_the_activities_and_the_door_and_a_viewer_only_looks(
-    start_service: ServiceStarter,
+    start_service: ServiceStarter, heard: list[str]
 ) -> None:
     async with workspace_stack(start_service) as stack:
         events = stack.events.client
@@ -242,6 +260,10 @@ async def test_a_coordinator_runs_the_activities_and_the_door_and_a_viewer_only_
                 assert url not in listed.text and "Skäggetorps bibliotek, salen" in listed.text
                 assert (await post(coordinator, feeds, f"{feeds}/{feed_id}/revoke", {})).status_code == 303
                 assert (await phone.get(url)).status_code == 404
+            # The feed's token is its key: the web front's calls to the events service do not log it.
+            token = url.rsplit("/", 1)[-1].removesuffix(".ics")
+            assert any("/activity-types" in line for line in heard)  # the web front's calls are heard here
+            assert not [line for line in heard if f"/feeds/{token}" in line]
 
         async with stack.user("viewer") as viewer:
             for path in (A, f"{A}/venues", f"{A}/calendar?day={monday.isoformat()}", page, door, feeds):
