@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from sprakvan_shared.contracts.events import AttendanceOutcome, SignupCancelReason
 from sprakvan_shared.contracts.intake import Code
@@ -268,6 +268,19 @@ class HeadcountIn(_In):
 
 class WalkInsIn(_In):
     counts: tuple[HeadcountIn, ...] = Field(max_length=8)
+
+
+class WalkInStepIn(_In):
+    role: Literal["newcomer", "established"]
+    gender: Literal["woman", "man", "non_binary", "undisclosed"]
+    step: Literal[1, -1] = Field(description="One more, or one fewer (never below zero).")
+
+    @field_validator("step", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        if type(value) is not int:  # JSON's true or 1.0 is not a step
+            raise ValueError("step is 1 or -1")
+        return value
 
 
 class CampaignCountIn(_In):

@@ -4,8 +4,10 @@ them.
 
 Without JavaScript each button is a form whose POST redirects back to the row it changed; with htmx the
 button's POST answers only its row or counter (and, out of band, the totals and a status line that a
-screen reader announces). A counter's step reads the service's current table and writes it back whole
-(``PUT .../walk-ins`` replaces the table): two phones pressing at the same instant can lose one step.
+screen reader announces). A walk-in counter's step is counted by the events service under the
+occurrence's lock (``POST .../walk-ins/step``), so two phones at one door both count; a campaign counter
+reads the counts and writes them back whole (``PUT .../campaign-signups``), which one phone at a stand
+does not race.
 """
 
 from __future__ import annotations
@@ -205,14 +207,10 @@ async def walk_in(request: Request, occurrence_id: str) -> Response:
     if role not in ROLES or gender not in GENDERS:
         return not_found(ws)
 
-    async def change() -> None:
-        counts = _counters(await ws.web.events.get(f"/occurrences/{occurrence_id}/attendance", ws.caller))
-        counts[(role, gender)] = max(0, counts[(role, gender)] + _step(form))
-        body = {"counts": [{"role": r, "gender": g, "count": n} for (r, g), n in counts.items() if n]}
-        await ws.web.events.write("PUT", f"/occurrences/{occurrence_id}/walk-ins", ws.caller, body)
-
+    body = {"role": role, "gender": gender, "step": _step(form)}
+    path = f"/occurrences/{occurrence_id}/walk-ins/step"
     try:
-        problem = await _recorded(ws, change)
+        problem = await _recorded(ws, lambda: ws.web.events.write("POST", path, ws.caller, body))
 
         def pick(sheet: dict[str, Any]) -> dict[str, Any]:
             return {"role": role, "gender": gender, "count": sheet["counters"][(role, gender)]}
