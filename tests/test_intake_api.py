@@ -145,20 +145,6 @@ async def test_list_filters_and_pages_with_a_cursor(intake: httpx.AsyncClient) -
     assert (await intake.get("/participants", params={"limit": 0})).status_code == 422
 
 
-async def test_list_by_ids_gives_those_participants_of_the_own_organisation_only(
-    intake: httpx.AsyncClient,
-    mint,  # noqa: ANN001
-) -> None:
-    ours = [(await intake.post("/participants", json=newcomer(first_name=f"I{i}"))).json()["id"] for i in range(3)]
-    theirs = (await intake.post("/participants", json=newcomer(), headers=auth(mint(org=ORG_B)))).json()["id"]
-    params = [("id", ours[2]), ("id", ours[0]), ("id", theirs), ("id", str(uuid.uuid4())), ("id", ours[0])]
-    found = (await intake.get("/participants", params=params)).json()["items"]
-    assert sorted(p["id"] for p in found) == sorted([ours[0], ours[2]])
-    assert (await intake.get("/participants", params={"id": "not-a-uuid"})).status_code == 422
-    too_many = [("id", str(uuid.uuid4())) for _ in range(201)]
-    assert (await intake.get("/participants", params=too_many)).status_code == 422
-
-
 async def test_a_participants_life_interview_update_withdraw(intake: httpx.AsyncClient) -> None:
     pid = (await intake.post("/participants", json=newcomer())).json()["id"]
     interview = await intake.post(

@@ -80,7 +80,6 @@ class ParticipantFilter:
     district: str | None = None
     registered_from: datetime | None = None  # inclusive
     registered_before: datetime | None = None  # exclusive
-    ids: tuple[uuid.UUID, ...] = ()  # only these (a page's participants fetched in one call)
 
 
 class ParticipantRepository:
@@ -190,8 +189,6 @@ class ParticipantRepository:
             add("registered_at >= {}", where.registered_from)
         if where.registered_before:
             add("registered_at < {}", where.registered_before)
-        if where.ids:
-            add("id = ANY({}::uuid[])", list(where.ids))
         if after:
             args.extend(after)
             clauses.append(f"(registered_at, id) > (${len(args) - 1}, ${len(args)})")

@@ -93,10 +93,6 @@ async def list_participants(
     district: Annotated[line(80) | None, Query()] = None,
     registered_from: Annotated[Day | None, Query(description="First day, inclusive.")] = None,
     registered_to: Annotated[Day | None, Query(description="Last day, inclusive.")] = None,
-    id_: Annotated[
-        list[uuid.UUID] | None,
-        Query(alias="id", max_length=200, description="Only these participants (repeat it: ?id=..&id=..)."),
-    ] = None,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
@@ -112,7 +108,6 @@ async def list_participants(
         district=district,
         registered_from=start_of(registered_from) if registered_from else None,
         registered_before=start_of(registered_to + timedelta(days=1)) if registered_to else None,
-        ids=tuple(dict.fromkeys(id_ or ())),
     )
     try:
         items, next_cursor = await handlers.list_participants(
