@@ -4,6 +4,7 @@ across organisations."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -474,3 +475,48 @@ async def test_series_grow_to_the_horizon_as_time_passes_and_the_kit_documents_t
         documented = json.dumps(asyncapi)
         for event_type in EVENTS_EVENTS:
             assert event_type.subject_filter() in documented, event_type.EVENT_TYPE
+
+
+async def test_a_venue_is_changed_in_place_and_feeds_are_listed_without_their_urls(stack: Stack) -> None:
+    api, other = stack.api, stack.events.as_(org=ORG_B)
+    venue = (await api.post("/venues", json={"name": "Agora", "district": "skaggetorp", "capacity": 20})).json()
+    body = {"name": "Agora, stora salen", "district": "berga", "capacity": 35, "accessibility": "Hörselslinga"}
+    changed = await api.put(f"/venues/{venue['id']}", json=body)
+    assert changed.status_code == 200 and changed.json() == {"id": venue["id"], "address": "", **body}
+    assert (await api.get("/venues")).json() == [changed.json()]
+    assert ("body", "district") in fields(await api.put(f"/venues/{venue['id']}", json=body | {"district": "atlantis"}))
+    for capacity in (-1, False, "12"):
+        assert ("body", "capacity") in fields(
+            await api.put(f"/venues/{venue['id']}", json=body | {"capacity": capacity})
+        )
+    assert (await api.put(f"/venues/{venue['id']}", json=body | {"name": "x"}, headers=other)).status_code == 404
+    assert (await api.put(f"/venues/{uuid.uuid4()}", json=body)).status_code == 404
+    viewer = stack.events.as_(role=Role.VIEWER)
+    assert (await api.put(f"/venues/{venue['id']}", json=body, headers=viewer)).status_code == 403
+    assert (await api.get("/venues")).json()[0]["name"] == "Agora, stora salen"
+
+    kept = (await api.post("/feeds", json={"scope": "venue", "value": venue["id"], "name": "Agora"})).json()
+    gone = (await api.post("/feeds", json={"scope": "organisation", "name": "Allt"})).json()
+    assert (await api.delete(f"/feeds/{gone['id']}")).status_code == 204
+    listed = (await api.get("/feeds", headers=viewer)).json()
+    assert listed == [{"id": kept["id"], "scope": "venue", "value": venue["id"], "name": "Agora"}]
+    assert (await api.get("/feeds", headers=other)).json() == []
+
+
+async def test_concurrent_walk_in_steps_all_count_and_never_go_below_zero(stack: Stack) -> None:
+    api = stack.api
+    occurrence = (await one_off(api, capacity=None))["occurrences"][0]
+    url = f"/occurrences/{occurrence['id']}/walk-ins/step"
+    woman = {"role": "newcomer", "gender": "woman", "step": 1}
+    answers = await asyncio.gather(*(api.post(url, json=woman) for _ in range(12)))
+    assert [a.status_code for a in answers] == [200] * 12
+    await api.post(url, json={"role": "established", "gender": "man", "step": -1})  # nothing to take away
+    sheet = (await api.post(url, json=woman | {"step": -1})).json()
+    assert sheet["walk_ins"] == [{"role": "newcomer", "gender": "woman", "count": 11}]
+    assert sheet["totals"]["walk_ins"] == 11
+    for odd in ({"step": 2}, {"step": True}, {"step": 0}, {"gender": "x"}):
+        assert (await api.post(url, json=woman | odd)).status_code == 422, odd
+    assert (await api.post(url, json=woman, headers=stack.events.as_(org=ORG_B))).status_code == 404
+    assert (await api.post(url, json=woman, headers=stack.events.as_(role=Role.VIEWER))).status_code == 403
+    await api.post(f"/occurrences/{occurrence['id']}/cancel")
+    assert (await api.post(url, json=woman)).status_code == 409

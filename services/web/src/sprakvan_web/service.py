@@ -14,9 +14,16 @@ from sprakvan_shared.kit import Service
 
 from .entrypoints import admin, login, pages, signup
 from .entrypoints.context import Web
+from .entrypoints.workspace import (
+    activities,
+    activities_calendar,
+    activities_checkin,
+    activities_feeds,
+    participants,
+    participants_edit,
+)
 from .entrypoints.workspace import home as workspace_home
 from .entrypoints.workspace import matching as workspace_matching
-from .entrypoints.workspace import participants, participants_edit
 from .entrypoints.workspace import settings as workspace_settings
 from .settings import WebSettings
 
@@ -50,6 +57,10 @@ SERVICE = Service(
         participants_edit.router,
         workspace_settings.router,
         workspace_matching.router,
+        activities.router,
+        activities_calendar.router,
+        activities_checkin.router,
+        activities_feeds.router,
     ),
     consumers=(consumer,),
     error_handlers=install,

@@ -48,6 +48,15 @@ async def feed_by_token(conn: asyncpg.Connection, token_sha256: bytes) -> Feed |
     return Feed(row["id"], row["organisation_id"], row["scope"], row["scope_value"], row["name"])
 
 
+async def list_feeds(conn: asyncpg.Connection, organisation_id: str) -> list[Feed]:
+    """The organisation's feeds that still work, oldest first (their URLs are not kept: only hashes)."""
+    rows = await conn.fetch(
+        "SELECT * FROM feeds WHERE organisation_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+        organisation_id,
+    )
+    return [Feed(r["id"], r["organisation_id"], r["scope"], r["scope_value"], r["name"]) for r in rows]
+
+
 async def revoke_feed(conn: asyncpg.Connection, organisation_id: str, feed_id: uuid.UUID, now: datetime) -> bool:
     done = await conn.execute(
         "UPDATE feeds SET revoked_at = $3 WHERE id = $1 AND organisation_id = $2 AND revoked_at IS NULL",

@@ -39,6 +39,22 @@ async def save_venue(conn: asyncpg.Connection, venue: Venue) -> None:
     )
 
 
+async def update_venue(conn: asyncpg.Connection, venue: Venue) -> bool:
+    """Replaces the venue's details; False when the organisation has no such venue."""
+    done = await conn.execute(
+        """UPDATE venues SET name = $3, district = $4, address = $5, capacity = $6, accessibility = $7
+           WHERE id = $1 AND organisation_id = $2""",
+        venue.id,
+        venue.organisation_id,
+        venue.name,
+        venue.district,
+        venue.address,
+        venue.capacity,
+        venue.accessibility,
+    )
+    return done.endswith(" 1")
+
+
 def _venue_from(row: asyncpg.Record) -> Venue:
     return Venue(
         row["id"],

@@ -7,6 +7,7 @@ from .feeds import (
     feed_by_token,
     feed_entries,
     insert_feed,
+    list_feeds,
     revoke_feed,
 )
 from .reference import (
@@ -22,6 +23,7 @@ from .reference import (
     load_venues,
     load_vocabulary,
     save_venue,
+    update_venue,
     upsert_participant,
     upsert_type,
     upsert_vocabulary,
@@ -76,6 +78,7 @@ __all__ = [
     "feed_entries",
     "insert_activity",
     "insert_feed",
+    "list_feeds",
     "insert_occurrences",
     "insert_partner",
     "known_partners",
@@ -106,6 +109,7 @@ __all__ = [
     "set_seat_counters",
     "signups_of",
     "update_activity",
+    "update_venue",
     "upsert_participant",
     "upsert_type",
     "upsert_vocabulary",

@@ -88,6 +88,13 @@ class AttendanceSheet:
         kept = tuple(sorted((c for c in counts if c.count), key=lambda c: (c.role, c.gender)))
         return replace(self, walk_ins=kept)
 
+    def with_walk_in_step(self, occurrence: Occurrence, role: str, gender: str, step: int) -> AttendanceSheet:
+        """One more (or one fewer, never below zero) walk-in of this role and gender: what a counter's button
+        at the door means, decided on the sheet as it is under the lock, so two phones never lose a step."""
+        current = {(c.role, c.gender): c.count for c in self.walk_ins}
+        current[(role, gender)] = max(0, current.get((role, gender), 0) + step)
+        return self.with_walk_ins(occurrence, [Headcount(r, g, n) for (r, g), n in current.items() if n])
+
     def with_campaign_signups(
         self, occurrence: Occurrence, counts: Iterable[CampaignCount], known_campaigns: frozenset[str] | None
     ) -> AttendanceSheet:

@@ -7,13 +7,14 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from sprakvan_shared.http import Writer
+from sprakvan_shared.http import Reader, Writer
 
 from ..adapters import repository as repo
 from ..service_layer import feeds
 from .common import extend_series_if_due, now_of, pool_of
 from .schemas import (
     FeedIn,
+    FeedListed,
     FeedOut,
 )
 
@@ -28,6 +29,14 @@ async def create_feed(body: FeedIn, request: Request, principal: Writer) -> Feed
             conn, principal.organisation_id, body.scope, body.value, body.name, now=now_of(request)
         )
     return FeedOut(id=feed.id, scope=feed.scope, value=feed.scope_value, name=feed.name, url=f"/feeds/{token}.ics")
+
+
+@router.get("/feeds", response_model=list[FeedListed])
+async def list_feeds(request: Request, principal: Reader) -> list[FeedListed]:
+    """The organisation's working feeds, without their URLs (shown once, at creation; only hashes are kept)."""
+    async with pool_of(request).acquire() as conn:
+        found = await repo.list_feeds(conn, principal.organisation_id)
+    return [FeedListed(id=f.id, scope=f.scope, value=f.scope_value, name=f.name) for f in found]
 
 
 # Only a UUID matches: DELETE on a feed URL ("/feeds/<token>.ics") is then a 405, not a 422 on feed_id.

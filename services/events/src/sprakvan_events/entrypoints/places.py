@@ -35,6 +35,20 @@ async def create_venue(body: VenueIn, request: Request, principal: Writer) -> Ve
     return VenueOut.of(venue)
 
 
+@router.put("/venues/{venue_id}", response_model=VenueOut, tags=["venues"])
+async def change_venue(venue_id: uuid.UUID, body: VenueIn, request: Request, principal: Writer) -> VenueOut:
+    """Replace a venue's details. Occurrences already scheduled keep the district and capacity they were
+    given; later ones (and feeds, calendars) show the venue as it is now."""
+    venue = Venue(venue_id, principal.organisation_id, **body.model_dump())
+    async with pool_of(request).acquire() as conn:
+        vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
+        if vocabulary is not None and venue.district not in vocabulary.districts:
+            raise InvalidInput.one(f"unknown district {venue.district!r}", "body", "district")
+        if not await repo.update_venue(conn, venue):
+            raise repo.NotFound("venue")
+    return VenueOut.of(venue)
+
+
 @router.get("/venues", response_model=list[VenueOut], tags=["venues"])
 async def list_venues(request: Request, principal: Reader) -> list[VenueOut]:
     async with pool_of(request).acquire() as conn:

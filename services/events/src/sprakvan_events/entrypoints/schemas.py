@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from sprakvan_shared.contracts.events import AttendanceOutcome, SignupCancelReason
 from sprakvan_shared.contracts.intake import Code
@@ -30,7 +30,8 @@ class VenueIn(_In):
     name: Text = Field(min_length=1)
     district: Code
     address: Text = ""
-    capacity: int | None = Field(None, ge=0, le=100_000)
+    # Strict: JSON's false is not a capacity of 0 (the schema fuzzer sent it to PUT /venues/{id}).
+    capacity: StrictInt | None = Field(None, ge=0, le=100_000)
     accessibility: LongText = Field("", description="Step-free entrance, hearing loop, ... (shown in calendars).")
 
 
@@ -269,6 +270,19 @@ class WalkInsIn(_In):
     counts: tuple[HeadcountIn, ...] = Field(max_length=8)
 
 
+class WalkInStepIn(_In):
+    role: Literal["newcomer", "established"]
+    gender: Literal["woman", "man", "non_binary", "undisclosed"]
+    step: Literal[1, -1] = Field(description="One more, or one fewer (never below zero).")
+
+    @field_validator("step", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        if type(value) is not int:  # JSON's true or 1.0 is not a step
+            raise ValueError("step is 1 or -1")
+        return value
+
+
 class CampaignCountIn(_In):
     campaign: Code
     count: int = Field(ge=0, le=10_000)
@@ -310,9 +324,12 @@ class FeedIn(_In):
     name: Text = Field(min_length=1)
 
 
-class FeedOut(BaseModel):
+class FeedListed(BaseModel):
     id: uuid.UUID
     scope: str
     value: str | None
     name: str
+
+
+class FeedOut(FeedListed):
     url: str = Field(description="Give this to a calendar app; anyone holding it can read the feed.")

@@ -17,6 +17,7 @@ from .schemas import (
     CampaignSignupsIn,
     CheckInIn,
     WalkInsIn,
+    WalkInStepIn,
 )
 
 router = APIRouter(tags=["attendance"])
@@ -53,6 +54,26 @@ async def record_walk_ins(
             principal.organisation_id,
             occurrence_id,
             counts,
+            now=now_of(request),
+            correlation_id=correlation_of(request),
+        )
+    return AttendanceOut.of(sheet)
+
+
+@router.post("/occurrences/{occurrence_id}/walk-ins/step", response_model=AttendanceOut, tags=["attendance"])
+async def step_walk_ins(
+    occurrence_id: uuid.UUID, body: WalkInStepIn, request: Request, principal: Writer
+) -> AttendanceOut:
+    """One walk-in more or fewer of a role and gender, counted under the occurrence's lock: two phones at
+    the same door pressing at once both count (``PUT .../walk-ins`` replaces the whole table instead)."""
+    async with pool_of(request).acquire() as conn:
+        sheet = await attendance.step_walk_ins(
+            conn,
+            principal.organisation_id,
+            occurrence_id,
+            body.role,
+            body.gender,
+            body.step,
             now=now_of(request),
             correlation_id=correlation_of(request),
         )

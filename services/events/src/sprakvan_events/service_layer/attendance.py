@@ -73,6 +73,28 @@ async def record_walk_ins(
         )
 
 
+async def step_walk_ins(
+    conn: asyncpg.Connection,
+    organisation_id: str,
+    occurrence_id: uuid.UUID,
+    role: str,
+    gender: str,
+    step: int,
+    *,
+    now: datetime,
+    correlation_id: str | None = None,
+) -> AttendanceSheet:
+    async with conn.transaction():
+        return await _record(
+            conn,
+            organisation_id,
+            occurrence_id,
+            lambda o, s: s.with_walk_in_step(o, role, gender, step),
+            now,
+            correlation_id,
+        )
+
+
 async def record_campaign_signups(
     conn: asyncpg.Connection,
     organisation_id: str,
