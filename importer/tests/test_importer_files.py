@@ -29,7 +29,10 @@ CONFIGURATION = {
 KNOWN = vocabularies(CONFIGURATION)
 
 SV_HEADERS = "nyckel;roll;program;förnamn;efternamn;e-post;kön;födelseår;stadsdel;språk;intressen;tider;registrerad"
-EN_HEADERS = "key;role;programme;first name;last name;email;gender;birth year;district;languages;interests;availability;registered"
+EN_HEADERS = ";".join(
+    ["key", "role", "programme", "first name", "last name", "email", "gender", "birth year", "district", "languages"]
+    + ["interests", "availability", "registered"]
+)
 ROWS = [
     "n1;Nyanländ;Språkvän;Amina;Haddad;a@example.org;Kvinna;1991;Skäggetorp;ar:modersmål, sv:grundläggande;"
     "Fika, promenader;tisdag:kväll;2024-03-05",
