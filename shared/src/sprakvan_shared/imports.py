@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import text
 from .text import line
 
 MAX_ROWS = 1000
@@ -122,6 +123,25 @@ def _errors_of(exc: ValidationError) -> list[RowError]:
     return found
 
 
+def _forbidden_characters(value: object, field: str = "") -> list[RowError]:
+    """Every string of the row with a character no field may hold (``text.problem``): the HTTP guard lets
+    import bodies through so that such a cell refuses its own row only."""
+    if isinstance(value, str):
+        reason = text.problem(value)
+        return [] if reason is None else [error(field or "row", ErrorCode.INVALID, reason)]
+    found: list[RowError] = []
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if text.problem(name) is not None:
+                found.append(error(field or "row", ErrorCode.INVALID, "a field name contains a forbidden character"))
+            else:
+                found += _forbidden_characters(item, f"{field}.{name}" if field else name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _forbidden_characters(item, f"{field}.{index}")
+    return found
+
+
 def parse_rows(model: type[RowT], rows: Sequence[RawRow]) -> tuple[list[ParsedRow[RowT]], list[RowResult]]:
     """Each row through ``model`` alone: the parsed rows, and the refused ones with every field's error. A key
     that occurs twice in one request refuses its later rows."""
@@ -133,10 +153,17 @@ def parse_rows(model: type[RowT], rows: Sequence[RawRow]) -> tuple[list[ParsedRo
             failed.append(refused(raw.row, raw.key, error("key", ErrorCode.INVALID, "this key is in the file twice")))
             continue
         seen.add(raw.key)
+        screened = _forbidden_characters(raw.model_extra or {})
         try:
             value = model.model_validate(raw.model_extra or {})
         except ValidationError as exc:
-            failed.append(refused(raw.row, raw.key, *_errors_of(exc)))
+            # The screen's finding stands for its field (whatever the model made of the same cell).
+            bad = {e.field for e in screened}
+            others = [e for e in _errors_of(exc) if e.field not in bad]
+            failed.append(refused(raw.row, raw.key, *screened, *others))
+            continue
+        if screened:
+            failed.append(refused(raw.row, raw.key, *screened))
             continue
         parsed.append(ParsedRow(raw.row, raw.key, value))
     return parsed, failed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sprakvan_shared.contracts.intake import INTAKE_EVENTS
 from sprakvan_shared.kit import Service
 
-from .entrypoints import configuration
+from .entrypoints import configuration, imports
 from .entrypoints.http import install_error_handlers, router
 from .settings import IntakeSettings
 
@@ -15,7 +15,7 @@ SERVICE = Service(
     description="Registers newcomers and established residents of a language-friend programme; "
     "publishes participant.* and organisation.configured events",
     settings=IntakeSettings,
-    routers=(router, configuration.router),
+    routers=(router, configuration.router, imports.router),
     publishes=INTAKE_EVENTS,
     error_handlers=install_error_handlers,
 )

@@ -101,21 +101,32 @@ class ParticipantRepository:
         """Insert the participant and its event's outbox row in one atomic statement."""
         await self._conn.execute(_INSERT_ANNOUNCED, *_to_row(p), *outbox.outbox_row(event))
 
-    async def save(self, p: Participant) -> None:
+    async def add_many(self, participants: list[Participant]) -> None:
+        if participants:
+            await self._conn.executemany(_INSERT, [_to_row(p) for p in participants])
+
+    async def save(self, p: Participant, *, registered_at_may_change: bool = False) -> None:
+        """Registration time and role never change, but for a corrected import of a past registration."""
         row = _to_row(p)
+        # $11 is in the statement either way: set (a corrected import) or checked (everything else).
+        registered = ", registered_at = $11" if registered_at_may_change else ""
+        unchanged = "" if registered_at_may_change else " AND registered_at = $11"
         await self._conn.execute(
-            """UPDATE participants SET status = $4, first_name = $5, last_name = $6, email = $7, phone = $8,
+            f"""UPDATE participants SET status = $4, first_name = $5, last_name = $6, email = $7, phone = $8,
                    district = $9, details = $10, updated_at = $12, version = $13, interviewed_on = $14,
-                   withdrawn_at = $15, withdrawal_reason = $16, erased_at = $17
-               WHERE id = $1 AND organisation_id = $2 AND role = $3 AND registered_at = $11""",
+                   withdrawn_at = $15, withdrawal_reason = $16, erased_at = $17{registered}
+               WHERE id = $1 AND organisation_id = $2 AND role = $3{unchanged}""",
             *row,
         )
 
     async def add_interview(self, p: Participant, interview: Interview, *, recorded_by: str, now: datetime) -> None:
+        """A new interview; one with the id of a stored one replaces it (an imported row's, changed)."""
         await self._conn.execute(
             """INSERT INTO interviews (id, participant_id, organisation_id, held_on, coordinator, notes,
                                        recorded_by, recorded_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (id) DO UPDATE SET held_on = excluded.held_on, coordinator = excluded.coordinator,
+                   notes = excluded.notes, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at""",
             interview.id,
             p.id,
             p.organisation_id,
@@ -125,6 +136,19 @@ class ParticipantRepository:
             recorded_by,
             now,
         )
+
+    async def latest_interviews(
+        self, organisation_id: str, participant_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, Interview]:
+        rows = await self._conn.fetch(
+            """SELECT DISTINCT ON (participant_id) participant_id, id, held_on, coordinator, notes FROM interviews
+               WHERE organisation_id = $1 AND participant_id = ANY($2::uuid[])
+               ORDER BY participant_id, held_on DESC, recorded_at DESC""",
+            organisation_id,
+            participant_ids,
+        )
+        return {r["participant_id"]: Interview(id=r["id"], held_on=r["held_on"], coordinator=r["coordinator"],
+                                               notes=r["notes"]) for r in rows}  # fmt: skip
 
     async def interviews(self, p: Participant) -> list[Interview]:
         rows = await self._conn.fetch(

@@ -59,8 +59,8 @@ class Consent(BaseModel):
     given_at: Timestamp
 
 
-class ParticipantDetails(BaseModel):
-    """What a participant tells at registration and a coordinator may correct later."""
+class StatedDetails(BaseModel):
+    """What a participant tells at registration and a coordinator may correct later, but the consent."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -82,6 +82,11 @@ class ParticipantDetails(BaseModel):
     )
     referral_source: Code = Field(ReferralSource.SELF.value, description="Where the application came from (a code).")
     campaign: Code | None = Field(None, description="The marketing campaign that brought them (a code).")
+
+
+class ParticipantDetails(StatedDetails):
+    """What a participant tells at registration, with their consent."""
+
     consent: Consent
 
 
@@ -99,12 +104,12 @@ def check_details(role: ParticipantRole, details: ParticipantDetails, today: dat
     if details.phone and not _PHONE.match(details.phone):
         fail("not a phone number", "phone")
     if details.birth_year > today.year:
-        fail(f"birth year {details.birth_year} is in the future", "birth_year")
+        fail("the birth year is in the future", "birth_year")
     elif details.birth_year < OLDEST_BIRTH_YEAR:
         fail(f"birth year must be {OLDEST_BIRTH_YEAR} or later", "birth_year")
     for index, skill in enumerate(details.languages):
         if skill.code not in LANGUAGE_CODES:
-            fail(f"unknown language code {skill.code!r} (use ISO 639-1 or 639-3)", "languages", index, "code")
+            fail("unknown language code (use ISO 639-1 or 639-3)", "languages", index, "code")
     if len({skill.code for skill in details.languages}) != len(details.languages):
         fail("a language is listed twice", "languages")
     if len(set(details.availability)) != len(details.availability):

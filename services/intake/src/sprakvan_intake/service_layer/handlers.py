@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import structlog
 
-from sprakvan_shared import db, idempotency, outbox, text
+from sprakvan_shared import db, idempotency, imports, outbox, text
 from sprakvan_shared.auth import Principal
 from sprakvan_shared.contracts.intake import AnonymousParticipantRecord
 
@@ -211,6 +211,7 @@ async def erase_participant(
         )
         # Its Idempotency-Keys answer 410 from now on; their stored responses (names, contacts) go.
         await idempotency.forget_resource(conn, principal.organisation_id, participant.id)
+        await imports.forget_aggregate(conn, principal.organisation_id, str(participant.id))  # re-import: a new person
         await outbox.enqueue(conn, events.erased(participant), statistics)
     log.info("participant_erased", participant_id=str(participant_id))
 
