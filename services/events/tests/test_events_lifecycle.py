@@ -25,7 +25,7 @@ MON_WED = Schedule(date(2026, 9, 7), time(18), time(20), "FREQ=WEEKLY;BYDAY=MO,W
 
 async def venue(conn: asyncpg.Connection, district: str = "skaggetorp") -> Venue:
     v = Venue(uuid.uuid4(), ORG, "Skäggetorps bibliotek", district, "Skäggetorps centrum 1", 40)
-    await repo.insert_venue(conn, v)
+    await repo.save_venue(conn, v)
     return v
 
 
@@ -81,7 +81,7 @@ async def test_bad_series_and_unknown_venue_are_refused_with_the_field(pool: asy
             await activities.schedule_series(conn, ORG, details(v, capacity=-1), MON_WED, now=NOW)
         assert {e.field for e in bad.value.errors} == {("capacity",)}
         other_org_venue = Venue(uuid.uuid4(), "norrkoping", "x", "y", "")
-        await repo.insert_venue(conn, other_org_venue)
+        await repo.save_venue(conn, other_org_venue)
         with pytest.raises(InvalidInput, match="unknown venue"):
             await activities.schedule_series(conn, ORG, details(other_org_venue), MON_WED, now=NOW)
 

@@ -4,7 +4,7 @@ the organisation's vocabularies). Every statement is scoped to an organisation."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,10 +21,14 @@ from .rows import (
 )
 
 
-async def insert_venue(conn: asyncpg.Connection, venue: Venue) -> None:
+async def save_venue(conn: asyncpg.Connection, venue: Venue) -> None:
+    """A new venue, or the venue of that id as given (the history import corrects them)."""
     await conn.execute(
         """INSERT INTO venues (id, organisation_id, name, district, address, capacity, accessibility)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, district = EXCLUDED.district,
+               address = EXCLUDED.address, capacity = EXCLUDED.capacity, accessibility = EXCLUDED.accessibility
+           WHERE venues.organisation_id = EXCLUDED.organisation_id""",
         venue.id,
         venue.organisation_id,
         venue.name,
@@ -50,6 +54,15 @@ def _venue_from(row: asyncpg.Record) -> Venue:
 async def load_venue(conn: asyncpg.Connection, organisation_id: str, venue_id: uuid.UUID) -> Venue | None:
     row = await conn.fetchrow("SELECT * FROM venues WHERE id = $1 AND organisation_id = $2", venue_id, organisation_id)
     return _venue_from(row) if row else None
+
+
+async def load_venues(
+    conn: asyncpg.Connection, organisation_id: str, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Venue]:
+    rows = await conn.fetch(
+        "SELECT * FROM venues WHERE organisation_id = $1 AND id = ANY($2::uuid[])", organisation_id, list(set(ids))
+    )
+    return {r["id"]: _venue_from(r) for r in rows}
 
 
 async def list_venues(conn: asyncpg.Connection, organisation_id: str) -> list[Venue]:
@@ -106,8 +119,21 @@ async def load_participant(
         participant_id,
         organisation_id,
     )
-    if row is None:
-        return None
+    return _participant_from(row) if row else None
+
+
+async def load_participants(
+    conn: asyncpg.Connection, organisation_id: str, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, KnownParticipant]:
+    rows = await conn.fetch(
+        "SELECT * FROM participants WHERE organisation_id = $1 AND participant_id = ANY($2::uuid[])",
+        organisation_id,
+        list(set(ids)),
+    )
+    return {r["participant_id"]: _participant_from(r) for r in rows}
+
+
+def _participant_from(row: asyncpg.Record) -> KnownParticipant:
     return KnownParticipant(
         row["participant_id"],
         row["organisation_id"],

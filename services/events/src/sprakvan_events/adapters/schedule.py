@@ -106,9 +106,10 @@ async def set_materialised_to(conn: asyncpg.Connection, activity_id: uuid.UUID, 
 
 
 async def series_to_materialise(conn: asyncpg.Connection, horizon: datetime) -> list[StoredActivity]:
-    """Active series (of every organisation) whose occurrences do not reach ``horizon`` yet."""
+    """Active series (of every organisation) whose occurrences do not reach ``horizon`` yet. An imported
+    activity has no rule (its occurrences were given one by one): nothing to materialise."""
     rows = await conn.fetch(
-        """SELECT * FROM activities WHERE kind = 'series' AND status = 'active'
+        """SELECT * FROM activities WHERE kind = 'series' AND status = 'active' AND schedule IS NOT NULL
            AND (materialised_to IS NULL OR materialised_to < $1) ORDER BY id""",
         horizon,
     )

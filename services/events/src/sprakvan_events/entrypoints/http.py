@@ -4,9 +4,9 @@ are the one exception to the bearer token: their URL carries a random token of i
 
 from __future__ import annotations
 
-from . import feeds, places, schedule, seats, sheets
+from . import feeds, imports, places, schedule, seats, sheets
 from .common import install_error_handlers
 
-ROUTERS = (places.router, schedule.router, seats.router, sheets.router, feeds.router)
+ROUTERS = (places.router, schedule.router, seats.router, sheets.router, feeds.router, imports.router)
 
 __all__ = ["ROUTERS", "install_error_handlers"]

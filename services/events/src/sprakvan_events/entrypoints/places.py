@@ -31,7 +31,7 @@ async def create_venue(body: VenueIn, request: Request, principal: Writer) -> Ve
         vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
         if vocabulary is not None and venue.district not in vocabulary.districts:
             raise InvalidInput.one(f"unknown district {venue.district!r}", "body", "district")
-        await repo.insert_venue(conn, venue)
+        await repo.save_venue(conn, venue)
     return VenueOut.of(venue)
 
 
