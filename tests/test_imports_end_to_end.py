@@ -61,6 +61,13 @@ def programme_year() -> list[Table]:
             ["p2", "sprakvan", "n2", "e2", "2024-03-20", "2024-10-01", "flyttat"],
             ["p3", "sprakvan", "n3", "e3", "2024-06-01", None, None],
         ]),
+        Table("partnerskap", ["nyckel", "radtyp", "partnerskap", "titel", "giltig från", "giltig till", "part",
+                              "årligt bidrag kr", "täcker", "mål"], [
+            ["ip", "partnerskap", None, "Vi ses! Språkvänner", "2024-01-01", "2026-12-31", None, None, None, None],
+            ["ip-kommun", "bidrag", "ip", None, None, None, "Kommunen", "600 000", "Projektledare", None],
+            ["ip-rk", "bidrag", "ip", None, None, None, "Röda Korset", 477600, "Lokaler och resor", None],
+            ["ip-mal", "mål", "ip", None, None, None, None, None, None, "Fler nya par"],
+        ]),
         Table("lokaler", ["nyckel", "namn", "stadsdel"], [["v1", "Skäggetorps bibliotek", "Skäggetorp"]]),
         Table("aktiviteter", ["nyckel", "titel", "typ", "lokal"], [["a1", "Språkcafé", "language_cafe", "v1"]]),
         Table("tillfällen", ["nyckel", "aktivitet", "datum", "börjar", "slutar"],
@@ -80,10 +87,10 @@ def errors_file() -> list[Table]:
     person = ["newcomer", "sprakvan", "A", "B", "a@example.org", "woman"]
     return [
         Table("participants", ["key", "role", "programme", "first name", "last name", "email", "gender", "birth year",
-                               "district", "swedish level", "registered"], [
-            ["bad1", *person, 1990, "Gottfridsberg", "A1", "2024-05-01"],
-            ["bad2", *person, "nittio", "ryd", "A1", "2024-05-01"],
-            ["bad3", *person, 1990, "ryd", "A1", "2099-05-01"],
+                               "district", "swedish level", "registered", "interviewed"], [
+            ["bad1", *person, 1990, "Gottfridsberg", "A1", "2024-05-01", None],
+            ["bad2", *person, "nittio", "ryd", "A1", "2024-05-01", None],
+            ["bad3", *person, 1990, "ryd", "A1", "2024-05-01", "2024-04-01"],
         ]),
         Table("pairs", ["key", "programme", "newcomer", "established", "matching conversation"],
               [["badpair", "sprakvan", "bad1", "e4", "2024-06-01"]]),
@@ -117,8 +124,8 @@ async def test_a_programme_year_imported_from_a_spreadsheet_gives_its_review(sta
         plan = await plan_for(read_file("history.xlsx", data), services)
         assert not plan.unmapped
         dry = await run_import(plan, services, dry_run=True)
-        expected = {"participants": (13, 0, 0, 0), "venues": (1, 0, 0, 0), "activities": (1, 0, 0, 0),
-                    "occurrences": (4, 0, 0, 0), "signups": (4, 0, 0, 0), "attendance": (4, 0, 0, 0),
+        expected = {"participants": (13, 0, 0, 0), "partnership": (4, 0, 0, 0), "venues": (1, 0, 0, 0),
+                    "activities": (1, 0, 0, 0), "occurrences": (4, 0, 0, 0), "signups": (4, 0, 0, 0), "attendance": (4, 0, 0, 0),
                     "walk_ins": (2, 0, 0, 0), "pairs": (3, 0, 0, 0)}  # fmt: skip
         assert outcome_counts(dry) == expected, dry.to_dict()
         real = await run_import(plan, services, dry_run=False)
@@ -141,6 +148,7 @@ async def test_a_programme_year_imported_from_a_spreadsheet_gives_its_review(sta
         assert year_2024["registrations"]["by_district"]["newcomer"] == {"berga": 1, "innerstaden": 1, "ryd": 2,
                                                                          "skaggetorp": 2}  # fmt: skip
         assert (year_2024["pairs"]["ended"], year_2024["pairs"]["ended_by_reason"]) == (1, {"moved": 1})
+        assert (await review(2024))["economy"]["yearly_total_sek"] == 1077600
         activities = year_2024["activities"]
         assert (activities["attended_registered"], activities["attended_walk_in"]) == (3, 3)
         assert activities["walk_ins_by_role_and_gender"]["newcomer"]["woman"] == 2
@@ -159,7 +167,7 @@ async def test_a_programme_year_imported_from_a_spreadsheet_gives_its_review(sta
         assert refused == {
             ("participants", 2, "district", "unknown_code"),
             ("participants", 3, "birth year", "invalid"),
-            ("participants", 4, "registered", "rule"),
+            ("participants", 4, "interviewed", "rule"),
             ("pairs", 2, "newcomer", "depends_on_refused"),
             ("attendance", 2, "outcome", "unknown_code"),
         }

@@ -106,15 +106,22 @@ PARTICIPANTS = Kind("participants", "intake", "deltagare", "participants", (
     _c("withdrawal_reason", "avslutsorsak", "withdrawal reason", T.CODE, "withdrawal_reason"),
 ))  # fmt: skip
 
+# One sheet, three kinds of row: a partnership, a partner's yearly contribution to one, a goal of one.
 PARTNERSHIP = Kind("partnership", "reporting", "partnerskap", "partnership", (
     KEY,
-    _c("title", "titel", "title", required=True),
+    _c("type", "radtyp", "row type", T.CODE, "partnership_row", required=True),
+    _c("partnership_key", "partnerskap", "partnership", T.KEY, refers_to="partnership"),
+    _c("title", "titel", "title"),
+    _c("programme", "program", "programme", T.CODE, "programmes"),
     _c("valid_from", "giltig från", "valid from", T.DATE),
     _c("valid_to", "giltig till", "valid to", T.DATE),
     _c("purpose", "syfte", "purpose"),
     _c("partner", "part", "partner"),
     _c("yearly_contribution_sek", "årligt bidrag kr", "yearly contribution sek", T.INTEGER),
     _c("covers", "täcker", "covers"),
+    _c("goal", "mål", "goal", T.CODE, "goal"),
+    _c("text", "text", "text"),
+    _c("district", "stadsdel", "district", T.CODE, "districts"),
 ))  # fmt: skip
 
 VENUES = Kind("venues", "events", "lokaler", "venues", (

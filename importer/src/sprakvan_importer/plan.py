@@ -200,7 +200,7 @@ def _plan_row(
         if column.field == "key":
             continue
         raw = cell.get(column.field)
-        if is_blank(raw) and column.vocabulary == "programmes" and reader.programme:
+        if is_blank(raw) and column.vocabulary == "programmes" and column.required and reader.programme:
             raw = reader.programme
         if is_blank(raw):
             if column.required:

@@ -83,6 +83,7 @@ class _State:
     ids: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> key -> id
     refused: dict[str, set[str]] = field(default_factory=dict)  # kind -> keys refused
     planned_keys: dict[str, set[str]] = field(default_factory=dict)  # kind -> keys this import sends
+    would_create: dict[str, set[str]] = field(default_factory=dict)  # dry run: kind -> keys not there yet
     earlier_participants: dict[str, str] | None = None  # key -> id of participants imported before
 
 
@@ -171,7 +172,8 @@ async def _body(
             if participant_id is None:
                 message = "no participant with this key in the file or imported before"
                 return body, kind_plan.problem(planned.row, planned.key, field_, "unknown_reference", message)
-        if participant_id is None:  # a dry run: intake would create it, and has given it no id yet
+        if participant_id is None or key in state.would_create.get("participants", ()):
+            # a dry run: intake would create it; any id it gave is not one the other services know
             participant_id = str(uuid.uuid5(_PLACEHOLDER, key))
         body[field_] = participant_id
     return body, None
@@ -203,8 +205,9 @@ def _assumed_in_dry_run(planned: Planned, errors: list[dict[str, Any]], state: _
     """A dry run's refusal only for references to rows this import would create."""
     if not state.dry_run or not errors:
         return False
-    new = {f for f, k in planned.participants.items() if k not in state.ids.get("participants", {})}
-    new |= {f for f, (kind, k) in planned.keys.items() if k in state.planned_keys.get(kind, set())}
+    created = state.would_create.get("participants", set())
+    new = {f for f, k in planned.participants.items() if k in created or k not in state.ids.get("participants", {})}
+    new |= {f for f, (kind, k) in planned.keys.items() if k in state.would_create.get(kind, set())}
     return all(e.get("code") == "unknown_reference" and any(_names(e.get("field", ""), f) for f in new) for e in errors)
 
 
@@ -236,6 +239,8 @@ async def _send_chunk(
             state.ids.setdefault(kind.name, {})[planned.key] = str(result["id"])
         if outcome in ("created", "updated", "unchanged"):
             setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome == "created" and state.dry_run:
+                state.would_create.setdefault(kind.name, set()).add(planned.key)
             continue
         errors = list(result.get("errors") or ())
         if not state.dry_run and _waits_for_participant(planned, errors, state):
@@ -243,6 +248,7 @@ async def _send_chunk(
         elif _assumed_in_dry_run(planned, errors, state):
             report.created += 1
             report.assumed += 1
+            state.would_create.setdefault(kind.name, set()).add(planned.key)
         else:
             state.refused[kind.name].add(planned.key)
             for error in errors or [{"field": "row", "code": "refused", "message": "refused without a reason"}]:

@@ -17,6 +17,7 @@ import httpx
 
 _RETRIES_ON_503 = 5
 EXPORT_PAGE = 1000
+SMALL_EXPORT_PAGE = 100
 
 
 class ServiceError(RuntimeError):
@@ -67,11 +68,15 @@ class Services:
     async def export_rows(self, service: str, kind: str) -> AsyncIterator[dict[str, Any]]:
         """Every row of ``GET /exports/{kind}``, page by page."""
         cursor: str | None = None
+        limit = EXPORT_PAGE
         while True:
-            params: dict[str, Any] = {"limit": EXPORT_PAGE}
+            params: dict[str, Any] = {"limit": limit}
             if cursor:
                 params["cursor"] = cursor
             response = await self.request("GET", service, f"/exports/{kind}", params=params)
+            if response.status_code == 422 and cursor is None and limit > SMALL_EXPORT_PAGE:
+                limit = SMALL_EXPORT_PAGE  # a service with smaller pages (reporting's partnerships)
+                continue
             if response.status_code == 404 and cursor is None:
                 raise ServiceError(f"{service} has no export of {kind} (GET /exports/{kind} answered 404)")
             if response.status_code != 200:

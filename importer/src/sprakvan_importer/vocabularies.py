@@ -92,6 +92,17 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
         "not_meeting": ("träffas inte", "not meeting"),
         "not_reached": ("nåddes inte", "not reached"),
     },  # fmt: skip
+    "partnership_row": {
+        "partnership": ("partnerskap", "partnership"),
+        "contribution": ("bidrag", "contribution", "part"),
+        "goal": ("mål", "goal"),
+    },
+    "goal": {
+        "more_new_pairs": ("fler nya par", "more new pairs"),
+        "regular_activity_in_district": ("regelbunden aktivitet i stadsdel", "regular activity in district"),
+        "keep_mean_attendance": ("behåll närvaron", "keep mean attendance"),
+        "text": ("text", "text"),
+    },
     "withdrawal_reason": {
         "moved": ("flyttat", "moved"),
         "no_time": ("ingen tid", "no time"),
