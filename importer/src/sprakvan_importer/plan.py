@@ -125,37 +125,29 @@ class _Reader:
 
     def value(self, column: Column, raw: Any, sheet: Sheet, row: int) -> Any:
         try:
-            match column.type:
-                case Type.TEXT | Type.PARTICIPANT | Type.KEY:
-                    return cells.text(raw)
-                case Type.INTEGER:
-                    return cells.integer(raw)
-                case Type.NUMBER:
-                    return cells.number(raw)
-                case Type.BOOLEAN:
-                    return cells.boolean(raw)
-                case Type.DATE:
-                    return cells.day(raw)
-                case Type.MOMENT:
-                    return cells.moment(raw)
-                case Type.TIME:
-                    return cells.clock(raw)
-                case Type.CODE:
-                    return self.code(column.vocabulary or "", cells.text(raw), column, sheet, row)
-                case Type.CODES:
-                    return [self.code(column.vocabulary or "", i, column, sheet, row) for i in cells.items(raw)]
-                case Type.PAIRS:
-                    first, second = column.vocabularies
-                    return [
-                        {
-                            column.names[0]: self.code(first, a, column, sheet, row) if first else a.casefold(),
-                            column.names[1]: self.code(second, b, column, sheet, row) if second else b,
-                        }
-                        for a, b in cells.pairs(raw)
-                    ]
+            if column.type in _PLAIN:
+                return _PLAIN[column.type](raw)
+            if column.type is Type.CODE:
+                return self.code(column.vocabulary or "", cells.text(raw), column, sheet, row)
+            if column.type is Type.CODES:
+                return [self.code(column.vocabulary or "", i, column, sheet, row) for i in cells.items(raw)]
+            first, second = column.vocabularies  # Type.PAIRS
+            return [
+                {
+                    column.names[0]: self.code(first, a, column, sheet, row) if first else a.casefold(),
+                    column.names[1]: self.code(second, b, column, sheet, row) if second else b,
+                }
+                for a, b in cells.pairs(raw)
+            ]
         except CellError as exc:
             raise _Refusal(column.field, "invalid", str(exc)) from None
-        raise AssertionError(column.type)
+
+
+_PLAIN = {
+    Type.TEXT: cells.text, Type.PARTICIPANT: cells.text, Type.KEY: cells.text, Type.INTEGER: cells.integer,
+    Type.NUMBER: cells.number, Type.BOOLEAN: cells.boolean, Type.DATE: cells.day, Type.MOMENT: cells.moment,
+    Type.TIME: cells.clock,
+}  # fmt: skip
 
 
 def _plan_sheet(reader: _Reader, sheet: Sheet) -> KindPlan:
