@@ -56,14 +56,16 @@ class RawRow(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    row: int = Field(ge=1, le=10_000_000, description="The row number in the spreadsheet, for error reports.")
+    row: int = Field(
+        ge=1, le=10_000_000, strict=True, description="The row number in the spreadsheet, for error reports."
+    )
     key: ImportKey = Field(description="The import key, unique per organisation and kind.")
 
 
 class ImportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = Field(False, description="Validate exactly as for real and write nothing.")
+    dry_run: bool = Field(False, strict=True, description="Validate exactly as for real and write nothing.")
     rows: list[RawRow] = Field(max_length=MAX_ROWS)
 
 

@@ -22,6 +22,7 @@ from sprakvan_shared.contracts.subjects import EVENTS_STREAM, INTAKE_STREAM, MAT
 from sprakvan_shared.kit import Service
 from sprakvan_shared.settings import ServiceSettings
 
+from .entrypoints import imports
 from .entrypoints.http import install_error_handlers, partnerships, reviews
 from .service_layer.consumers import CONSUMED, make_handler
 from .service_layer.pdf import PdfRenderer
@@ -97,7 +98,7 @@ SERVICE = ReportingService(
     description="The partnership review (IOP) for funders, computed from intake's, matching's and the events "
     "service's events; JSON, CSV, printable HTML and PDF",
     settings=ReportingSettings,
-    routers=(reviews, partnerships),
+    routers=(reviews, partnerships, imports.router),
     consumers=CONSUMERS,
     error_handlers=install_error_handlers,
     replay=_replay,
