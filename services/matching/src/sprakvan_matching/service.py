@@ -15,6 +15,7 @@ from sprakvan_shared.contracts.intake import (
 from sprakvan_shared.contracts.matching import MATCHING_EVENTS
 from sprakvan_shared.kit import Service
 
+from .entrypoints.history import history
 from .entrypoints.http import ROUTERS, install_error_handlers
 from .service_layer import read_model
 from .settings import MatchingSettings
@@ -30,7 +31,7 @@ SERVICE = Service(
     default_port=8002,
     description="Optimal, explainable pair proposals and the whole life of a pair; publishes pair.* events",
     settings=MatchingSettings,
-    routers=ROUTERS,
+    routers=(*ROUTERS, history),
     publishes=MATCHING_EVENTS,
     consumers=(intake,),
     error_handlers=install_error_handlers,

@@ -7,7 +7,8 @@ and ids only: follow-up notes and anything a coordinator writes stay in matching
 
 Reporting counts from them: new pairs (``formed_at`` in the period), active pairs (``activated_on`` before
 the period's end and not ended before its start), waiting times (the participants' ``registered_at``
-to the pair's ``formed_at``), ends by reason.
+to the pair's ``formed_at``), ends by reason. ``pair.updated`` is a pair of an imported history corrected
+by a changed spreadsheet row: its dates are the real ones, as in every event of an imported pair.
 """
 
 from __future__ import annotations
@@ -151,5 +152,18 @@ class PairEnded(_MatchingEvent[PairState]):
     EVENT_TYPE: ClassVar[str] = "pair.ended"
 
 
-PAIR_EVENTS: tuple[type[IntegrationEvent], ...] = (PairProposed, PairFormed, PairActivated, PairFollowedUp, PairEnded)
+class PairUpdated(_MatchingEvent[PairState]):
+    """An imported pair's history was corrected (a changed spreadsheet row): its dates, reason or origin."""
+
+    EVENT_TYPE: ClassVar[str] = "pair.updated"
+
+
+PAIR_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    PairProposed,
+    PairFormed,
+    PairActivated,
+    PairFollowedUp,
+    PairEnded,
+    PairUpdated,
+)
 MATCHING_EVENTS = PAIR_EVENTS

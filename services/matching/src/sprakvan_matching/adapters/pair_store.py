@@ -29,10 +29,10 @@ OPEN = ("formed", "active")
 
 
 # -- pairs -------------------------------------------------------------------------------------------
-_PAIR_COLUMNS = (
+PAIR_COLUMNS = (
     "pair_id, organisation_id, programme, newcomer_id, established_id, origin, status, proposed_at, formed_at, "
     "activated_at, activated_on, conversation, follow_ups, ended_on, end_reason, rejection_reason, score, "
-    "round_id, meetup_id, rematch_of, version"
+    "round_id, meetup_id, rematch_of, notes, version"
 )
 
 
@@ -48,6 +48,7 @@ def _pair_values(pair: Pair) -> tuple[object, ...]:
             "done_on": f.done_on.isoformat() if f.done_on else None,
             "outcome": f.outcome.value if f.outcome else None,
             "notes": f.notes,
+            "import_key": f.import_key,
         }
         for f in pair.follow_ups
     ]
@@ -72,14 +73,16 @@ def _pair_values(pair: Pair) -> tuple[object, ...]:
         pair.round_id,
         pair.meetup_id,
         pair.rematch_of,
+        pair.notes,
         pair.version,
     )
 
 
 _SAVE_PAIR = f"""
-    INSERT INTO pairs ({_PAIR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb,
-        $13::jsonb, $14, $15, $16, $17::jsonb, $18, $19, $20, $21)
+    INSERT INTO pairs ({PAIR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb,
+        $13::jsonb, $14, $15, $16, $17::jsonb, $18, $19, $20, $21, $22)
     ON CONFLICT (pair_id) DO UPDATE SET
+        origin = EXCLUDED.origin, proposed_at = EXCLUDED.proposed_at, notes = EXCLUDED.notes,
         status = EXCLUDED.status, formed_at = EXCLUDED.formed_at, activated_at = EXCLUDED.activated_at,
         activated_on = EXCLUDED.activated_on, conversation = EXCLUDED.conversation,
         follow_ups = EXCLUDED.follow_ups, ended_on = EXCLUDED.ended_on, end_reason = EXCLUDED.end_reason,
@@ -121,6 +124,7 @@ def pair_of(row: asyncpg.Record) -> Pair:
                 date.fromisoformat(f["done_on"]) if f["done_on"] else None,
                 FollowUpOutcome(f["outcome"]) if f["outcome"] else None,
                 f.get("notes", ""),
+                f.get("import_key"),
             )
             for f in row["follow_ups"]
         ),
@@ -131,6 +135,7 @@ def pair_of(row: asyncpg.Record) -> Pair:
         round_id=row["round_id"],
         meetup_id=row["meetup_id"],
         rematch_of=row["rematch_of"],
+        notes=row["notes"],
         version=row["version"],
     )
 
@@ -139,7 +144,7 @@ async def get_pair(
     conn: asyncpg.Connection, organisation_id: str, pair_id: uuid.UUID, *, for_update: bool = False
 ) -> Pair | None:
     row = await conn.fetchrow(
-        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND pair_id = $2"
+        f"SELECT {PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND pair_id = $2"
         + (" FOR UPDATE" if for_update else ""),
         organisation_id,
         pair_id,
@@ -160,7 +165,7 @@ async def list_pairs(
 ) -> list[Pair]:
     rows = await conn.fetch(
         f"""
-        SELECT {_PAIR_COLUMNS} FROM pairs
+        SELECT {PAIR_COLUMNS} FROM pairs
         WHERE organisation_id = $1
           AND ($2::text IS NULL OR programme = $2)
           AND ($3::text IS NULL OR status = $3)
@@ -184,7 +189,7 @@ async def pairs_of_participant(
     conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID, *, statuses: Sequence[str]
 ) -> list[Pair]:
     rows = await conn.fetch(
-        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND (newcomer_id = $2 OR established_id = $2) "
+        f"SELECT {PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND (newcomer_id = $2 OR established_id = $2) "
         "AND status = ANY($3) ORDER BY pair_id FOR UPDATE",
         organisation_id,
         participant_id,
@@ -195,7 +200,7 @@ async def pairs_of_participant(
 
 async def pending_proposals(conn: asyncpg.Connection, organisation_id: str, programme: str) -> list[Pair]:
     rows = await conn.fetch(
-        f"SELECT {_PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND programme = $2 AND status = 'proposed' "
+        f"SELECT {PAIR_COLUMNS} FROM pairs WHERE organisation_id = $1 AND programme = $2 AND status = 'proposed' "
         "ORDER BY pair_id FOR UPDATE",
         organisation_id,
         programme,
@@ -264,7 +269,7 @@ async def forget_notes_of(conn: asyncpg.Connection, organisation_id: str, partic
     """An erasure: the coordinator's notes about the person's pairs go; ids and dates stay for the statistics."""
     await conn.execute(
         """
-        UPDATE pairs SET follow_ups = (
+        UPDATE pairs SET notes = '', follow_ups = (
             SELECT coalesce(jsonb_agg(f - 'notes'), '[]'::jsonb) FROM jsonb_array_elements(follow_ups) f)
         WHERE organisation_id = $1 AND (newcomer_id = $2 OR established_id = $2)
         """,

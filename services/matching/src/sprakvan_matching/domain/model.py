@@ -114,6 +114,7 @@ class FollowUp:
     done_on: date | None = None
     outcome: FollowUpOutcome | None = None
     notes: str = ""  # stays in matching: never in an event
+    import_key: str | None = None  # the spreadsheet row it came from, if imported: a changed row updates it
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class Pair:
     round_id: uuid.UUID | None = None
     meetup_id: uuid.UUID | None = None
     rematch_of: uuid.UUID | None = None
+    notes: str = ""  # an imported pair's notes: stay in matching, never in an event
     version: int = 1
 
     @property

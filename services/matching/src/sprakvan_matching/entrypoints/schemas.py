@@ -95,6 +95,7 @@ class PairOut(BaseModel):
     round_id: uuid.UUID | None
     meetup_id: uuid.UUID | None
     rematch_of: uuid.UUID | None
+    notes: str = Field("", description="An imported pair's notes; they stay in matching.")
     version: int
 
     @classmethod
@@ -123,6 +124,7 @@ class PairOut(BaseModel):
             round_id=pair.round_id,
             meetup_id=pair.meetup_id,
             rematch_of=pair.rematch_of,
+            notes=pair.notes,
             version=pair.version,
         )
 

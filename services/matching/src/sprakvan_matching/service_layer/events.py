@@ -11,6 +11,7 @@ from sprakvan_shared.contracts.matching import (
     PairFormed,
     PairProposed,
     PairState,
+    PairUpdated,
     ScoreBreakdown,
     ScoreCriterion,
 )
@@ -24,6 +25,7 @@ EVENT_OF_ACTION: dict[str, type[IntegrationEvent]] = {
     "activated": PairActivated,
     "followed_up": PairFollowedUp,
     "ended": PairEnded,
+    "updated": PairUpdated,
 }
 
 
@@ -72,7 +74,7 @@ def pair_state(pair: Pair) -> PairState:
 
 
 def pair_event(pair: Pair, action: str, *, correlation_id: str | None = None) -> IntegrationEvent:
-    """``action``: proposed, formed, activated, followed_up or ended."""
+    """``action``: proposed, formed, activated, followed_up, ended or updated."""
     return EVENT_OF_ACTION[action](
         organisation_id=pair.organisation_id,
         aggregate_id=str(pair.pair_id),
