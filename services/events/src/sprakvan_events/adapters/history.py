@@ -81,3 +81,17 @@ async def update_signup(conn: asyncpg.Connection, s: Signup) -> None:
            WHERE id = $1 AND organisation_id = $2 AND occurrence_id = $3 AND participant_id = $4 AND arrival = $6""",
         *signup_values(s),
     )
+
+
+async def forget_imported_rows(
+    conn: asyncpg.Connection, organisation_id: str, participant_id: uuid.UUID, signup_ids: Iterable[uuid.UUID]
+) -> None:
+    """An erased participant's sign-up and check-in rows lose their import keys with them."""
+    await conn.execute(
+        """DELETE FROM import_keys WHERE organisation_id = $1
+           AND ((kind = 'signups' AND aggregate_id = ANY($2::text[]))
+                OR (kind = 'attendance' AND aggregate_id LIKE '%/' || $3))""",
+        organisation_id,
+        [str(i) for i in signup_ids],
+        str(participant_id),
+    )

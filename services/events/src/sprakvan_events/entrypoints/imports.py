@@ -5,15 +5,16 @@ occurrences, then signups, attendance, walk_ins, campaign_signups."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from sprakvan_shared.auth import Principal, Role
-from sprakvan_shared.http import require_role
+from sprakvan_shared.http import Reader, require_role
 from sprakvan_shared.imports import ImportKey, ImportRequest, ImportResult, hold_back, parse_rows
 
+from ..adapters import exports
 from ..service_layer.importing import import_rows
 from .common import correlation_of, now_of, pool_of
 from .import_rows import ROW_MODELS
@@ -70,3 +71,27 @@ async def import_history(
             correlation_id=correlation_of(request),
         )
     return ImportResult.of(name, body.dry_run, [*failed, *held, *results])
+
+
+class ExportPage(BaseModel):
+    kind: str
+    rows: list[dict[str, Any]] = Field(description="Rows in the import's shape, with their key.")
+    next_cursor: str | None = Field(None, description="The next page's cursor; None: this is the last page.")
+
+
+@router.get("/exports/{kind}", response_model=ExportPage, summary="Export rows of one kind, a page at a time")
+async def export_history(
+    kind: ImportKind,  # type: ignore[valid-type]
+    request: Request,
+    principal: Reader,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> ExportPage:
+    """The organisation's rows of this kind as the import takes them; viewers get no participant ids."""
+    async with pool_of(request).acquire() as conn:
+        rows, next_cursor = await exports.export_page(conn, principal.organisation_id, kind.value, cursor, limit)
+    if principal.role is Role.VIEWER:
+        for row in rows:
+            if "participant_id" in row:
+                row["participant_id"] = None
+    return ExportPage(kind=kind.value, rows=rows, next_cursor=next_cursor)

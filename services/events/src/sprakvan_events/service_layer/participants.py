@@ -14,6 +14,7 @@ import asyncpg
 from sprakvan_shared import outbox
 
 from ..adapters import repository as repo
+from ..adapters.history import forget_imported_rows
 from ..domain.signups import KnownParticipant, ParticipantStanding, SignupCancelReason
 from . import signups
 from .attendance import erase_check_ins
@@ -56,6 +57,7 @@ async def erase(conn: asyncpg.Connection, organisation_id: str, participant_id: 
     if erased:
         await outbox.enqueue(conn, *(signup_erased(s, now, None) for s in erased))
     await erase_check_ins(conn, organisation_id, participant_id, now=now)
+    await forget_imported_rows(conn, organisation_id, participant_id, [s.id for s in erased])
     await conn.execute(
         "DELETE FROM participants WHERE participant_id = $1 AND organisation_id = $2", participant_id, organisation_id
     )
