@@ -60,7 +60,7 @@ def _day(i: int) -> str:
 
 def tables(scale: float) -> list[Table]:
     n_people, n_pairs, n_occurrences, per_occurrence = int(10_000 * scale), int(5_000 * scale), int(1000 * scale), 100
-    pairs = [[f"pair{i}", "sprakvan", f"p{2 * i}", f"p{2 * i + 1}", "2024-12-15"] for i in range(n_pairs)]
+    pairs = [[f"pair{i}", "sprakvan", f"p{2 * i}", f"p{2 * i + 1}", "2024-12-30"] for i in range(n_pairs)]
     occurrences = [[f"o{i}", "a1", _day(i), "18:00", "20:00"] for i in range(n_occurrences)]
     attendance = [[f"c{o}-{j}", f"o{o}", f"p{(o * 7 + j) % n_people}", "came"]
                   for o in range(n_occurrences) for j in range(per_occurrence)]  # fmt: skip
@@ -88,6 +88,15 @@ async def database(admin_dsn: str, name: str):
         await admin.close()
 
 
+async def known_everywhere(apps: dict, count: int) -> None:
+    """Wait until the events and matching services have consumed ``count`` participants (a condition, polled):
+    the services' imports race a participant arriving between two of their reads (see the README)."""
+    queries = {"events": "SELECT count(*) FROM participants", "matching": "SELECT count(*) FROM candidates"}
+    for name, query in queries.items():
+        while await apps[name].state.runtime.pool.fetchval(query) < count:
+            await asyncio.sleep(0.1)
+
+
 async def copy_baseline(dsn: str, plan) -> dict[str, float]:
     """Rows/s of a bare COPY of each kind's rows (key, JSON body) into an empty table."""
     conn = await asyncpg.connect(dsn)
@@ -112,7 +121,8 @@ async def start(stack: contextlib.AsyncExitStack, service, admin_dsn: str, nats_
     app = service.create_app(settings)
     await stack.enter_async_context(app.router.lifespan_context(app))
     transport = httpx.ASGITransport(app=app)
-    return await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://s", timeout=300))
+    client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://s", timeout=300))
+    return app, client
 
 
 def show(report, rows: int, parsing: float, bare: dict[str, float]) -> None:
@@ -133,24 +143,34 @@ async def main(scale: float) -> None:
     auth = {"Authorization": f"Bearer {TokenSigner(key).mint(subject='bench', organisation_id=ORG, role=Role.ADMIN)}"}
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
-        for nats_url, admin_dsn, source in servers_from_env_or_embedded(Path(tmp)):
+        with servers_from_env_or_embedded(Path(tmp)) as (nats_url, admin_dsn, source):
             async with contextlib.AsyncExitStack() as stack:
                 stack.push_async_callback(delete_streams, nats_url, Namespace(f"bench{tag}"))
-                clients = {
-                    s.name: await start(stack, s, admin_dsn, nats_url, tag, key) for s in (INTAKE, EVENTS, MATCHING)
-                }
+                apps, clients = {}, {}
+                for service in (INTAKE, EVENTS, MATCHING):
+                    app, clients[service.name] = await start(stack, service, admin_dsn, nats_url, tag, key)
+                    apps[service.name] = app
                 services = Services(clients, auth)
                 assert (await clients["intake"].put("/configuration", json=configuration(), headers=auth)).is_success
                 started = time.perf_counter()
                 plan = await plan_for(read_file("bench.xlsx", data), services)
                 parsing = time.perf_counter() - started
-                report = await run_import(plan, services, dry_run=False)
+                waited = {"seconds": 0.0}
+
+                async def spread(kind_report) -> None:
+                    if kind_report.kind == "participants":  # until events and matching know everyone
+                        started = time.perf_counter()
+                        await known_everywhere(apps, kind_report.created)
+                        waited["seconds"] = time.perf_counter() - started
+
+                report = await run_import(plan, services, dry_run=False, after_kind=spread)
                 bare = await copy_baseline(
                     await stack.enter_async_context(database(admin_dsn, f"bench_{tag}_bare")), plan
                 )
             rows = sum(len(k.rows) for k in plan.kinds.values())
             print(f"import of a {len(data) / 1e6:.1f} MB XLSX, {rows} rows; services in-process, {source} servers")
             show(report, rows, parsing, bare)
+            print(f"  waited {waited['seconds']:.1f} s after the participants until events and matching knew all")
 
 
 if __name__ == "__main__":

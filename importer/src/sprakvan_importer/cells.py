@@ -7,6 +7,7 @@ datetimes ``2024-03-05 18:00`` (local time, Europe/Stockholm, sent with its offs
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date, datetime, time
@@ -26,6 +27,7 @@ class CellError(ValueError):
     """The cell cannot be read as its column's type; the message never contains the cell."""
 
 
+@functools.lru_cache(maxsize=65536)  # a sheet repeats its few labels on every row
 def fold(text: str) -> str:
     """Case, diacritics and whitespace insensitive form of a label: "Skäggetorp " -> "skaggetorp"."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())

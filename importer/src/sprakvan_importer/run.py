@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +94,9 @@ async def run_import(
     dry_run: bool,
     progress: Progress | None = None,
     reference_wait: float = REFERENCE_WAIT,
+    after_kind: Callable[[KindReport], Awaitable[None]] | None = None,
 ) -> ImportReport:
+    """``after_kind`` is awaited after each kind is sent (a benchmark waits there for the events to spread)."""
     state = _State(dry_run)
     for name, kind_plan in plan.kinds.items():
         state.refused[name] = {p.key for p in kind_plan.refused}
@@ -109,6 +111,8 @@ async def run_import(
         await _send_kind(kind_plan, services, state, report, progress, reference_wait)
         report.seconds = time.monotonic() - started
         reports.append(report)
+        if after_kind is not None:
+            await after_kind(report)
     return ImportReport(dry_run, reports, plan.unmapped, plan.ignored_sheets)
 
 
