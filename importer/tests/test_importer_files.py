@@ -169,3 +169,17 @@ def test_templates_in_both_languages_read_back_as_every_kind_and_formula_cells_s
     for data, name in ((csv_bytes(table), "venues.csv"), (xlsx_bytes([table]), "venues.xlsx")):
         plan = prepare(read_file(name, data), KNOWN)
         assert plan.kinds["venues"].rows[0].fields["name"] == "=HYPERLINK(1)"
+
+
+def test_the_cli_writes_templates_that_read_back_and_refuses_a_file_without_known_sheets(tmp_path, capsys):
+    from sprakvan_cli.main import main
+
+    assert main(["import", "--template", "en", "--out", str(tmp_path / "template.xlsx")]) == 0
+    assert main(["import", "--template", "sv", "--out", str(tmp_path / "mall")]) == 0
+    swedish = read_path(tmp_path / "mall")
+    assert set(swedish.sheets) == {k.name for k in KINDS}
+    assert swedish.sheets["participants"].headers[:3] == ["nyckel", "roll", "program"]
+    assert read_file("template.xlsx", (tmp_path / "template.xlsx").read_bytes()).sheets["pairs"].name == "pairs"
+    (tmp_path / "notes.csv").write_bytes(csv_file("a;b", "1;2"))
+    assert main(["import", str(tmp_path / "notes.csv"), "--org", "linkoping"]) == 1
+    assert "no sheet of a known kind" in capsys.readouterr().err
