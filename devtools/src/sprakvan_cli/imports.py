@@ -178,5 +178,5 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     for path in write(tables, args.out):
         print(path)
     for table in tables:
-        print(f"  {table.name}: {len(table.rows)} rows")
+        print(f"  {table.name}: {len(table.rows)} {'row' if len(table.rows) == 1 else 'rows'}")
     return 0

@@ -45,7 +45,8 @@ class KindReport:
 
     @property
     def refused(self) -> int:
-        return len(self.problems)
+        """Rows refused (a row may have several problems)."""
+        return len({p.row for p in self.problems})
 
     def to_dict(self) -> dict[str, Any]:
         return {

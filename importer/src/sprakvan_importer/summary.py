@@ -14,8 +14,8 @@ def _rows(rows: list[int]) -> str:
 
 
 def format_report(report: ImportReport) -> str:
-    verb = "would be" if report.dry_run else "were"
-    lines = [("Dry run: nothing was written." if report.dry_run else "Imported.")]
+    verb = "would be" if report.dry_run else "was"
+    lines = [("Dry run: nothing was written." if report.dry_run else "Import done.")]
     width = max([len(k.sheet) for k in report.kinds] + [5])
     lines.append(f"  {'sheet':<{width}}  {'rows':>7} {'created':>8} {'updated':>8} {'unchanged':>10} {'refused':>8}")
     for kind in report.kinds:
@@ -26,7 +26,7 @@ def format_report(report: ImportReport) -> str:
     assumed = sum(k.assumed for k in report.kinds)
     if assumed:
         lines.append(
-            f"  {assumed} rows {verb} created assuming the participants or rows this import creates first"
+            f"  {assumed} rows would be created assuming the participants or rows this import creates first"
             " (a dry run cannot check those references)"
         )
     for kind in report.kinds:
@@ -36,11 +36,13 @@ def format_report(report: ImportReport) -> str:
         lines.append(f"Sheets not recognised, ignored: {', '.join(report.ignored_sheets)}")
     problems = [p for k in report.kinds for p in sorted(k.problems, key=lambda p: p.row)]
     if problems:
-        lines.append(f"\nRefused rows ({len(problems)}; nothing of them {verb} imported):")
+        rows = sum(k.refused for k in report.kinds)
+        lines.append(f"\nRefused rows ({rows}; none of them {verb} imported):")
         for p in problems:
             lines.append(f"  {p.sheet} row {p.row} ({p.key or 'no key'}), {p.column}: {p.code}: {p.message}")
     if report.unmapped:
         lines.append("\nValues that are no code of the organisation's configuration (add them, or correct the file):")
         for u in report.unmapped:
-            lines.append(f"  {u.sheet}, {u.column}: {u.value!r} ({u.vocabulary}) in rows {_rows(u.rows)}")
+            where = f"rows {_rows(u.rows)}" if len(u.rows) > 1 else f"row {u.rows[0]}"
+            lines.append(f"  {u.sheet}, {u.column}: {u.value!r} ({u.vocabulary}) in {where}")
     return "\n".join(lines)
