@@ -84,3 +84,22 @@ async def test_a_key_remembers_its_aggregate_and_row(database_url: str) -> None:
         assert await imports.known_keys(conn, "org-a", "pairs", ["k1"]) == {}
     finally:
         await conn.close()
+
+
+def test_a_forbidden_character_anywhere_in_a_row_refuses_that_row_naming_the_field() -> None:
+    class Row(BaseModel):
+        names: list[dict[str, str]]
+
+    parsed, failed = imports.parse_rows(
+        Row,
+        request(
+            {"row": 2, "key": "a", "names": [{"first": "Amina"}, {"first": "Sa\u202emir"}]},
+            {"row": 3, "key": "b", "names": [], "bad\u0000name": 1},
+            {"row": 4, "key": "c", "names": [{"first": "Karin"}]},
+        ).rows,
+    )
+    assert [p.key for p in parsed] == ["c"]
+    assert {(r.row, e.field, e.code) for r in failed for e in r.errors} >= {
+        (2, "names.1.first", ErrorCode.INVALID),
+        (3, "row", ErrorCode.INVALID),
+    }

@@ -103,6 +103,25 @@ async def test_imported_registrations_count_in_their_own_year(start_service):
         async with intake.pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM outbox WHERE event_type LIKE 'participant.%'") == 9 + 2
 
+        # A corrected row moves its person: registered in 2025 after all.
+        corrected = people()
+        corrected[0]["registered_on"] = "2025-03-01"
+        moved = await intake.client.post("/imports/participants", json={"rows": corrected}, headers=ADMIN)
+        assert [r["outcome"] for r in moved.json()["results"]].count("updated") == 1
+
+        async def moved_to_2025():
+            current = (await review(YEAR_2025))["figures"]["current"]["registrations"]
+            return current if sum(current["total_by_role"].values()) == 3 else None
+
+        assert by_gender(await eventually(moved_to_2025, timeout=60)) == {
+            "newcomer": {"woman": 1, "man": 1},
+            "established": {"woman": 1},
+        }
+        assert by_gender((await review(YEAR_2024))["figures"]["current"]["registrations"])["newcomer"] == {
+            "woman": 2,
+            "man": 2,
+        }
+
         # The same after a replay, byte for byte.
         before_replay = await reporting.client.get("/reviews", params=YEAR_2024)
         await replay_from_streams(reporting.settings)

@@ -222,19 +222,24 @@ async def known_keys(
     return {r["key"]: KnownKey(r["aggregate_id"], r["row_hash"]) for r in rows}
 
 
+_REMEMBER = """INSERT INTO import_keys (organisation_id, kind, key, aggregate_id, row_hash) VALUES ($1, $2, $3, $4, $5)
+   ON CONFLICT (organisation_id, kind, key)
+   DO UPDATE SET aggregate_id = EXCLUDED.aggregate_id, row_hash = EXCLUDED.row_hash, imported_at = now()"""
+
+
 async def remember(
     conn: asyncpg.Connection, organisation_id: str, kind: str, key: str, aggregate_id: str, hash_: str
 ) -> None:
-    await conn.execute(
-        """INSERT INTO import_keys (organisation_id, kind, key, aggregate_id, row_hash) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (organisation_id, kind, key)
-           DO UPDATE SET aggregate_id = EXCLUDED.aggregate_id, row_hash = EXCLUDED.row_hash, imported_at = now()""",
-        organisation_id,
-        kind,
-        key,
-        aggregate_id,
-        hash_,
-    )
+    await conn.execute(_REMEMBER, organisation_id, kind, key, aggregate_id, hash_)
+
+
+async def remember_many(
+    conn: asyncpg.Connection, organisation_id: str, kind: str, keys: Iterable[tuple[str, str, str]]
+) -> None:
+    """``remember`` for many ``(key, aggregate_id, row_hash)`` at once (one round trip per batch)."""
+    rows = [(organisation_id, kind, key, aggregate_id, hash_) for key, aggregate_id, hash_ in keys]
+    if rows:
+        await conn.executemany(_REMEMBER, rows)
 
 
 async def keys_of_aggregates(

@@ -120,21 +120,24 @@ class ParticipantRepository:
         )
 
     async def add_interview(self, p: Participant, interview: Interview, *, recorded_by: str, now: datetime) -> None:
-        """A new interview; one with the id of a stored one replaces it (an imported row's, changed)."""
-        await self._conn.execute(
+        await self.add_interviews([(p, interview)], recorded_by=recorded_by, now=now)
+
+    async def add_interviews(
+        self, interviews: list[tuple[Participant, Interview]], *, recorded_by: str, now: datetime
+    ) -> None:
+        """New interviews; one with the id of a stored one replaces it (an imported row's, changed)."""
+        if not interviews:
+            return
+        await self._conn.executemany(
             """INSERT INTO interviews (id, participant_id, organisation_id, held_on, coordinator, notes,
                                        recorded_by, recorded_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                ON CONFLICT (id) DO UPDATE SET held_on = excluded.held_on, coordinator = excluded.coordinator,
                    notes = excluded.notes, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at""",
-            interview.id,
-            p.id,
-            p.organisation_id,
-            interview.held_on,
-            interview.coordinator,
-            interview.notes,
-            recorded_by,
-            now,
+            [
+                (i.id, p.id, p.organisation_id, i.held_on, i.coordinator, i.notes, recorded_by, now)
+                for p, i in interviews
+            ],
         )
 
     async def latest_interviews(

@@ -168,25 +168,25 @@ async def _plan(
         errors += _row_errors(row, exc.errors, ErrorCode.INVALID)
     if errors or replayed is None:
         return imports.refused(item.row, item.key, *errors)
-    return _Planned(item, digest, outcome, replayed, history.interview)
+    interview = None
+    if history.interview is not None:  # stored under an id of the participant's: a changed row replaces it
+        interview = history.interview.model_copy(update={"id": imported_interview_id(replayed.participant.id)})
+    return _Planned(item, digest, outcome, replayed, interview)
 
 
 async def _apply(
     conn: asyncpg.Connection, repo: ParticipantRepository, principal: Principal, planned: list[_Planned], now: datetime
 ) -> None:
-    created = [p.replayed.participant for p in planned if p.outcome is Outcome.CREATED]
-    await repo.add_many(created)
+    await repo.add_many([p.replayed.participant for p in planned if p.outcome is Outcome.CREATED])
     for plan in planned:
-        participant = plan.replayed.participant
         if plan.outcome is Outcome.UPDATED:
-            await repo.save(participant, registered_at_may_change=True)
-        if plan.interview is not None:
-            interview = plan.interview.model_copy(update={"id": imported_interview_id(participant.id)})
-            await repo.add_interview(participant, interview, recorded_by=principal.subject, now=now)
-        await imports.remember(conn, principal.organisation_id, KIND, plan.parsed.key, str(participant.id), plan.digest)
-    await outbox.enqueue(
-        conn, *(_ANNOUNCE[step](snapshot) for plan in planned for step, snapshot in plan.replayed.steps)
-    )
+            await repo.save(plan.replayed.participant, registered_at_may_change=True)
+    interviews = [(p.replayed.participant, p.interview) for p in planned if p.interview is not None]
+    await repo.add_interviews(interviews, recorded_by=principal.subject, now=now)
+    keys = [(p.parsed.key, str(p.replayed.participant.id), p.digest) for p in planned]
+    await imports.remember_many(conn, principal.organisation_id, KIND, keys)
+    if announced := [_ANNOUNCE[step](snapshot) for plan in planned for step, snapshot in plan.replayed.steps]:
+        await outbox.enqueue(conn, *announced)
 
 
 # -- export ---------------------------------------------------------------------------------------

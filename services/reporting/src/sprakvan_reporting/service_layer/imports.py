@@ -155,13 +155,13 @@ async def _apply(
                 conn, principal.organisation_id, stored.id, terms, principal.subject, None
             )
         assert stored is not None
-        for item in rows:
-            if outcomes[item.key] is Outcome.UNCHANGED:
-                continue
-            aggregate = str(stored.id)
-            if item is not group.header:
-                aggregate = _line_aggregate(stored.id, identity_of(line_of(item.value)))
-            await imports.remember(conn, principal.organisation_id, KIND, item.key, aggregate, digests[item.key])
+        keys = [
+            (item.key, _line_aggregate(stored.id, identity_of(line_of(item.value))) if item in group.lines
+             else str(stored.id), digests[item.key])
+            for item in rows
+            if outcomes[item.key] is not Outcome.UNCHANGED
+        ]  # fmt: skip
+        await imports.remember_many(conn, principal.organisation_id, KIND, keys)
     partnership_id = str(stored.id) if stored else None
     return moved_out + [RowResult(row=i.row, key=i.key, outcome=outcomes[i.key], id=partnership_id) for i in rows]
 
