@@ -5,18 +5,22 @@ registered in 2023 (intake's own history import is another part of the issue).""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import nats
 import pytest
 
 from services.matching.tests.matching_events import Intake, configured, known, pair_events
+from sprakvan_reporting.service import SERVICE as REPORTING
 from sprakvan_shared.contracts.subjects import Namespace
-from tests.kit import ORG_B, RunningService, eventually, mint_token
+from tests.kit import ORG_B, RunningService, ServiceStarter, eventually, mint_token
 
 pytestmark = pytest.mark.infra
 REGISTERED = datetime(2023, 6, 1, 10, tzinfo=UTC)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 ADMIN = {"Authorization": f"Bearer {mint_token(role='admin')}"}
 
 
@@ -149,6 +153,15 @@ async def test_dry_runs_organisations_roles_and_the_export(matching: RunningServ
         assert refused.status_code == 403
     created = await post(matching, "pairs", row)
     assert created["created"] == 1
+    # Notes alone changed: the pair's notes change, no event (notes never leave matching).
+    before = await outbox_rows(matching)
+    row = {**row, "notes": "Ringer varje fredag, fikar på Agora"}
+    assert (await post(matching, "pairs", row))["updated"] == 1
+    assert await outbox_rows(matching) == before
+    notes = (await matching.client.get(f"/pairs/{created['results'][0]['id']}")).json()["notes"]
+    assert notes == "Ringer varje fredag, fikar på Agora"
+    moved = await post(matching, "pairs", {**row, "newcomer_id": str(n2)})
+    assert [(e["field"], e["code"]) for e in moved["results"][0]["errors"]] == [("newcomer_id", "rule")]
 
     # Another organisation knows neither the people nor the pair.
     other = {"Authorization": f"Bearer {mint_token(ORG_B, 'admin')}"}
@@ -162,7 +175,7 @@ async def test_dry_runs_organisations_roles_and_the_export(matching: RunningServ
     rest = (await matching.client.get("/exports/pairs", params={"cursor": page["next_cursor"]}, headers=ADMIN)).json()
     exported = {r["key"]: r for r in page["rows"] + rest["rows"]}
     assert set(exported) == {"P1", made_here["pair_id"]}
-    assert exported["P1"]["matched_on"] == "2024-03-05" and exported["P1"]["notes"] == "Ringer varje fredag"
+    assert exported["P1"]["matched_on"] == "2024-03-05" and exported["P1"]["notes"] == notes
     viewer = {"Authorization": f"Bearer {mint_token(role='viewer')}"}
     seen = (await matching.client.get("/exports/pairs", headers=viewer)).json()["rows"]
     assert {r["notes"] for r in seen} == {None}
@@ -208,3 +221,124 @@ async def test_follow_ups_of_imported_pairs(
         ("F1", "P1", "2024-04-10"),
         ("F2", "P1", "2024-09-01"),
     ]
+
+
+async def test_an_export_imports_again_as_it_was(matching: RunningService, intake: Intake) -> None:
+    """Imported history and a pair made here, out and in again after matching forgot its pairs."""
+    (n1, n2), (e1, e2) = await people(matching, intake, 2, 2)
+    row = pair("P1", 2, n1, e1, proposed_on="2024-02-01", matched_on="2024-03-05", ended_on="2024-10-01",
+               end_reason="no_contact", notes="Flyttade till Norrköping")  # fmt: skip
+    await post(matching, "pairs", row)
+    done = {"row": 2, "key": "F1", "pair_key": "P1", "done_on": "2024-04-10", "outcome": "not_reached"}
+    await post(matching, "follow-ups", done)
+    made = (await matching.client.post("/programmes/sprakvan/pairs", json={
+        "newcomer_id": str(n2), "established_id": str(e2)})).json()  # fmt: skip
+    today = str(datetime.now(STOCKHOLM).date())
+    here = f"/pairs/{made['pair_id']}"
+    await matching.client.post(f"{here}/conversation", json={"held_on": today, "attended": ["newcomer"]})
+    await matching.client.post(f"{here}/follow-ups/done", json={"done_on": today, "outcome": "going_well"})
+
+    async def exported() -> tuple[list[dict], list[dict]]:
+        pairs = (await matching.client.get("/exports/pairs", headers=ADMIN)).json()["rows"]
+        follow_ups = (await matching.client.get("/exports/follow-ups", headers=ADMIN)).json()["rows"]
+        return sorted(pairs, key=lambda r: r["key"]), sorted(follow_ups, key=lambda r: r["key"])
+
+    pairs, follow_ups = await exported()
+    assert [r["key"] for r in pairs] == sorted(["P1", made["pair_id"]]) and len(follow_ups) == 2
+    await matching.pool.execute("TRUNCATE pairs, import_keys")
+    numbered = lambda rows: [{"row": i + 2, **r} for i, r in enumerate(rows)]  # noqa: E731
+    assert (await post(matching, "pairs", *numbered(pairs)))["created"] == 2
+    assert (await post(matching, "follow-ups", *numbered(follow_ups)))["created"] == 2
+    assert await exported() == (pairs, follow_ups)
+
+
+async def test_the_2024_review_counts_the_imported_pairs_of_2024(
+    matching: RunningService, intake: Intake, start_service: ServiceStarter
+) -> None:
+    """Hand-counted: A formed in 2023 and ended in February 2024, B lived March-September 2024, C and D
+    began in 2024 and still run; one follow-up of C in 2024."""
+    async with start_service(REPORTING) as reporting:
+        (n1, n2, n3), (e1, e2) = await people(matching, intake, 3, 2)
+        rows = [
+            pair(
+                "A",
+                2,
+                n1,
+                e1,
+                formed_on="2023-11-01",
+                matched_on="2023-11-15",
+                ended_on="2024-02-01",
+                end_reason="moved",
+            ),  # fmt: skip
+            pair("B", 3, n2, e1, matched_on="2024-03-05", ended_on="2024-09-30", end_reason="completed"),
+            pair("C", 4, n3, e2, matched_on="2024-06-01"),
+            pair("D", 5, n1, e2, proposed_on="2024-03-20", matched_on="2024-04-01"),
+        ]
+        assert (await post(matching, "pairs", *rows))["created"] == 4
+        follow_up = {"row": 2, "key": "F1", "pair_key": "C", "done_on": "2024-08-01", "outcome": "going_well"}
+        assert (await post(matching, "follow-ups", follow_up))["created"] == 1
+        viewer = {"Authorization": f"Bearer {mint_token(role='viewer')}"}
+
+        async def review(year: int) -> dict | None:
+            period = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
+            body = (await reporting.client.get("/reviews", params=period, headers=viewer)).json()
+            counted = body["figures"]["current"]["pairs"]
+            return body if counted["follow_ups_done"] == (year == 2024) and counted["active_in_period"] else None
+
+        figures = (await eventually(lambda: review(2024)))["figures"]
+        now, before = figures["current"]["pairs"], figures["previous"]["pairs"]
+        assert (now["new"], now["active_in_period"], now["active_at_end"], now["ended"]) == (3, 4, 2, 2)
+        assert now["ended_by_reason"] == {"completed": 1, "moved": 1}
+        assert now["new_by_origin"] == {"manual": 2, "proposal": 1}
+        assert (before["new"], before["active_at_end"]) == (1, 1)
+        after = (await review(2025))["figures"]["current"]["pairs"]
+        assert (after["new"], after["active_in_period"], after["ended"]) == (0, 2, 0)
+
+    # e2 offers one place and has two pairs (C, D): a round proposes nobody to e2, nor n2 to e1 again.
+    round_ = await matching.client.post("/programmes/sprakvan/rounds", json={})
+    assert round_.status_code == 201 and round_.json()["proposals"] == []
+    waiting = (await matching.client.get("/programmes/sprakvan/waiting")).json()
+    assert waiting["total"] == 1 and {b["free_places"] for b in waiting["balance"]} == {1}  # e1's, not e2's -1
+
+
+async def test_odd_cells_are_refused_by_field_and_an_erasure_takes_the_notes(
+    matching: RunningService, intake: Intake
+) -> None:
+    (n1,), (e1,) = await people(matching, intake, 1, 1)
+    row = pair("P1", 2, n1, e1, matched_on="2024-03-05", notes="Ringer varje fredag")
+    odd = [
+        {**row, "row": 3, "key": "P2", "matched_on": "0001-01-01"},
+        {**row, "row": 4, "key": "P3", "newcomer_id": 12},
+        {**row, "row": 5, "key": "P4", "colour": "blå"},
+        {**row, "row": 6, "key": "P5", "notes": "x" * 4001},
+        {**row, "row": 7, "key": "P6", "end_reason": "erased", "ended_on": "2024-04-01"},
+    ]
+    result = by_row(await post(matching, "pairs", row, *odd))
+    fields = {r: [(e["field"], e["code"]) for e in result[r]["errors"]] for r in range(3, 8)}
+    assert fields == {
+        3: [("matched_on", "invalid")],
+        4: [("newcomer_id", "invalid")],
+        5: [("colour", "invalid")],
+        6: [("notes", "invalid")],
+        7: [("end_reason", "invalid")],
+    }
+    assert result[2]["outcome"] == "created"
+    for cell in ("\u0000", "\ud800"):
+        body = json.dumps({"rows": [{**row, "notes": f"Ring{cell}er"}]})  # ASCII: the surrogate travels as \ud800
+        headers = {**ADMIN, "Content-Type": "application/json"}
+        response = await matching.client.post("/imports/pairs", content=body, headers=headers)
+        assert "Ring" not in response.text
+        if response.status_code == 422:  # the HTTP guard screens the whole body...
+            assert response.json()["detail"][0]["loc"][-1] == "notes"
+        else:  # ...or (imp-intake's change to shared/) lets imports screen each row alone
+            [refusal] = response.json()["results"]
+            assert [(e["field"], e["code"]) for e in refusal["errors"]] == [("notes", "invalid")]
+    cursor = await matching.client.get("/exports/pairs", params={"cursor": "x" * 40}, headers=ADMIN)
+    assert cursor.status_code == 422
+
+    await intake.erase(n1)
+
+    async def notes_gone() -> bool:
+        return (await matching.client.get(f"/pairs/{result[2]['id']}")).json()["notes"] == ""
+
+    await eventually(notes_gone)

@@ -4,6 +4,7 @@ candidates, a round pairs them, and an erasure in intake ends the pair in matchi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -48,3 +49,29 @@ async def test_registered_in_intake_paired_in_matching_and_erasure_ends_the_pair
         pair = await eventually(ended)
         assert pair["end_reason"] == "erased"
         assert await matching.pool.fetchval("SELECT count(*) FROM candidates") == 1
+
+
+async def test_a_pair_import_names_participants_matching_has_not_heard_of_until_it_has(
+    start_service: ServiceStarter,
+) -> None:
+    """The importer's retry: intake's import returns the ids at once, matching learns of them through NATS."""
+    async with start_service(INTAKE) as intake, start_service(MATCHING) as matching:
+        await factories.configure(intake.client, [mint_token(ORG_A, "admin")])
+        newcomer = (await intake.client.post("/participants", json=factories.newcomer())).json()["id"]
+        volunteer = (await intake.client.post("/participants", json=factories.established())).json()["id"]
+        today = str(datetime.now(ZoneInfo("Europe/Stockholm")).date())
+        row = {"row": 2, "key": "P1", "programme": "sprakvan", "newcomer_id": newcomer, "established_id": volunteer}
+        admin = {"Authorization": f"Bearer {mint_token(ORG_A, 'admin')}"}
+        answers = []
+
+        async def imported() -> dict | None:
+            body = {"rows": [{**row, "matched_on": today}]}
+            answer = (await matching.client.post("/imports/pairs", json=body, headers=admin)).json()["results"][0]
+            answers.append(answer)
+            return answer if answer["outcome"] == "created" else None
+
+        created = await eventually(imported)
+        codes = {e["code"] for a in answers[:-1] for e in a["errors"]}
+        assert codes <= {"unknown_reference"}
+        pair = (await matching.client.get(f"/pairs/{created['id']}")).json()
+        assert (pair["newcomer_id"], pair["status"], pair["activated_on"]) == (newcomer, "active", today)

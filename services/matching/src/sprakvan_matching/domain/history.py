@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from sprakvan_shared.contracts.matching import Attendee, FollowUpOutcome
+
 from .model import (
     COORDINATOR_END_REASONS,
-    Attendee,
     Candidate,
     Conversation,
     EndReason,
     FollowUp,
-    FollowUpOutcome,
     Origin,
     Pair,
     PairStatus,
@@ -54,11 +54,11 @@ class PairHistory:
     """One pair row, checked for shape: ``formed_on`` is the day the pair was made (the matching
     conversation's day when the sheet has no other), ``matched_on`` the conversation's (None: not yet held)."""
 
-    programme: str
     newcomer_id: uuid.UUID
     established_id: uuid.UUID
-    origin: Origin
+    programme: str
     formed_on: date
+    origin: Origin
     proposed_on: date | None = None
     matched_on: date | None = None
     attended: tuple[Attendee, ...] = DEFAULT_ATTENDED

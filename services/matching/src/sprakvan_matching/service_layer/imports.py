@@ -119,6 +119,11 @@ async def import_pairs(ctx: Context, principal: Principal, request: ImportReques
     org, today = principal.organisation_id, ctx.today()
     parsed, results = parse_rows(PairRow, request.rows)
     async with transaction(ctx) as conn:
+        # People first (as every write here locks them), then the keys: a concurrent import of the same
+        # rows waits, then finds them unchanged.
+        people = await candidate_store.lock_candidates(
+            conn, org, [i for p in parsed for i in (p.value.newcomer_id, p.value.established_id)]
+        )
         todo: list[_PairTodo] = []
         for c in await _changed_rows(conn, org, PAIRS, parsed, results):
             history = history_of(c.row.value)
@@ -126,9 +131,6 @@ async def import_pairs(ctx: Context, principal: Principal, request: ImportReques
                 results.append(refused(c.row.row, c.row.key, *history))
             else:
                 todo.append(_PairTodo(c.row, c.hash_, history, c.known))
-        people = await candidate_store.lock_candidates(
-            conn, org, [i for t in todo for i in (t.history.newcomer_id, t.history.established_id)]
-        )
         organisation = await candidate_store.load_organisation(conn, org)
         existing = await history_store.pairs_of(
             conn,
@@ -233,14 +235,17 @@ async def import_follow_ups(ctx: Context, principal: Principal, request: ImportR
     parsed, results = parse_rows(FollowUpRow, request.rows)
     async with transaction(ctx) as conn:
         pair_keys = await known_keys(conn, org, PAIRS, [p.value.pair_key for p in parsed])
+        pair_ids = {p.key: _pair_id(pair_keys, p.value.pair_key) for p in parsed}
+        # The pairs first, then the keys: a concurrent import of the same rows waits, then finds them unchanged.
+        locked = await history_store.pairs_of(conn, org, [], [i for i in pair_ids.values() if i is not None])
+        found = {p.pair_id: p for p in locked}
         todo: list[_FollowUpTodo] = []
         for c in await _changed_rows(conn, org, FOLLOW_UPS, parsed, results):
-            pair_id = _pair_id(pair_keys, c.row.value.pair_key)
+            pair_id = pair_ids[c.row.key]
             if pair_id is None:
                 results.append(refused(c.row.row, c.row.key, _unknown_pair()))
             else:
                 todo.append(_FollowUpTodo(c.row, c.hash_, pair_id, c.known))
-        found = {p.pair_id: p for p in await history_store.pairs_of(conn, org, [], [t.pair_id for t in todo])}
         applied = _Applied.empty()
         for t in sorted(todo, key=lambda t: (t.row.value.done_on, t.row.row)):
             pair, value = applied.pairs.get(t.pair_id) or found.get(t.pair_id), t.row.value
