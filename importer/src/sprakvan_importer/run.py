@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .plan import KindPlan, Plan, Planned, Problem, Unmapped, hold_back
-from .services import ServiceError, Services, participant_ids
+from .services import ServiceError, ServiceFailed, Services, participant_ids
 
 CHUNK = 1000
 REFERENCE_WAIT = 60.0
@@ -229,7 +229,14 @@ async def _send_chunk(
 ) -> list[tuple[Planned, dict[str, Any]]]:
     """One request; returns the rows to send again (waiting for a participant to reach the service)."""
     kind = kind_plan.kind
-    response = await services.import_rows(kind.service, kind.name, [body for _, body in chunk], state.dry_run)
+    try:
+        response = await services.import_rows(kind.service, kind.name, [body for _, body in chunk], state.dry_run)
+    except ServiceFailed as exc:  # the next chunks may still go in; the same file again completes this one
+        message = f"{exc}; import the file again (rows that did get in are then unchanged)"
+        for planned, _ in chunk:
+            report.problems.append(kind_plan.problem(planned.row, planned.key, "row", "service_failed", message))
+            state.refused[kind.name].add(planned.key)
+        return []
     by_row = {planned.row: (planned, body) for planned, body in chunk}
     if response.status_code != 200:
         problems = _whole_request_problems(kind_plan, [planned for planned, _ in chunk], response)

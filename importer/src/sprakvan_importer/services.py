@@ -21,7 +21,11 @@ SMALL_EXPORT_PAGE = 100
 
 
 class ServiceError(RuntimeError):
-    """A service answered something no import can go on from (401, 403, 5xx, a broken body)."""
+    """A service answered something no import can go on from (401, 403, a broken body)."""
+
+
+class ServiceFailed(ServiceError):
+    """A service failed one request (5xx, unreachable): its rows are reported, the import goes on."""
 
 
 @dataclass
@@ -42,7 +46,7 @@ class Services:
                 response = await client.request(method, path, headers=dict(self.headers), **kwargs)
             except httpx.TransportError as exc:
                 if attempt == _RETRIES_ON_503:
-                    raise ServiceError(f"{service} cannot be reached ({type(exc).__name__})") from None
+                    raise ServiceFailed(f"{service} cannot be reached ({type(exc).__name__})") from None
                 await asyncio.sleep(0.5 * 2**attempt)
                 continue
             if response.status_code != 503 or attempt == _RETRIES_ON_503:
@@ -51,7 +55,7 @@ class Services:
         if response.status_code in (401, 403):
             raise ServiceError(f"{service} refused the token ({response.status_code}): imports need an admin token")
         if response.status_code >= 500:
-            raise ServiceError(f"{service} answered {response.status_code} to {method} {path}")
+            raise ServiceFailed(f"{service} answered {response.status_code} to {method} {path}")
         return response
 
     async def configuration(self) -> dict[str, Any] | None:
