@@ -183,3 +183,22 @@ def test_the_cli_writes_templates_that_read_back_and_refuses_a_file_without_know
     (tmp_path / "notes.csv").write_bytes(csv_file("a;b", "1;2"))
     assert main(["import", str(tmp_path / "notes.csv"), "--org", "linkoping"]) == 1
     assert "no sheet of a known kind" in capsys.readouterr().err
+
+
+def test_only_a_participant_the_service_has_not_heard_of_yet_is_waited_for_and_a_dry_run_assumes_its_own_rows():
+    from sprakvan_importer.plan import Planned
+    from sprakvan_importer.run import _assumed_in_dry_run, _State, _waits_for_participant
+
+    refers = {"participants": {"participant_id": "n1"}, "keys": {"occurrence_key": ("occurrences", "o1")}}
+    planned = Planned(2, "c1", {}, **refers)
+    state = _State(dry_run=False, ids={"participants": {"n1": "id-1"}})
+    waiting = [{"field": "participant_id", "code": "unknown_reference", "message": "not known yet"}]
+    assert _waits_for_participant(planned, waiting, state)
+    invalid = {"field": "outcome", "code": "invalid", "message": ""}
+    assert not _waits_for_participant(planned, [*waiting, invalid], state)
+    assert not _waits_for_participant(planned, [{**waiting[0], "field": "occurrence_key"}], state)
+    assert not _waits_for_participant(planned, waiting, _State(dry_run=False))  # intake refused or never saw n1
+    dry = _State(dry_run=True, ids={"participants": {"n1": "id-1"}}, would_create={"occurrences": {"o1"}})
+    assert _assumed_in_dry_run(planned, [{**waiting[0], "field": "occurrence_key"}], dry)
+    assert not _assumed_in_dry_run(planned, waiting, dry)  # n1 exists already: its refusal is real
+    assert not _assumed_in_dry_run(planned, [{**waiting[0], "field": "occurrence_key"}], state)
