@@ -4,6 +4,7 @@ what a later import may correct and what it may not take back."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -85,3 +86,11 @@ def test_a_correction_announces_what_the_life_gained_and_takes_nothing_back() ->
             participant, history(role=ParticipantRole.ESTABLISHED, details=details(district="ryd", capacity=2)), NOW
         )
     assert {e.field for e in caught.value.errors} == {("role",), ("interviewed_on",)}
+
+
+def test_a_registration_of_today_is_not_in_the_future_before_noon() -> None:
+    stockholm = ZoneInfo("Europe/Stockholm")
+    morning = datetime(2026, 11, 25, 9, 0, tzinfo=stockholm)
+    noon = datetime(2026, 11, 25, 12, 0, tzinfo=stockholm)  # a row's "2026-11-25"
+    today = history(registered_at=noon, details=registration(consent=Consent(data_processing=True, given_at=noon)))
+    assert replay_history("linkoping", today, morning).participant.registered_at == noon

@@ -42,22 +42,27 @@ class History:
     withdrawal_reason: WithdrawalReason | None = None
 
     def rule_errors(self, now: datetime) -> list[FieldError]:
-        """The dates in order and none in the future (the details' own rules are ``check_details``)."""
+        """The dates in order and none after today (days as in ``now``'s time zone; the details' own rules
+        are ``check_details``)."""
         errors: list[FieldError] = []
-        registered_on = self.registered_at.date()
-        if self.registered_at > now:
+        today = now.date()
+
+        def day(moment: datetime) -> date:
+            return moment.astimezone(now.tzinfo).date()
+
+        if day(self.registered_at) > today:
             errors.append(FieldError(("registered_on",), "the registration date is in the future"))
         if self.interview is not None:
-            if self.interview.held_on > now.date():
+            if self.interview.held_on > today:
                 errors.append(FieldError(("interviewed_on",), "the interview date is in the future"))
-            if self.interview.held_on < registered_on:
+            if self.interview.held_on < day(self.registered_at):
                 errors.append(FieldError(("interviewed_on",), "the interview is before the registration"))
         if self.withdrawn_at is not None:
-            if self.withdrawn_at > now:
+            if day(self.withdrawn_at) > today:
                 errors.append(FieldError(("withdrawn_on",), "the withdrawal date is in the future"))
             if self.withdrawn_at < self.registered_at:
                 errors.append(FieldError(("withdrawn_on",), "the withdrawal is before the registration"))
-            if self.interview is not None and self.interview.held_on > self.withdrawn_at.date():
+            if self.interview is not None and self.interview.held_on > day(self.withdrawn_at):
                 errors.append(FieldError(("interviewed_on",), "the interview is after the withdrawal"))
         return errors
 

@@ -104,7 +104,7 @@ class _Planned:
 async def import_participants(
     pool: asyncpg.Pool, principal: Principal, request: ImportRequest, row_model: type[BaseModel], *, clock=utcnow
 ) -> ImportResult:
-    now = clock()
+    now = clock().astimezone(STOCKHOLM)  # "today" is Stockholm's, as a row's days are
     organisation_id = principal.organisation_id
     parsed, results = imports.parse_rows(row_model, request.rows)
     async with db.transaction(pool) as conn:
@@ -151,7 +151,7 @@ async def _plan(
         return RowResult(row=item.row, key=item.key, outcome=outcome, id=known.aggregate_id)
     errors = _row_errors(row, unknown_codes(configuration, dict(row)), ErrorCode.UNKNOWN_CODE)
     errors += _withdrawal_errors(row)
-    history = history_of(row, principal.subject)
+    history = history_of(row, principal.subject[:200])  # an interview names its coordinator in 200 characters
     replayed = None
     try:
         existing = None
