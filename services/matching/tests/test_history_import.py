@@ -279,13 +279,18 @@ async def test_the_2024_review_counts_the_imported_pairs_of_2024(
         assert (await post(matching, "follow-ups", follow_up))["created"] == 1
         viewer = {"Authorization": f"Bearer {mint_token(role='viewer')}"}
 
-        async def review(year: int) -> dict | None:
-            period = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
-            body = (await reporting.client.get("/reviews", params=period, headers=viewer)).json()
-            counted = body["figures"]["current"]["pairs"]
-            return body if counted["follow_ups_done"] == (year == 2024) and counted["active_in_period"] else None
+        async def caught_up() -> bool:
+            """Reporting holds every pair at the version matching has."""
+            versions = "SELECT pair_id, version FROM pairs"
+            made = {r["pair_id"]: r["version"] for r in await matching.pool.fetch(versions)}
+            return {r["pair_id"]: r["version"] for r in await reporting.pool.fetch(versions)} == made
 
-        figures = (await eventually(lambda: review(2024)))["figures"]
+        async def review(year: int) -> dict:
+            period = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
+            return (await reporting.client.get("/reviews", params=period, headers=viewer)).json()
+
+        await eventually(caught_up)
+        figures = (await review(2024))["figures"]
         now, before = figures["current"]["pairs"], figures["previous"]["pairs"]
         assert (now["new"], now["active_in_period"], now["active_at_end"], now["ended"]) == (3, 4, 2, 2)
         assert now["ended_by_reason"] == {"completed": 1, "moved": 1}

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Generic
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
@@ -149,13 +150,8 @@ async def import_pairs(ctx: Context, principal: Principal, request: ImportReques
             h = t.history
             old = by_id.get(uuid.UUID(t.known.aggregate_id)) if t.known else None
             pair_id = old.pair_id if old else uuid.uuid4()
-            errors = _reference_errors(h, people, organisation, old)
-            if not errors:
-                problems = check_history(h, people[h.newcomer_id], people[h.established_id], today=today, zone=ctx.zone)
-                others = [p for pid, p in periods[h.newcomer_id].items() if pid != pair_id]
-                if overlaps(h.period, others):
-                    problems.append(("newcomer_id", "the newcomer is in another pair at that time"))
-                errors = [error(field, ErrorCode.RULE, message) for field, message in problems]
+            others = [p for pid, p in periods[h.newcomer_id].items() if pid != pair_id]
+            errors = _row_errors(h, people, organisation, old, others, today=today, zone=ctx.zone)
             if errors:
                 results.append(refused(t.row.row, t.row.key, *errors))
                 continue
@@ -186,6 +182,26 @@ async def import_pairs(ctx: Context, principal: Principal, request: ImportReques
     log.info("pairs_imported", dry_run=request.dry_run, created=outcome.created, updated=outcome.updated,
              unchanged=outcome.unchanged, refused=outcome.refused)  # fmt: skip
     return outcome
+
+
+def _row_errors(
+    h: PairHistory,
+    people: dict[uuid.UUID, Candidate],
+    organisation: candidate_store.Organisation | None,
+    old: Pair | None,
+    other_periods: list[tuple[date, date | None]],
+    *,
+    today: date,
+    zone: ZoneInfo,
+) -> list[RowError]:
+    """What refuses the row: its references first, then the domain's rules for history."""
+    errors = _reference_errors(h, people, organisation, old)
+    if errors:
+        return errors
+    problems = check_history(h, people[h.newcomer_id], people[h.established_id], today=today, zone=zone)
+    if overlaps(h.period, other_periods):
+        problems.append(("newcomer_id", "the newcomer is in another pair at that time"))
+    return [error(field, ErrorCode.RULE, message) for field, message in problems]
 
 
 def _reference_errors(
