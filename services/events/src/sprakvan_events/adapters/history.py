@@ -43,6 +43,23 @@ async def resolve(
     return found
 
 
+async def activities_at(conn: asyncpg.Connection, organisation_id: str, venue_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT id FROM activities WHERE organisation_id = $1 AND venue_id = $2 ORDER BY id", organisation_id, venue_id
+    )
+    return [r["id"] for r in rows]
+
+
+async def occurrences_at(conn: asyncpg.Connection, organisation_id: str, venue_id: uuid.UUID) -> list[Occurrence]:
+    rows = await conn.fetch(
+        f"""SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE organisation_id = $1 AND venue_id = $2
+            ORDER BY id FOR UPDATE""",
+        organisation_id,
+        venue_id,
+    )
+    return [occurrence_from_row(r) for r in rows]
+
+
 async def active_signup_holders(
     conn: asyncpg.Connection, organisation_id: str, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID]:

@@ -40,6 +40,11 @@ class EventsImportRequest(ImportRequest):
         description="Keys of earlier kinds that were refused or held back (the importer's chunks before this "
         "one): rows naming one are held back with depends_on_refused.",
     )
+    planned_keys: dict[ImportKind, list[ImportKey]] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="With dry_run only: keys of earlier kinds that their dry run reported created. Rows naming "
+        "one are checked as far as they can be without it and reported created (id null).",
+    )
 
 
 @router.post("/imports/{kind}", response_model=ImportResult, summary="Import rows of a programme's history")
@@ -69,6 +74,7 @@ async def import_history(
             dry_run=body.dry_run,
             now=now_of(request),
             correlation_id=correlation_of(request),
+            planned=frozenset(f"{k.value}:{key}" for k, keys in body.planned_keys.items() for key in keys),
         )
     return ImportResult.of(name, body.dry_run, [*failed, *held, *results])
 

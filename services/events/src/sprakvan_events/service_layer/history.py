@@ -44,6 +44,12 @@ class Scope:
     now: datetime
     correlation_id: str | None
     vocabulary: repo.Vocabulary | None
+    # A dry run's rows of earlier kinds that it would create ("kind:key"): rows naming one are checked as far
+    # as they can be without it.
+    planned: frozenset[str] = frozenset()
+
+    def is_planned(self, kind: str, key: str | None) -> bool:
+        return key is not None and f"{kind}:{key}" in self.planned
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,14 @@ class DryRun(Exception):
     """Raised to roll the request's transaction back after a dry run."""
 
 
+class _Assumed:
+    """What a check returns for a row that needs a row an earlier dry run would create: it would be created
+    too, as far as can be told; nothing is applied."""
+
+
+ASSUMED = _Assumed()
+
+
 @dataclass
 class Course(Generic[RowT]):
     scope: Scope
@@ -92,6 +106,9 @@ class Course(Generic[RowT]):
             found = await check(parsed, was)
             if isinstance(found, list):
                 self.results.append(refused(parsed.row, parsed.key, *found))
+                continue
+            if found is ASSUMED:
+                self.results.append(RowResult(row=parsed.row, key=parsed.key, outcome=outcome))
                 continue
             planned.append(Planned(parsed, outcome, hash_, was, found))
         made = await apply(planned)

@@ -27,8 +27,9 @@ from ..domain.signups import SignupCancelReason
 from ..entrypoints.import_rows import ActivityRow, OccurrenceRow, VenueRow
 from . import signups
 from .events import activity_event
-from .history import Course, Planned, rule, unknown_code, unknown_reference
+from .history import ASSUMED, Course, Planned, rule, unknown_code, unknown_reference
 
+_NOWHERE = uuid.UUID(int=0)  # a key that names nothing, or a venue a dry run would create
 # What a broken activity rule is, by the field it names.
 _DETAIL_CODES = {"capacity": ErrorCode.RULE, "type_code": ErrorCode.UNKNOWN_CODE, "district": ErrorCode.REQUIRED}
 
@@ -47,7 +48,10 @@ async def import_venues(course: Course[VenueRow], rows: Sequence[ParsedRow[Venue
     async def apply(planned: Sequence[Planned[VenueRow, uuid.UUID]]) -> dict[str, str]:
         for p in planned:
             venue = Venue(p.plan, scope.organisation_id, **p.value.model_dump())
+            before = await repo.load_venue(scope.conn, scope.organisation_id, venue.id) if p.known else None
             await repo.save_venue(scope.conn, venue)
+            if before is not None and before.district != venue.district:
+                await _follow_venue(course, venue)
         return {p.parsed.key: str(p.plan) for p in planned}
 
     await course.settle(rows, check, apply)
@@ -64,13 +68,14 @@ async def import_activities(course: Course[ActivityRow], rows: Sequence[ParsedRo
         parsed: ParsedRow[ActivityRow], was: KnownKey | None
     ) -> list[RowError] | tuple[ActivityDetails, repo.StoredActivity | None]:
         row = parsed.value
-        venue = venues.get(venue_ids.get(row.venue_key or "", uuid.UUID(int=0)))
-        if row.venue_key and venue is None:
+        venue = venues.get(venue_ids.get(row.venue_key or "", _NOWHERE))
+        assumed = venue is None and scope.is_planned("venues", row.venue_key)  # made by the same dry run
+        if row.venue_key and venue is None and not assumed:
             return [unknown_reference("venue_key", "venue")]
         details = ActivityDetails(
             title=row.title,
             type_code=row.type_code,
-            venue_id=venue.id if venue else None,
+            venue_id=venue.id if venue else (_NOWHERE if assumed else None),
             district=venue.district if venue else row.district,
             capacity=row.capacity,
             programmes=row.programmes,
@@ -88,13 +93,13 @@ async def import_activities(course: Course[ActivityRow], rows: Sequence[ParsedRo
                     districts=scope.vocabulary.districts,
                     programmes=scope.vocabulary.programmes,
                     campaigns=scope.vocabulary.campaigns,
-                    district=None if venue else details.district,
+                    district=None if venue or assumed else details.district,
                     programme_codes=details.programmes,
                     campaign=details.campaign,
                 )
             ]
-        if errors:
-            return errors
+        if errors or assumed:
+            return errors or ASSUMED
         stored = await repo.load_activity(conn, org, uuid.UUID(was.aggregate_id), lock=True) if was else None
         return details, stored
 
@@ -141,6 +146,31 @@ async def _revise_activity(course: Course[Any], stored: repo.StoredActivity, det
     return revised
 
 
+async def _follow_venue(course: Course[Any], venue: Venue) -> None:
+    """A venue's corrected district: its activities and occurrences are there too, and say so."""
+    scope = course.scope
+    conn, org = scope.conn, scope.organisation_id
+    activities = {}
+    for activity_id in await store.activities_at(conn, org, venue.id):
+        stored = await repo.load_activity(conn, org, activity_id, lock=True)
+        moved = replace(stored.activity.details, district=venue.district)
+        activities[activity_id] = replace(
+            stored.activity, details=moved, version=stored.activity.version + 1, updated_at=scope.now
+        )
+        await repo.update_activity(conn, activities[activity_id], stored.schedule, stored.materialised_to)
+    announced = []
+    for occurrence in await store.occurrences_at(conn, org, venue.id):
+        occurrence = replace(occurrence, district=venue.district, version=occurrence.version + 1, updated_at=scope.now)
+        await repo.save_occurrence(conn, occurrence)
+        activity = (
+            activities.get(occurrence.activity_id)
+            or (await repo.load_activity(conn, org, occurrence.activity_id)).activity
+        )
+        announced.append(activity_event(contracts.ActivityChanged, occurrence, activity, scope.correlation_id))
+    if announced:
+        await outbox.enqueue(conn, *announced)
+
+
 @dataclass(frozen=True)
 class _OccurrencePlan:
     activity: repo.StoredActivity
@@ -158,19 +188,23 @@ async def import_occurrences(course: Course[OccurrenceRow], rows: Sequence[Parse
 
     async def check(parsed: ParsedRow[OccurrenceRow], was: KnownKey | None) -> list[RowError] | _OccurrencePlan:
         row, errors = parsed.value, []
-        stored = activities.get(activity_ids.get(row.activity_key, uuid.UUID(int=0)))
-        venue = venues.get(venue_ids.get(row.venue_key or "", uuid.UUID(int=0)))
-        if stored is None:
+        stored = activities.get(activity_ids.get(row.activity_key, _NOWHERE))
+        venue = venues.get(venue_ids.get(row.venue_key or "", _NOWHERE))
+        # Rows an earlier kind's dry run would create: checked as far as they can be without them.
+        assumed = (stored is None and scope.is_planned("activities", row.activity_key)) or (
+            row.venue_key is not None and venue is None and scope.is_planned("venues", row.venue_key)
+        )
+        if stored is None and not scope.is_planned("activities", row.activity_key):
             errors.append(unknown_reference("activity_key", "activity"))
-        if row.venue_key and venue is None:
+        if row.venue_key and venue is None and not scope.is_planned("venues", row.venue_key):
             errors.append(unknown_reference("venue_key", "venue"))
         times = local_times(row.date, row.starts, row.ends)
         if isinstance(times[0], str):
             errors.append(rule(times[0], str(times[1])))
         if (why := capacity_problem(row.capacity)) is not None:
             errors.append(rule("capacity", why))
-        if errors or stored is None:
-            return errors
+        if errors or assumed or stored is None:
+            return errors or ASSUMED
         details = stored.activity.details
         venue_id, district = (venue.id, venue.district) if venue else (details.venue_id, details.district)
         capacity = row.capacity if row.capacity is not None else details.capacity

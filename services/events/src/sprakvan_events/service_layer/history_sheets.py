@@ -23,7 +23,7 @@ from ..domain.model import Occurrence
 from ..domain.signups import KnownParticipant, Signup, SignupCancelReason, SignupStatus
 from ..entrypoints.import_rows import AttendanceRow, CampaignSignupRow, SignupRow, WalkInRow
 from .events import attendance_event, signup_event
-from .history import Course, Planned, compound, rule, unknown_code, unknown_reference
+from .history import ASSUMED, Course, Planned, Scope, compound, rule, unknown_code, unknown_reference
 
 _SIGNUP_EVENTS: dict[SignupStatus, Any] = {
     SignupStatus.CONFIRMED: contracts.SignupConfirmed,
@@ -56,9 +56,9 @@ async def _refs(course: Course[Any], rows: Sequence[ParsedRow[Any]]) -> _Refs:
     )
 
 
-def _where_and_who(refs: _Refs, occurrence_key: str, participant_id: uuid.UUID | None) -> list[RowError]:
+def _where_and_who(scope: Scope, refs: _Refs, occurrence_key: str, participant_id: uuid.UUID | None) -> list[RowError]:
     errors = []
-    if refs.occurrence(occurrence_key) is None:
+    if refs.occurrence(occurrence_key) is None and not scope.is_planned("occurrences", occurrence_key):
         errors.append(unknown_reference("occurrence_key", "occurrence"))
     if participant_id is not None and participant_id not in refs.participants:
         errors.append(unknown_reference("participant_id", "participant known to this service (yet)"))
@@ -94,10 +94,10 @@ async def import_signups(course: Course[SignupRow], rows: Sequence[ParsedRow[Sig
 
     async def check(parsed: ParsedRow[SignupRow], was: KnownKey | None) -> list[RowError] | _SignupPlan:
         row = parsed.value
-        errors = _where_and_who(refs, row.occurrence_key, row.participant_id)
+        errors = _where_and_who(scope, refs, row.occurrence_key, row.participant_id)
         occurrence = refs.occurrence(row.occurrence_key)
         if errors or occurrence is None:
-            return errors
+            return errors or ASSUMED  # an occurrence the dry run of its sheet would create
         before = await repo.load_signup(conn, org, uuid.UUID(was.aggregate_id)) if was else None
         if before is not None and (before.occurrence_id, before.participant_id) != (occurrence.id, row.participant_id):
             return [rule("participant_id", "a changed row keeps its occurrence and participant: give it a new key")]
@@ -213,31 +213,31 @@ async def _on_sheets(course: Course[Any], planned: Sequence[Planned[Any, Any]], 
 async def _settle_sheets(
     course: Course[Any],
     rows: Sequence[ParsedRow[Any]],
-    check_row: Callable[[_Refs, Any, Occurrence], tuple[str, list[RowError]]],
+    check_row: Callable[[Any], tuple[tuple[str, ...], list[RowError]]],
     change: SheetChange,
     duplicate_field: str,
 ) -> None:
-    """The course of the three sheet kinds: ``check_row`` gives the row's compound aggregate id
-    (occurrence/what it counts) and its own errors."""
+    """The course of the three sheet kinds: ``check_row`` tells what the row counts (a person, a role and
+    gender, a campaign: with the occurrence, the aggregate id remembered) and its own errors."""
+    scope = course.scope
     refs = await _refs(course, rows)
-    seen: set[str] = set()
+    seen: set[tuple[str, ...]] = set()
 
-    async def check(parsed: ParsedRow[Any], was: KnownKey | None) -> list[RowError] | str:
+    async def check(parsed: ParsedRow[Any], was: KnownKey | None) -> Any:
         row = parsed.value
-        errors = _where_and_who(refs, row.occurrence_key, getattr(row, "participant_id", None))
-        occurrence = refs.occurrence(row.occurrence_key)
-        if errors or occurrence is None:
-            return errors
-        aggregate_id, errors = check_row(refs, row, occurrence)
-        if occurrence.cancelled:
-            errors.append(rule("occurrence_key", "the occurrence was cancelled: there is no attendance to record"))
-        errors += _stays(was, aggregate_id, duplicate_field)
-        if aggregate_id in seen:
+        counted, errors = check_row(row)
+        errors = _where_and_who(scope, refs, row.occurrence_key, getattr(row, "participant_id", None)) + errors
+        if (row.occurrence_key, *counted) in seen:
             errors.append(rule(duplicate_field, "counted twice in this request"))
+        occurrence = refs.occurrence(row.occurrence_key)
+        if occurrence is not None:
+            if occurrence.cancelled:
+                errors.append(rule("occurrence_key", "the occurrence was cancelled: there is no attendance to record"))
+            errors += _stays(was, compound(occurrence.id, *counted), duplicate_field)
         if errors:
             return errors
-        seen.add(aggregate_id)
-        return aggregate_id
+        seen.add((row.occurrence_key, *counted))
+        return compound(occurrence.id, *counted) if occurrence is not None else ASSUMED
 
     async def apply(planned: Sequence[Planned[Any, str]]) -> dict[str, str]:
         await _on_sheets(course, planned, change)
@@ -247,8 +247,8 @@ async def _settle_sheets(
 
 
 async def import_attendance(course: Course[AttendanceRow], rows: Sequence[ParsedRow[AttendanceRow]]) -> None:
-    def check_row(refs: _Refs, row: AttendanceRow, occurrence: Occurrence) -> tuple[str, list[RowError]]:
-        return compound(occurrence.id, row.participant_id), []
+    def check_row(row: AttendanceRow) -> tuple[tuple[str, ...], list[RowError]]:
+        return (str(row.participant_id),), []
 
     def change(occurrence: Occurrence, sheet: AttendanceSheet, group: Sequence[Planned[Any, Any]]) -> AttendanceSheet:
         for p in group:
@@ -265,9 +265,9 @@ async def import_attendance(course: Course[AttendanceRow], rows: Sequence[Parsed
 
 
 async def import_walk_ins(course: Course[WalkInRow], rows: Sequence[ParsedRow[WalkInRow]]) -> None:
-    def check_row(refs: _Refs, row: WalkInRow, occurrence: Occurrence) -> tuple[str, list[RowError]]:
+    def check_row(row: WalkInRow) -> tuple[tuple[str, ...], list[RowError]]:
         why = count_problem(row.count)
-        return compound(occurrence.id, row.role.value, row.gender.value), [rule("count", why)] if why else []
+        return (row.role.value, row.gender.value), [rule("count", why)] if why else []
 
     def change(occurrence: Occurrence, sheet: AttendanceSheet, group: Sequence[Planned[Any, Any]]) -> AttendanceSheet:
         counts = {(c.role, c.gender): c.count for c in sheet.walk_ins}
@@ -283,13 +283,13 @@ async def import_campaign_signups(
     vocabulary = course.scope.vocabulary
     known = vocabulary.campaigns if vocabulary is not None else None
 
-    def check_row(refs: _Refs, row: CampaignSignupRow, occurrence: Occurrence) -> tuple[str, list[RowError]]:
+    def check_row(row: CampaignSignupRow) -> tuple[tuple[str, ...], list[RowError]]:
         errors = []
         if known is not None and row.campaign not in known:
             errors.append(unknown_code("campaign", "not a campaign of the programme's configuration"))
         if why := count_problem(row.count):
             errors.append(rule("count", why))
-        return compound(occurrence.id, row.campaign), errors
+        return (row.campaign,), errors
 
     def change(occurrence: Occurrence, sheet: AttendanceSheet, group: Sequence[Planned[Any, Any]]) -> AttendanceSheet:
         counts = {c.campaign: c.count for c in sheet.campaign_signups}

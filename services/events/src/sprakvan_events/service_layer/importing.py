@@ -33,7 +33,9 @@ async def import_rows(
     dry_run: bool,
     now: datetime,
     correlation_id: str | None = None,
+    planned: frozenset[str] = frozenset(),
 ) -> list[RowResult]:
+    """``planned`` ("kind:key", a dry run's only): rows of earlier kinds the dry run would create."""
     course: Course[Any] | None = None
     try:
         async with conn.transaction():
@@ -41,7 +43,8 @@ async def import_rows(
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext('import:' || $1 || ':' || $2))", organisation_id, kind
             )
-            scope = Scope(conn, organisation_id, now, correlation_id, await repo.load_vocabulary(conn, organisation_id))
+            vocabulary = await repo.load_vocabulary(conn, organisation_id)
+            scope = Scope(conn, organisation_id, now, correlation_id, vocabulary, planned if dry_run else frozenset())
             course = Course(scope, kind)
             await HANDLERS[kind](course, rows)
             if dry_run:
