@@ -24,6 +24,9 @@ from .plan import KindPlan, Plan, Planned, Problem, Unmapped, hold_back
 from .services import ServiceError, ServiceFailed, Services, participant_ids
 
 CHUNK = 1000
+# The events service's dry run takes the keys of earlier kinds that their dry run would create
+# (``planned_keys``) and checks the rows naming them as far as it can; the other services refuse extra fields.
+_DRY_RUN_PLANNED = {"events": ("venues", "activities", "occurrences")}
 REFERENCE_WAIT = 60.0
 _PLACEHOLDER = uuid.UUID("5b0c1c52-4f0e-4d7e-9a53-2d3a0e6f6a11")  # for participants a dry run would create
 
@@ -229,8 +232,18 @@ async def _send_chunk(
 ) -> list[tuple[Planned, dict[str, Any]]]:
     """One request; returns the rows to send again (waiting for a participant to reach the service)."""
     kind = kind_plan.kind
+    extra = {}
+    if state.dry_run and kind.service in _DRY_RUN_PLANNED:
+        named = {ref for planned, _ in chunk for ref in planned.keys.values()}  # only this chunk's: bodies are small
+        planned_keys: dict[str, set[str]] = {}
+        for target, key in named:
+            if target in _DRY_RUN_PLANNED[kind.service] and key in state.would_create.get(target, ()):
+                planned_keys.setdefault(target, set()).add(key)
+        extra = {"planned_keys": {k: sorted(v) for k, v in planned_keys.items()}} if planned_keys else {}
     try:
-        response = await services.import_rows(kind.service, kind.name, [body for _, body in chunk], state.dry_run)
+        response = await services.import_rows(
+            kind.service, kind.name, [body for _, body in chunk], state.dry_run, **extra
+        )
     except ServiceFailed as exc:  # the next chunks may still go in; the same file again completes this one
         message = f"{exc}; import the file again (rows that did get in are then unchanged)"
         for planned, _ in chunk:

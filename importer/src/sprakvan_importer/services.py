@@ -66,8 +66,11 @@ class Services:
             raise ServiceError(f"intake answered {response.status_code} to GET /configuration")
         return response.json()
 
-    async def import_rows(self, service: str, kind: str, rows: list[dict[str, Any]], dry_run: bool) -> httpx.Response:
-        return await self.request("POST", service, f"/imports/{kind}", json={"dry_run": dry_run, "rows": rows})
+    async def import_rows(
+        self, service: str, kind: str, rows: list[dict[str, Any]], dry_run: bool, **extra: Any
+    ) -> httpx.Response:
+        body = {"dry_run": dry_run, "rows": rows, **extra}
+        return await self.request("POST", service, f"/imports/{kind}", json=body)
 
     async def export_rows(self, service: str, kind: str) -> AsyncIterator[dict[str, Any]]:
         """Every row of ``GET /exports/{kind}``, page by page."""
