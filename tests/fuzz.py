@@ -33,7 +33,7 @@ import uvicorn
 MAX_EXAMPLES = int(os.environ.get("SPRAKVAN_FU_EXAMPLES", "40"))
 MAX_SECONDS = 60
 SEED = 6
-ADMIN_ONLY = "^/imports/"
+IMPORTS = "^/(imports|exports)/"  # fuzzed by a run of their own, as an admin (the imports are admin-only)
 
 
 def _free_port() -> int:
@@ -85,8 +85,7 @@ def run_schemathesis(
         "--no-color",
         "--suppress-health-check",
         "all",
-        # The imports are admin-only (a coordinator sees 403 alone): a run with role="admin" covers them.
-        *(("--include-path-regex", paths) if paths else ("--exclude-path-regex", ADMIN_ONLY)),
+        *(("--include-path-regex", paths) if paths else ("--exclude-path-regex", IMPORTS)),
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=MAX_SECONDS * 3, check=False)
 
@@ -98,8 +97,9 @@ def _load(path: str) -> Any:
 
 def schema_fuzz_test(service: str, *, role: str = "coordinator", paths: str | None = None) -> Callable[..., Any]:
     """A pytest test that fuzzes the kit ``Service`` named ``module:NAME`` and fails on any finding: as a
-    coordinator, or as ``role`` on the operations whose path matches the regular expression ``paths``
-    (the admin-only imports, which a coordinator's run only sees answer 403)."""
+    coordinator, every operation but the imports and exports (``IMPORTS``); or as ``role`` the operations
+    whose path matches the regular expression ``paths`` (``role="admin", paths=IMPORTS`` for those: the
+    imports are admin-only, and a coordinator would only see them answer 403)."""
 
     async def test(database_url: str, nats_url: str, mint: Callable[..., str]) -> None:
         from .kit import PUBLIC_KEY
