@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import nats
 
@@ -23,7 +24,8 @@ from sprakvan_shared.contracts.subjects import HEADER_MSG_ID, Namespace
 from tests.kit import ORG_A, RunningService, eventually
 from tests.streams import stream_messages
 
-TODAY = datetime.now(UTC).date()
+# The service's today is Stockholm's (MATCHING_TIMEZONE): between 23:00 and 00:00 UTC it is already tomorrow.
+TODAY = datetime.now(ZoneInfo("Europe/Stockholm")).date()
 CONFIG = OrganisationConfiguration(
     organisation_id=ORG_A,
     programmes=({"code": "sprakvan", "labels": {"sv": "Språkvän", "en": "Language friend"}},),
