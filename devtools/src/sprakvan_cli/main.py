@@ -878,11 +878,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(handler=cmd_up, parser=up)
     deadletters.add_commands(commands)
 
-    from .migrate import add_migrate_command  # stdlib only at import
+    from .imports import add_import_commands  # stdlib only at import
+    from .migrate import add_migrate_command
     from .replay import add_replay_command
 
     add_migrate_command(commands)
     add_replay_command(commands)
+    add_import_commands(commands)
     return parser
 
 
