@@ -41,6 +41,7 @@ def year_2024() -> list[dict[str, Any]]:
         row(5, "bad-district", newcomer(district="atlantis")),
         row(6, "early-withdrawal", newcomer(), withdrawn_on="2024-03-01", withdrawal_reason="moved"),
         row(7, "nul-name", newcomer(first_name="Am\u0000ina")),
+        row(8, "from-the-future", newcomer(), registered_on="2199-01-01"),
     ]
 
 
@@ -59,18 +60,19 @@ def outcomes(body: dict[str, Any]) -> dict[str, str]:
 async def test_an_import_brings_the_history_in_with_its_dates_once(intake: httpx.AsyncClient, db: asyncpg.Connection):
     dry = await post(intake, year_2024(), dry_run=True, headers=ADMIN)
     assert dry.status_code == 200, dry.text
-    assert (dry.json()["created"], dry.json()["refused"]) == (3, 3)
+    assert (dry.json()["created"], dry.json()["refused"]) == (3, 4)
     assert await db.fetchval("SELECT count(*) FROM participants") == 0
     assert await db.fetchval("SELECT count(*) FROM import_keys") == 0
 
     first = await post(intake, year_2024(), headers=ADMIN)
     body = first.json()
-    assert (body["created"], body["updated"], body["unchanged"], body["refused"]) == (3, 0, 0, 3)
+    assert (body["created"], body["updated"], body["unchanged"], body["refused"]) == (3, 0, 0, 4)
     refused = {r["row"]: [(e["field"], e["code"]) for e in r["errors"]] for r in body["results"] if r["errors"]}
     assert refused == {
         5: [("district", "unknown_code")],
         6: [("withdrawn_on", "rule")],
         7: [("first_name", "invalid")],
+        8: [("registered_on", "rule")],
     }
     assert "\u0000" not in first.text and "atlantis" not in first.text
 

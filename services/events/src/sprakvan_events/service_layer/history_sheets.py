@@ -216,11 +216,14 @@ async def _settle_sheets(
     check_row: Callable[[Any], tuple[tuple[str, ...], list[RowError]]],
     change: SheetChange,
     duplicate_field: str,
+    refs: _Refs | None = None,
 ) -> None:
     """The course of the three sheet kinds: ``check_row`` tells what the row counts (a person, a role and
-    gender, a campaign: with the occurrence, the aggregate id remembered) and its own errors."""
+    gender, a campaign: with the occurrence, the aggregate id remembered) and its own errors. ``refs``: the
+    references already read, when ``change`` needs them too (one read for both, or a participant learnt of
+    in between would pass the check and be missing in the change)."""
     scope = course.scope
-    refs = await _refs(course, rows)
+    refs = refs or await _refs(course, rows)
     seen: set[tuple[str, ...]] = set()
 
     async def check(parsed: ParsedRow[Any], was: KnownKey | None) -> Any:
@@ -252,16 +255,14 @@ async def import_attendance(course: Course[AttendanceRow], rows: Sequence[Parsed
 
     def change(occurrence: Occurrence, sheet: AttendanceSheet, group: Sequence[Planned[Any, Any]]) -> AttendanceSheet:
         for p in group:
-            person = refs_people[p.value.participant_id]
+            person = refs.participants[p.value.participant_id]
             # Checked in at the meeting: its end is the real date of the record.
             entry = CheckIn(person.participant_id, p.value.outcome, person.role, person.gender, occurrence.ends_at)
             sheet = sheet.check_in(occurrence, entry)
         return sheet
 
-    refs_people = await repo.load_participants(
-        course.scope.conn, course.scope.organisation_id, [r.value.participant_id for r in rows]
-    )
-    await _settle_sheets(course, rows, check_row, change, "participant_id")
+    refs = await _refs(course, rows)
+    await _settle_sheets(course, rows, check_row, change, "participant_id", refs)
 
 
 async def import_walk_ins(course: Course[WalkInRow], rows: Sequence[ParsedRow[WalkInRow]]) -> None:

@@ -51,7 +51,8 @@ def imported_interview_id(participant_id: uuid.UUID) -> uuid.UUID:
 def history_of(row: Any, coordinator: str) -> History:
     """The life a row tells (its fields are a ``ParticipantRow``'s)."""
     stated = {name: getattr(row, name) for name in StatedDetails.model_fields}
-    consent = Consent(data_processing=True, photo=row.photo_consent, given_at=row.registered_on)
+    # A registration in the future is refused on its own field (History.rule_errors), not as a consent.
+    consent = Consent(data_processing=True, photo=row.photo_consent, given_at=min(row.registered_on, utcnow()))
     interview = None
     if row.interviewed_on is not None:
         interview = Interview(
