@@ -15,6 +15,7 @@ from sprakvan_shared.kit import Service
 from .entrypoints import admin, login, pages, signup
 from .entrypoints.context import Web
 from .entrypoints.workspace import home as workspace_home
+from .entrypoints.workspace import review as workspace_review
 from .settings import WebSettings
 
 consumer = EventConsumer("web", INTAKE_STREAM)
@@ -37,7 +38,7 @@ SERVICE = Service(
     default_port=8000,
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
     settings=WebSettings,
-    routers=(pages.router, login.router, signup.router, admin.router, workspace_home.router),
+    routers=(pages.router, login.router, signup.router, admin.router, workspace_home.router, workspace_review.router),
     consumers=(consumer,),
     error_handlers=install,
 )
