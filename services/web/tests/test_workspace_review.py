@@ -11,7 +11,7 @@ from datetime import date
 import httpx
 
 from tests import factories
-from tests.kit import ServiceStarter, eventually, mint_token
+from tests.kit import ORG_B, ServiceStarter, eventually, mint_token
 
 from .stack import WorkspaceStack, csrf_of, workspace_stack
 
@@ -131,7 +131,61 @@ async def test_the_review_counts_registrations_keeps_the_narrative_and_downloads
             assert "Nyanlända;Kvinnor;1;0" in csv.content.decode("utf-8-sig")
             chart = await coordinator.get(f"/workspace/review/charts/registrations.svg?lang=en&year={THIS_YEAR}")
             assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
-            await _download_pdf(coordinator, page.text)
+            render_link = await _download_pdf(coordinator, page.text)
+
+            await _settings_conflicts_and_problems_in_words(stack, admin, edit_url)
+        await _viewer_sees_and_downloads_but_changes_nothing(stack)
+        await _another_organisation_sees_none_of_it(stack, edit_url, render_link)
+
+
+async def _settings_conflicts_and_problems_in_words(stack: WorkspaceStack, admin: httpx.AsyncClient, url: str) -> None:
+    opened = await admin.get(url)
+    version = re.search(r'name="version" value="(\d+)"', opened.text).group(1)
+    async with stack.user("admin") as other_admin:
+        theirs = await other_admin.get(url)
+        changed = await other_admin.post(
+            url, data=partnership_form(csrf_of(theirs.text), version, **{"partner-0-contribution": "650000"})
+        )
+        assert changed.status_code == 303
+    mine = partnership_form(csrf_of(opened.text), version, **{"partner-1-covers": "Lokaler"})
+    refused = await admin.post(url, data=mine)
+    assert refused.status_code == 409 and "Someone else changed this partnership" in refused.text
+    assert 'value="Lokaler"' in refused.text and "650000" in refused.text  # mine kept, theirs shown
+    wrong = partnership_form(
+        csrf_of(opened.text), str(int(version) + 1), valid_to="2000-01-01", **{"partner-0-contribution": "many"}
+    )
+    problems = await admin.post(url, data=wrong)
+    assert problems.status_code == 422
+    assert (
+        "The partnership ends before it starts." in problems.text and 'href="#partner-0-contribution"' in problems.text
+    )
+    assert 'id="valid_to" name="valid_to" value="2000-01-01" aria-invalid="true"' in problems.text
+    listed = await admin.get("/workspace/settings/partnership?lang=sv")
+    assert "Vi ses! Språkvänner" in listed.text and "Linköpings kommun, Röda Korset" in listed.text
+
+
+async def _viewer_sees_and_downloads_but_changes_nothing(stack: WorkspaceStack) -> None:
+    async with stack.user("viewer") as viewer:
+        page = await viewer.get(f"/workspace/review?lang=en&year={THIS_YEAR}")
+        assert figure(page.text, "registered_newcomers") == "2" and "It works." in page.text
+        assert "<textarea" not in page.text  # no narrative forms
+        csv = await viewer.get(f"/workspace/review/tables/pairs.csv?lang=en&year={THIS_YEAR}")
+        assert csv.status_code == 200 and csv.headers["content-type"] == "text/csv; charset=utf-8"
+        narrative = _narrative_form(page.text, "summary") | {"csrf_token": csrf_of(page.text), "text": "x"}
+        assert (await viewer.post("/workspace/review/narrative", data=narrative)).status_code == 403
+        assert (await viewer.get("/workspace/settings/partnership")).status_code == 403
+        assert (await viewer.post("/workspace/settings/partnership/new", data={"title": "x"})).status_code == 403
+
+
+async def _another_organisation_sees_none_of_it(stack: WorkspaceStack, edit_url: str, render_link: str) -> None:
+    async with stack.user("admin", organisation=ORG_B) as stranger:
+        page = await stranger.get(f"/workspace/review?lang=en&year={THIS_YEAR}")
+        assert page.status_code == 200 and figure(page.text, "registered_newcomers") == "0"
+        assert "Vi ses! Språkvänner" not in page.text and "It works." not in page.text
+        assert (await stranger.get(edit_url)).status_code == 404
+        listed = await stranger.get("/workspace/settings/partnership")
+        assert "Vi ses! Språkvänner" not in listed.text
+        assert (await stranger.get(render_link)).status_code == 404
 
 
 def _narrative_form(html: str, part: str) -> dict[str, str]:
@@ -140,7 +194,7 @@ def _narrative_form(html: str, part: str) -> dict[str, str]:
     return fields
 
 
-async def _download_pdf(client: httpx.AsyncClient, page: str) -> None:
+async def _download_pdf(client: httpx.AsyncClient, page: str) -> str:
     form = re.search(r'<form method="post" action="(/workspace/review/pdf[^"]*)">(.*?)</form>', page, re.S)
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(2)))
     asked = await client.post(form.group(1), data=fields)
@@ -155,3 +209,4 @@ async def _download_pdf(client: httpx.AsyncClient, page: str) -> None:
 
     pdf = await eventually(ready, timeout=60, interval=0.5)  # the worker process imports WeasyPrint first
     assert pdf.content.startswith(b"%PDF") and pdf.headers["content-disposition"].startswith("attachment;")
+    return link

@@ -6,6 +6,7 @@ so that two people writing the same review never overwrite each other unseen."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import date
 from typing import Any
@@ -117,9 +118,10 @@ async def _review_context(
     narrative = {"background": "", "future": "", "summary": "", "version": 0}
     if partnership:
         period = review["period"]
-        narrative = await ws.web.reporting.get(
-            f"/partnerships/{partnership['id']}/narratives/{period['start']}/{period['end']}", ws.caller
-        )
+        with contextlib.suppress(ServiceRefused):  # the partnership went in between: no narrative to show
+            narrative = await ws.web.reporting.get(
+                f"/partnerships/{partnership['id']}/narratives/{period['start']}/{period['end']}", ws.caller
+            )
     chart_query = choice.query() | {"lang": ws.locale.code}
     return {
         "review": review,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -14,7 +15,6 @@ from urllib.parse import urlencode
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
 
 from ...adapters.services import ServiceClient
 from . import ServiceRefused, ServiceUnavailable, WorkspaceRequest, workspace_request
@@ -54,9 +54,17 @@ def _passed_on(response: httpx.Response, media_type: str, filename: str | None =
     headers = dict(_DOWNLOAD_HEADERS)
     if filename:
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return StreamingResponse(
-        response.aiter_bytes(), media_type=media_type, headers=headers, background=BackgroundTask(response.aclose)
-    )
+    return StreamingResponse(_body(response), media_type=media_type, headers=headers)
+
+
+async def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The service's body as it arrives; its connection goes back to the pool also when the browser leaves
+    half-way (a background task would not run then)."""
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    finally:
+        await response.aclose()
 
 
 def _choice(ws: WorkspaceRequest, params: Any) -> PeriodChoice | None:
@@ -100,16 +108,14 @@ async def chart_svg(name: str, request: Request) -> Response:
     choice = _choice(ws, request.query_params)
     if choice is None or name not in CHARTS:
         return Response(status_code=404)
-    reporting = ws.web.reporting
     try:
-        response = await open_stream(
-            reporting, f"/reviews/charts/{name}.svg", ws, choice.service_query() | {"lang": _lang(ws)}
+        response = await ws.web.reporting.get_bytes(
+            f"/reviews/charts/{name}.svg", ws.caller, **choice.service_query(), lang=_lang(ws)
         )
-        if response.status_code != 200:
-            raise await _refused(response, reporting)
     except (ServiceUnavailable, ServiceRefused):
         return Response(status_code=404)
-    return _passed_on(response, "image/svg+xml")
+    # A chart is small and drawn whole: it is passed on in one piece.
+    return Response(response.content, media_type="image/svg+xml", headers=_DOWNLOAD_HEADERS)
 
 
 @router.post("/workspace/review/pdf")
