@@ -11,6 +11,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -151,21 +152,12 @@ async def _review_context(
             for d in review["figures"]["current"]["activities"]["weekly_districts"]
         ],
         "day": lambda value: _long_day(value, words.lang),
-        "month": lambda value: _month(value, words.lang),
         "definitions": [text[words.lang] for text in review["definitions"].values()],
     }
 
 
 def _long_day(value: str, lang: str) -> str:
-    from babel.dates import format_date
-
     return format_date(date.fromisoformat(value), format="long", locale="sv_SE" if lang == "sv" else "en_GB")
-
-
-def _month(value: str, lang: str) -> str:
-    from .review_view import month_text
-
-    return month_text(value, lang)
 
 
 @router.post("/workspace/review/narrative")
