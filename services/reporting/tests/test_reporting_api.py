@@ -108,3 +108,31 @@ async def test_narrative_csv_html_and_pdf(loaded, token):
         await asyncio.sleep(0.1)
     assert fetched.status_code == 200 and fetched.content.startswith(b"%PDF-")
     assert (await client.get(location, headers=token("viewer", org="norrkoping"))).status_code == 404
+
+
+async def test_narrative_versions_charts_and_words_for_other_fronts(loaded, token):
+    client = loaded
+    created = (await client.post("/partnerships", json=PARTNERSHIP, headers=token("admin"))).json()
+    url = f"/partnerships/{created['id']}/narratives/2019-01-01/2019-10-31"
+    coordinator = token("coordinator")
+    empty = await client.get(url, headers=token("viewer"))
+    assert empty.json() == {"background": "", "future": "", "summary": "", "version": 0}
+    first = await client.put(url, json={"summary": "Bra."}, headers={**coordinator, "If-Match": "0"})
+    assert first.status_code == 200 and first.json()["version"] == 1 and first.headers["ETag"] == "1"
+    # Someone who read nothing yet, or the first version, no longer matches: 412, nothing overwritten.
+    for stale in ("0", "7"):
+        late = await client.put(url, json={"summary": "Sämre."}, headers={**coordinator, "If-Match": stale})
+        assert late.status_code == 412
+    second = await client.put(url, json={"summary": "Bättre."}, headers={**coordinator, "If-Match": "1"})
+    assert second.json()["version"] == 2
+    assert (await client.get(url, headers=token("viewer"))).json()["summary"] == "Bättre."
+    assert (await client.put(url, json={"summary": "x"}, headers=token("viewer"))).status_code == 403
+    assert (await client.get(url, headers=token("viewer", org="norrkoping"))).status_code == 404
+
+    chart = await client.get("/reviews/charts/registrations.svg", params={**PERIOD, "lang": "en"}, headers=coordinator)
+    assert chart.headers["content-type"] == "image/svg+xml"
+    assert chart.text.startswith("<svg") and "Registrations by month and gender" in chart.text
+    assert (await client.get("/reviews/charts/nope.svg", params=PERIOD, headers=coordinator)).status_code == 422
+    words = (await client.get("/reviews/texts", params={"lang": "sv"}, headers=coordinator)).json()
+    assert words["tables"]["registrations_by_gender"] == "Anmälda efter grupp och kön"
+    assert words["codes"]["gender"]["woman"] == "Kvinnor"

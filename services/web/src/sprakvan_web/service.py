@@ -24,6 +24,7 @@ from .entrypoints.workspace import (
 )
 from .entrypoints.workspace import home as workspace_home
 from .entrypoints.workspace import matching as workspace_matching
+from .entrypoints.workspace import review as workspace_review
 from .entrypoints.workspace import settings as workspace_settings
 from .settings import WebSettings
 
@@ -61,6 +62,7 @@ SERVICE = Service(
         activities_calendar.router,
         activities_checkin.router,
         activities_feeds.router,
+        workspace_review.router,
     ),
     consumers=(consumer,),
     error_handlers=install,

@@ -90,16 +90,29 @@ async def find_for(
     return max(candidates, key=lambda p: (p.terms.valid_from, str(p.id)), default=None)
 
 
+class NarrativeConflict(Exception):
+    """The narrative changed (or was first written) since the caller read it."""
+
+
 async def save_narrative(
-    conn: asyncpg.Connection, partnership_id: uuid.UUID, period: Period, narrative: Narrative, by: str
-) -> None:
-    await conn.execute(
-        """INSERT INTO narratives (partnership_id, period_start, period_end, background, future, summary,
-                                   updated_at, updated_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    conn: asyncpg.Connection,
+    partnership_id: uuid.UUID,
+    period: Period,
+    narrative: Narrative,
+    by: str,
+    expected_version: int | None = None,
+) -> int:
+    """The narrative's new version. ``expected_version`` (0: none written yet) guards against overwriting
+    what someone else saved in between; None writes whatever is there."""
+    row = await conn.fetchrow(
+        """INSERT INTO narratives AS n (partnership_id, period_start, period_end, background, future, summary,
+                                        updated_at, updated_by, version)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, 1 WHERE $9::integer IS NULL OR $9 = 0
            ON CONFLICT (partnership_id, period_start, period_end) DO UPDATE SET
                background = excluded.background, future = excluded.future, summary = excluded.summary,
-               updated_at = excluded.updated_at, updated_by = excluded.updated_by""",
+               updated_at = excluded.updated_at, updated_by = excluded.updated_by, version = n.version + 1
+           WHERE $9::integer IS NULL
+           RETURNING version""",
         partnership_id,
         period.start,
         period.end,
@@ -108,15 +121,44 @@ async def save_narrative(
         narrative.summary,
         datetime.now(UTC),
         by,
+        expected_version,
     )
+    if row is None and expected_version:
+        row = await conn.fetchrow(
+            """UPDATE narratives SET background = $4, future = $5, summary = $6, updated_at = $7, updated_by = $8,
+                                     version = version + 1
+               WHERE partnership_id = $1 AND period_start = $2 AND period_end = $3 AND version = $9
+               RETURNING version""",
+            partnership_id,
+            period.start,
+            period.end,
+            narrative.background,
+            narrative.future,
+            narrative.summary,
+            datetime.now(UTC),
+            by,
+            expected_version,
+        )
+    if row is None:
+        raise NarrativeConflict(str(partnership_id))
+    return row["version"]
 
 
 async def get_narrative(conn: asyncpg.Connection, partnership_id: uuid.UUID, period: Period) -> Narrative | None:
+    found = await get_narrative_version(conn, partnership_id, period)
+    return found[0] if found else None
+
+
+async def get_narrative_version(
+    conn: asyncpg.Connection, partnership_id: uuid.UUID, period: Period
+) -> tuple[Narrative, int] | None:
     row = await conn.fetchrow(
-        """SELECT background, future, summary FROM narratives
+        """SELECT background, future, summary, version FROM narratives
            WHERE partnership_id = $1 AND period_start = $2 AND period_end = $3""",
         partnership_id,
         period.start,
         period.end,
     )
-    return Narrative(**dict(row)) if row else None
+    if row is None:
+        return None
+    return Narrative(background=row["background"], future=row["future"], summary=row["summary"]), row["version"]

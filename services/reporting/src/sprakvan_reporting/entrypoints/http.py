@@ -20,8 +20,10 @@ from ..adapters import partnerships as repository
 from ..adapters.figures import Scope
 from ..domain.model import InvalidPeriod, Narrative, Partnership, PartnershipTerms, Period
 from ..domain.review import to_json
+from ..outputs import charts
 from ..outputs.csv_tables import table_csv
 from ..outputs.printable import render_html
+from ..outputs.texts import CODE_LABELS, TABLE_TITLES, TEXT
 from ..service_layer.review import UnknownPartnership, compute_review
 
 Admin = Annotated[Principal, Depends(require_role({Role.ADMIN}))]
@@ -103,6 +105,46 @@ async def review_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}_{period["start"]}_{period["end"]}.csv"'},
     )
+
+
+CHARTS = {
+    "registrations": charts.registrations_by_month,
+    "pairs": charts.pairs_over_time,
+    "attendance": charts.attendance_by_district,
+}
+ChartName = Literal["registrations", "pairs", "attendance"]
+
+
+@reviews.get(
+    "/charts/{name}.svg",
+    response_class=Response,
+    summary="One chart of the printed review, as an SVG image",
+    responses={200: {"content": {"image/svg+xml": {}}}, **UNKNOWN_PARTNERSHIP},
+)
+async def review_chart(
+    name: ChartName,
+    request: Request,
+    principal: Reader,
+    query: Annotated[ReviewQuery, Depends()],
+    lang: Language = "sv",
+) -> Response:
+    """The same chart the printable review and the PDF draw, for pages that show it beside its table."""
+    review = await _review(request, principal, query)
+    svg = await request.app.state.run_in_thread(CHARTS[name], review, lang)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@reviews.get("/texts", summary="The review's words in one language")
+async def review_texts(principal: Reader, lang: Language = "sv") -> dict:
+    """Headings, table titles and the labels of the codes every organisation shares, as the printed review
+    uses them, so that another front shows the review in the same words. The organisation's own codes
+    (districts, campaigns) are labelled under ``labels`` in the review."""
+    return {
+        "lang": lang,
+        "text": {key: words[lang] for key, words in TEXT.items()},
+        "tables": {name: words[lang] for name, words in TABLE_TITLES.items()},
+        "codes": {kind: {code: words[lang] for code, words in codes.items()} for kind, codes in CODE_LABELS.items()},
+    }
 
 
 @reviews.get(
@@ -195,16 +237,64 @@ async def replace_partnership(
     return _partnership_out(updated)
 
 
-@partnerships.put("/{partnership_id}/narratives/{start}/{end}", summary="Background, future and summary of a review")
+NARRATIVE_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"description": "No such partnership here."},
+    412: {"description": "If-Match is not the narrative's version (0: none written yet)."},
+}
+
+
+def _narrative_out(narrative: Narrative, version: int) -> JSONResponse:
+    return JSONResponse({**narrative.model_dump(), "version": version}, headers={"ETag": str(version)})
+
+
+async def _known_partnership(conn: asyncpg.Connection, principal: Principal, partnership_id: uuid.UUID) -> None:
+    if await repository.get(conn, principal.organisation_id, partnership_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership")
+
+
+@partnerships.get(
+    "/{partnership_id}/narratives/{start}/{end}",
+    summary="A review's narrative and its version",
+    responses=NARRATIVE_RESPONSES,
+)
+async def get_narrative(
+    partnership_id: uuid.UUID, start: date, end: date, request: Request, principal: Reader
+) -> JSONResponse:
+    """Empty parts and version 0 while nothing is written."""
+    period = _period(start, end, ("path", "end"))
+    async with _pool(request).acquire() as conn:
+        await _known_partnership(conn, principal, partnership_id)
+        found = await repository.get_narrative_version(conn, partnership_id, period)
+    return _narrative_out(*(found or (Narrative(), 0)))
+
+
+@partnerships.put(
+    "/{partnership_id}/narratives/{start}/{end}",
+    summary="Background, future and summary of a review",
+    responses=NARRATIVE_RESPONSES,
+)
 async def save_narrative(
-    partnership_id: uuid.UUID, start: date, end: date, narrative: Narrative, request: Request, principal: Writer
-) -> dict:
+    partnership_id: uuid.UUID,
+    start: date,
+    end: date,
+    narrative: Narrative,
+    request: Request,
+    principal: Writer,
+    if_match: Annotated[
+        int | None,
+        Header(alias="If-Match", ge=0, le=2**31 - 1, description="The version you read (0: none yet)."),
+    ] = None,
+) -> JSONResponse:
     period = _period(start, end, ("path", "end"))
     async with _pool(request).acquire() as conn, conn.transaction():
-        if await repository.get(conn, principal.organisation_id, partnership_id) is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership")
-        await repository.save_narrative(conn, partnership_id, period, narrative, principal.subject)
-    return narrative.model_dump()
+        await _known_partnership(conn, principal, partnership_id)
+        try:
+            version = await repository.save_narrative(
+                conn, partnership_id, period, narrative, principal.subject, if_match
+            )
+        except repository.NarrativeConflict as exc:
+            raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, "the narrative changed; read it again") from exc
+    return _narrative_out(narrative, version)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -63,7 +63,8 @@ def registrations_by_month(review: dict[str, Any], lang: str) -> str:
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     axes.set_xticks(list(positions), [month(m, lang, short=True) for m in months])
     axes.set_title(text("chart_registrations", lang), loc="left")
-    axes.legend(fontsize=7, frameon=False, ncols=2)
+    if any(any(by_month[m][r][g] for r in ROLES for g in _COLOURS) for m in months):  # no bars: no legend
+        axes.legend(fontsize=7, frameon=False, ncols=2)
     return _svg(figure)
 
 

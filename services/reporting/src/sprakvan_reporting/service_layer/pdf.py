@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -35,7 +36,9 @@ class PdfRenderer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._executor = ProcessPoolExecutor(max_workers=1)
+        # Spawned, not forked: a forked worker held copies of the server's open connections, so a keep-alive
+        # connection the server closed stayed open at the TCP level and the next request on it hung.
+        self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         # A render waits a week to be fetched; then it goes.
         await self._pool.execute("DELETE FROM pdf_renders WHERE requested_at < now() - interval '7 days'")
         for row in await self._pool.fetch("SELECT render_id FROM pdf_renders WHERE status = 'pending'"):
