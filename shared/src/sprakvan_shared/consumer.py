@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import structlog
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
@@ -229,7 +228,7 @@ class ConsumerRunner:
                     subscription = await self._js.pull_subscribe_bind(durable=durable, stream=stream)
                 try:
                     batch = await subscription.fetch(self._batch_size, timeout=self._fetch_timeout)
-                except NatsTimeoutError:
+                except TimeoutError:  # nothing to fetch: nats-py raises its own or asyncio's, both TimeoutError
                     continue
                 await self.handle_batch(batch, redrive=redrive)
             except asyncio.CancelledError:
