@@ -35,7 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from sprakvan_cli.demo import load_demo, split_size  # noqa: E402
 from sprakvan_cli.embedded import servers_from_env_or_embedded  # noqa: E402
+from sprakvan_events.service import SERVICE as EVENTS  # noqa: E402
 from sprakvan_intake.service import SERVICE as INTAKE  # noqa: E402
+from sprakvan_matching.service import SERVICE as MATCHING  # noqa: E402
+from sprakvan_reporting.service import SERVICE as REPORTING  # noqa: E402
 from sprakvan_shared.auth import Role  # noqa: E402
 from sprakvan_web.service import SERVICE as WEB  # noqa: E402
 from sprakvan_web.service_layer.accounts import create_local_user  # noqa: E402
@@ -58,6 +61,9 @@ async def started(service: Any, database_url: str, nats_url: str, **settings: An
 async def served(app: Any) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    # Inherited by every accepted connection: uvicorn sets no TCP_NODELAY on sockets it is handed, and a
+    # response written in two parts then waits ~40 ms for the client's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -96,11 +102,22 @@ async def logged_in(web_app: Any, organisation: str) -> httpx.AsyncClient:
 
 async def main(requests: int, participants: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, servers_from_env_or_embedded(Path(tmp)) as (nats, postgres, source):
-        async with fresh_database(postgres) as intake_db, fresh_database(postgres) as web_db:
-            async with started(INTAKE, intake_db, nats) as intake_app, served(intake_app) as intake_url:
-                async with started(WEB, web_db, nats, intake_url=intake_url, signing_key=PRIVATE_KEY) as web_app:
-                    web_app.state.intake_db = intake_db
-                    await run(web_app, intake_url, requests, participants, source)
+        async with contextlib.AsyncExitStack() as stack:
+            urls, databases = {}, {}
+            # Every service the workspace calls, behind a real HTTP server each, as in production.
+            for name, spec in (
+                ("intake", INTAKE),
+                ("matching", MATCHING),
+                ("events", EVENTS),
+                ("reporting", REPORTING),
+            ):
+                databases[name] = await stack.enter_async_context(fresh_database(postgres))
+                app = await stack.enter_async_context(started(spec, databases[name], nats))
+                urls[f"{name}_url"] = await stack.enter_async_context(served(app))
+            web_db = await stack.enter_async_context(fresh_database(postgres))
+            web_app = await stack.enter_async_context(started(WEB, web_db, nats, signing_key=PRIVATE_KEY, **urls))
+            web_app.state.intake_db = databases["intake"]
+            await run(web_app, urls["intake_url"], requests, participants, source)
 
 
 async def grow(intake_db: str, organisation: str, participants: int) -> int:
@@ -128,6 +145,43 @@ async def grow(intake_db: str, organisation: str, participants: int) -> int:
         return await conn.fetchval("SELECT count(*) FROM participants WHERE organisation_id = $1", organisation)
     finally:
         await conn.close()
+
+
+# The other parts' main pages, with the demo programme (its 288 participants reach matching and reporting
+# through NATS; a weekly language café is scheduled for the activity pages).
+OTHER_PARTS = (
+    ("matching: proposals", "/workspace/matching"),
+    ("matching: pairs", "/workspace/matching/pairs"),
+    ("matching: waiting list and chart", "/workspace/matching/waiting"),
+    ("activities", "/workspace/activities"),
+    ("activities: calendar (month)", "/workspace/activities/calendar?view=month"),
+    ("partnership review", "/workspace/review"),
+)
+
+
+def urls_of(web_app: Any) -> dict[str, str]:
+    settings = web_app.state.settings
+    return {"events_url": settings.events_url}
+
+
+async def a_language_cafe(web_app: Any, events_url: str) -> None:
+    """A weekly café for the next months, through the events service's API (materialised occurrences)."""
+    from datetime import date, timedelta
+
+    token = {"Authorization": f"Bearer {mint_token(DEMO, 'coordinator')}"}
+    start = date.today()
+    body = {
+        "title": "Språkcafé",
+        "type_code": "language_cafe",
+        "district": "skaggetorp",
+        "capacity": 20,
+        "schedule": {"first_day": start.isoformat(), "until": (start + timedelta(days=120)).isoformat(),
+                     "rule": "FREQ=WEEKLY;BYDAY=MO,WE", "starts": "18:00", "ends": "20:00"},
+    }  # fmt: skip
+    async with httpx.AsyncClient(base_url=events_url, trust_env=False, timeout=30) as events:
+        response = await events.post("/series", json=body, headers=token)
+        if response.status_code != 201:
+            print(f"(no café scheduled: the events service answered {response.status_code}: {response.text[:200]})")
 
 
 async def run(web_app: Any, intake_url: str, requests: int, participants: int, source: str) -> None:
@@ -164,6 +218,9 @@ async def run(web_app: Any, intake_url: str, requests: int, participants: int, s
                                ("edit form", f"/workspace/participants/{someone}/edit"),
                                ("erase confirmation", f"/workspace/participants/{someone}/erase"),
                                ("settings", "/workspace/settings")):  # fmt: skip
+                rows.append((organisation, name, await timed(lambda p=path, w=web: w.get(p), requests), None))
+            await a_language_cafe(web_app, urls_of(web_app)["events_url"])
+            for name, path in OTHER_PARTS:
                 rows.append((organisation, name, await timed(lambda p=path, w=web: w.get(p), requests), None))
         await web.aclose()
     await intake.aclose()
