@@ -106,6 +106,8 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
                     stolen = await other_admin.post(f"{PAGE}/confirm", data={"csrf_token": token, "upload": upload_id})
                     assert stolen.status_code == 404
 
+            forged = await admin.post(f"{PAGE}/confirm", data={"csrf_token": "ä\u0000", "upload": upload_id})
+            assert forged.status_code == 400  # the form expired: nothing imported, and the upload still there
             done = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
             assert done.status_code == 200, done.text
             assert "What the import did" in done.text and count(done.text, "participants", "created") == "3"

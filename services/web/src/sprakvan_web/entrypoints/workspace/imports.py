@@ -15,7 +15,7 @@ from typing import Any
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from sprakvan_importer import FileError, NotConfigured, ServiceError, plan_for, read_file, run_import
 from sprakvan_importer.writing import template, xlsx_bytes
@@ -61,6 +61,11 @@ def _megabytes(ws: WorkspaceRequest) -> str:
 
 async def _admin(request: Request) -> WorkspaceRequest | Response:
     return await workspace_request(request, write=True, admin=True)
+
+
+def _csrf_ok(ws: WorkspaceRequest, form: FormData) -> bool:
+    # compare_digest raises on non-ASCII text: a forged token is refused as expired, not answered with a 500
+    return str(form.get("csrf_token", "")).isascii() and ws.csrf_ok(form)
 
 
 async def _programmes(ws: WorkspaceRequest) -> list[tuple[str, str]]:
@@ -127,7 +132,7 @@ async def upload(request: Request) -> Response:
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         return _upload_page(ws, [], problem=too_large, status_code=413)
     form = await request.form(max_files=1, max_fields=5)
-    if not ws.csrf_ok(form):
+    if not _csrf_ok(ws, form):
         return expired(ws)
     try:
         programmes = await _programmes(ws)
@@ -136,7 +141,7 @@ async def upload(request: Request) -> Response:
     upload_file = form.get("file")
     if not isinstance(upload_file, UploadFile) or not upload_file.filename:
         return _upload_page(ws, programmes, problem=ws.t.text("Choose a file to upload."), status_code=400)
-    name = Path(upload_file.filename).name[:200]
+    name = "".join(c for c in Path(upload_file.filename).name if c.isprintable())[:200]  # no NUL, no lone surrogate
     data = await upload_file.read(limit + 1)
     if len(data) > limit:
         return _upload_page(ws, programmes, problem=too_large, status_code=413)
@@ -163,7 +168,7 @@ async def confirm(request: Request) -> Response:
     if isinstance(ws, Response):
         return ws
     form = await request.form(max_files=0, max_fields=5)
-    if not ws.csrf_ok(form):
+    if not _csrf_ok(ws, form):
         return expired(ws)
     try:
         upload_id = uuid.UUID(str(form.get("upload", "")))
