@@ -6,6 +6,7 @@ cannot confirm the upload (404); a file too large or no spreadsheet is refused i
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -113,6 +114,16 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             assert "What the import did" in done.text and count(done.text, "participants", "created") == "3"
             again = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
             assert again.status_code == 404  # confirmed once, and gone
+
+            # An upload older than an hour is pruned (here by the next visit of the page) and cannot be confirmed.
+            old = upload_id_of((await upload("historik.xlsx", history_file())).text)
+            await stack.web.pool.execute(
+                "UPDATE pending_imports SET created_at = now() - interval '61 minutes' WHERE id = $1", uuid.UUID(old)
+            )
+            await admin.get(PAGE)
+            assert await stack.web.pool.fetchval("SELECT count(*) FROM pending_imports") == 0
+            late = await admin.post(f"{PAGE}/confirm", data={"csrf_token": csrf, "upload": old})
+            assert late.status_code == 404
 
         exported = await stack.intake.client.get("/exports/participants", headers=auth)
         registered = {row["key"]: row["registered_on"][:10] for row in exported.json()["rows"]}

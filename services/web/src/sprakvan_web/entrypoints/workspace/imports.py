@@ -9,6 +9,7 @@ rows). Nothing of the file (its name, cells or the summary) is logged.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ async def upload_page(request: Request) -> Response:
     ws = await _admin(request)
     if isinstance(ws, Response):
         return ws
+    await store.prune(pool_of(request))
     try:
         programmes = await _programmes(ws)
     except ServiceError:
@@ -151,7 +153,7 @@ async def upload(request: Request) -> Response:
     programme = str(form.get("programme") or "") or None
     if programme is not None and programme not in dict(programmes):
         return _upload_page(ws, programmes, problem=ws.t.text("Choose one of the programmes."), status_code=400)
-    outcome = await _run(ws, name, data, programme, dry_run=True)
+    outcome = await _run(ws, name, data, programme, dry_run=True, programmes=programmes)
     if isinstance(outcome, Response):
         return outcome
     user = ws.session.user
@@ -175,6 +177,7 @@ async def confirm(request: Request) -> Response:
     except ValueError:
         upload_id = None
     user = ws.session.user
+    await store.prune(pool_of(request))
     pending = upload_id and await store.take(
         pool_of(request), upload_id, organisation_id=user.organisation_id, user_id=user.id
     )
@@ -191,19 +194,27 @@ async def confirm(request: Request) -> Response:
     return _summary(ws, outcome, pending.file_name, upload_id=None)
 
 
-async def _run(ws: WorkspaceRequest, name: str, data: bytes, programme: str | None, *, dry_run: bool) -> Any:
+async def _run(
+    ws: WorkspaceRequest,
+    name: str,
+    data: bytes,
+    programme: str | None,
+    *,
+    dry_run: bool,
+    programmes: Sequence[tuple[str, str]] = (),
+) -> Any:
     """The report as a dict, or the page that says why there is none."""
     try:
         workbook = read_file(name, data)
     except FileError as exc:
         problem = ws.t.text("The file cannot be read as a spreadsheet: %(reason)s.") % {"reason": exc}
-        return _upload_page(ws, [], problem=problem, status_code=400)
+        return _upload_page(ws, list(programmes), problem=problem, status_code=400)
     try:
         async with services_for(ws.web.settings, ws.web.issuer, ws.caller) as services:
             plan = await plan_for(workbook, services, programme)
             if not plan.kinds:
                 problem = ws.t.text("No sheet of the file is one Språkvän knows. Start from a template.")
-                return _upload_page(ws, [], problem=problem, status_code=400)
+                return _upload_page(ws, list(programmes), problem=problem, status_code=400)
             report = await run_import(plan, services, dry_run=dry_run)
     except NotConfigured:
         return ws.message(

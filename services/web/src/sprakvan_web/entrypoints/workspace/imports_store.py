@@ -2,7 +2,8 @@
 
 An upload is the admin's own: it is found only by its id together with the admin's organisation and user,
 so another user's or organisation's id finds nothing (the page answers 404). It lives an hour at most:
-each new upload prunes the older ones, and a confirmation takes (deletes) its upload.
+each visit of the page, upload and confirmation prunes the older ones, and a confirmation takes (deletes)
+its upload.
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ class PendingUpload:
     content: bytes
 
 
+async def prune(conn: asyncpg.Pool | asyncpg.Connection) -> None:
+    await conn.execute(f"DELETE FROM pending_imports WHERE created_at < now() - interval '{LIFETIME}'")
+
+
 async def keep(
     pool: asyncpg.Pool, *, organisation_id: str, user_id: uuid.UUID, file_name: str, programme: str | None,
     content: bytes,
 ) -> uuid.UUID:  # fmt: skip
     upload_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"DELETE FROM pending_imports WHERE created_at < now() - interval '{LIFETIME}'")
+        await prune(conn)
         await conn.execute(
             "INSERT INTO pending_imports (id, organisation_id, user_id, file_name, programme, content)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
