@@ -27,6 +27,7 @@ GOOD = [  # key, role, gender, district, registered
     ("h2", "etablerad", "man", "ryd", "2024-03-05"),
     ("h3", "nyanländ", "man", "Berga", "2024-09-01"),
 ]
+PAIR_HEADERS = ["nyckel", "program", "nyanländ", "etablerad", "matchningssamtal"]
 BAD_ROW = 5  # the header is row 1: the three good rows are 2-4
 
 
@@ -39,7 +40,8 @@ def _row(key: str, role: str, gender: str, district: str, registered: str) -> li
 
 def history_file() -> bytes:
     rows = [_row(*person) for person in GOOD] + [_row("h4", "nyanländ", "kvinna", "Gottfridsberg", "2024-02-01")]
-    return xlsx_bytes([Table("deltagare", HEADERS, rows)])
+    pair = ["p1", "Språkvän", "h1", "h2", "2024-04-01"]  # matching is sent the participants' new ids
+    return xlsx_bytes([Table("deltagare", HEADERS, rows), Table("par", PAIR_HEADERS, [pair])])
 
 
 def upload_limit_of(stack: WorkspaceStack) -> int:
@@ -86,6 +88,7 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             assert (count(dry_run.text, "participants", "created"), count(dry_run.text, "participants", "refused")) == (
                 "3", "1",
             )  # fmt: skip
+            assert count(dry_run.text, "pairs", "created") == "1"  # assumed: its participants are not there yet
             refused = re.search(rf'<tr data-row="{BAD_ROW}" data-code="unknown_code">(.*?)</tr>', dry_run.text, re.S)
             assert refused and "stadsdel" in refused.group(1)  # the row, its column as the file names it
             assert "Gottfridsberg" in dry_run.text  # listed once as a value no code matches
@@ -112,6 +115,7 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             done = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
             assert done.status_code == 200, done.text
             assert "What the import did" in done.text and count(done.text, "participants", "created") == "3"
+            assert count(done.text, "pairs", "created") == "1"  # matching took the web front's token for it
             again = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
             assert again.status_code == 404  # confirmed once, and gone
 
