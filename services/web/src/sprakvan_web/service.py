@@ -23,6 +23,7 @@ from .entrypoints.workspace import (
     participants_edit,
 )
 from .entrypoints.workspace import home as workspace_home
+from .entrypoints.workspace import imports as workspace_imports
 from .entrypoints.workspace import matching as workspace_matching
 from .entrypoints.workspace import review as workspace_review
 from .entrypoints.workspace import settings as workspace_settings
@@ -63,6 +64,7 @@ SERVICE = Service(
         activities_checkin.router,
         activities_feeds.router,
         workspace_review.router,
+        workspace_imports.router,
     ),
     consumers=(consumer,),
     error_handlers=install,

@@ -1,0 +1,134 @@
+"""Importing history from a spreadsheet in the workspace (issue 13), on the whole system: an admin uploads
+an XLSX, sees the dry run's summary with the refused row named, confirms, and intake then holds the
+participants with their real registration dates; other roles get 403, another admin or organisation
+cannot confirm the upload (404); a file too large or no spreadsheet is refused in words."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from sprakvan_importer.writing import Table, xlsx_bytes
+from tests.kit import ORG_A, ORG_B, ServiceStarter, mint_token
+
+from .stack import WorkspaceStack, csrf_of, workspace_stack
+
+pytestmark = pytest.mark.infra
+
+PAGE = "/workspace/settings/import"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HEADERS = ["nyckel", "roll", "program", "förnamn", "efternamn", "e-post", "kön", "födelseår", "stadsdel", "språk",
+           "svenskanivå", "antal nyanlända", "registrerad"]  # fmt: skip
+GOOD = [  # key, role, gender, district, registered
+    ("h1", "nyanländ", "kvinna", "Skäggetorp", "2024-01-15"),
+    ("h2", "etablerad", "man", "ryd", "2024-03-05"),
+    ("h3", "nyanländ", "man", "Berga", "2024-09-01"),
+]
+PAIR_HEADERS = ["nyckel", "program", "nyanländ", "etablerad", "matchningssamtal"]
+BAD_ROW = 5  # the header is row 1: the three good rows are 2-4
+
+
+def _row(key: str, role: str, gender: str, district: str, registered: str) -> list[Any]:
+    newcomer = role == "nyanländ"
+    return [key, role, "Språkvän", "Person", key.upper(), f"{key}@example.org", gender, 1980, district,
+            "ar:modersmål" if newcomer else "sv:modersmål", "A2" if newcomer else None, None if newcomer else 1,
+            registered]  # fmt: skip
+
+
+def history_file() -> bytes:
+    rows = [_row(*person) for person in GOOD] + [_row("h4", "nyanländ", "kvinna", "Gottfridsberg", "2024-02-01")]
+    pair = ["p1", "Språkvän", "h1", "h2", "2024-04-01"]  # matching is sent the participants' new ids
+    return xlsx_bytes([Table("deltagare", HEADERS, rows), Table("par", PAIR_HEADERS, [pair])])
+
+
+def upload_limit_of(stack: WorkspaceStack) -> int:
+    """The page's limit: 10 MB, or less where the web front's request guard takes no more."""
+    return min(10 * 1024 * 1024, stack.web.app.state.settings.http_max_body_bytes - 16 * 1024)
+
+
+def upload_id_of(html: str) -> str:
+    return re.search(r'name="upload" value="([^"]+)"', html).group(1)
+
+
+def count(html: str, kind: str, what: str) -> str:
+    row = re.search(rf'<tr data-kind="{kind}">(.*?)</tr>', html, re.S).group(1)
+    return re.search(rf'data-count="{what}">(\d+)<', row).group(1)
+
+
+async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(start_service: ServiceStarter) -> None:
+    async with workspace_stack(start_service) as stack:
+        async with stack.user("admin") as admin:
+            settings = await admin.get("/workspace/settings?lang=en")
+            assert f'href="{PAGE}?lang=en"' in settings.text
+            page = await admin.get(f"{PAGE}?lang=en")
+            assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
+            csrf = csrf_of(page.text)
+            template = await admin.get(f"{PAGE}/template-sv.xlsx")
+            assert template.status_code == 200 and template.content.startswith(b"PK\x03\x04")
+
+            async def upload(name: str, data: bytes, kind: str = XLSX) -> Any:
+                return await admin.post(
+                    f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": (name, data, kind)}
+                )
+
+            limit = upload_limit_of(stack)
+            too_large = await upload("big.xlsx", b"x" * (limit + 1))
+            assert too_large.status_code == 413 and "The file is larger than" in too_large.text
+            not_a_sheet = await upload("notes.txt", b"hello", "text/plain")
+            assert not_a_sheet.status_code == 415 and "not a spreadsheet" in not_a_sheet.text
+            broken = await upload("broken.xlsx", b"PK\x03\x04 not really a zip")
+            assert broken.status_code == 400 and "cannot be read as a spreadsheet" in broken.text
+
+            dry_run = await upload("historik.xlsx", history_file())
+            assert dry_run.status_code == 200, dry_run.text
+            assert "What the import would do" in dry_run.text
+            assert (count(dry_run.text, "participants", "created"), count(dry_run.text, "participants", "refused")) == (
+                "3", "1",
+            )  # fmt: skip
+            assert count(dry_run.text, "pairs", "created") == "1"  # assumed: its participants are not there yet
+            refused = re.search(rf'<tr data-row="{BAD_ROW}" data-code="unknown_code">(.*?)</tr>', dry_run.text, re.S)
+            assert refused and "stadsdel" in refused.group(1)  # the row, its column as the file names it
+            assert "Gottfridsberg" in dry_run.text  # listed once as a value no code matches
+            upload_id = upload_id_of(dry_run.text)
+            auth = {"Authorization": f"Bearer {mint_token(ORG_A, 'admin')}"}
+            before = await stack.intake.client.get("/exports/participants", headers=auth)
+            assert before.json()["rows"] == []  # the dry run wrote nothing
+
+            for role in ("coordinator", "viewer"):
+                async with stack.user(role) as other:
+                    assert (await other.get(PAGE)).status_code == 403
+                    page_of_other = await other.get("/workspace/settings")
+                    token = csrf_of(page_of_other.text) if 'name="csrf_token"' in page_of_other.text else ""
+                    refused_post = await other.post(f"{PAGE}/confirm", data={"csrf_token": token, "upload": upload_id})
+                    assert refused_post.status_code == 403
+            for organisation in (ORG_B, ORG_A):  # another organisation's admin, and another admin of the same
+                async with stack.user("admin", organisation) as other_admin:
+                    token = csrf_of((await other_admin.get(PAGE)).text)
+                    stolen = await other_admin.post(f"{PAGE}/confirm", data={"csrf_token": token, "upload": upload_id})
+                    assert stolen.status_code == 404
+
+            forged = await admin.post(f"{PAGE}/confirm", data={"csrf_token": "ä\u0000", "upload": upload_id})
+            assert forged.status_code == 400  # the form expired: nothing imported, and the upload still there
+            done = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
+            assert done.status_code == 200, done.text
+            assert "What the import did" in done.text and count(done.text, "participants", "created") == "3"
+            assert count(done.text, "pairs", "created") == "1"  # matching took the web front's token for it
+            again = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
+            assert again.status_code == 404  # confirmed once, and gone
+
+            # An upload older than an hour is pruned (here by the next visit of the page) and cannot be confirmed.
+            old = upload_id_of((await upload("historik.xlsx", history_file())).text)
+            await stack.web.pool.execute(
+                "UPDATE pending_imports SET created_at = now() - interval '61 minutes' WHERE id = $1", uuid.UUID(old)
+            )
+            await admin.get(PAGE)
+            assert await stack.web.pool.fetchval("SELECT count(*) FROM pending_imports") == 0
+            late = await admin.post(f"{PAGE}/confirm", data={"csrf_token": csrf, "upload": old})
+            assert late.status_code == 404
+
+        exported = await stack.intake.client.get("/exports/participants", headers=auth)
+        registered = {row["key"]: row["registered_on"][:10] for row in exported.json()["rows"]}
+        assert registered == {key: date for key, _role, _gender, _district, date in GOOD}

@@ -1,0 +1,60 @@
+"""The import pages in a real browser, in Swedish and English: the upload form (also with its error
+summary), the dry run's summary with a refused row, and the summary of what was done: 0 axe violations
+(WCAG 2.0/2.1 A and AA)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Page
+
+from sprakvan_shared.auth import Role
+from sprakvan_web.service_layer.accounts import create_local_user
+from tests.kit import ORG_A, ServiceStarter
+
+from .browsing import axe_violations
+from .stack import workspace_stack
+from .test_workspace_import import XLSX, history_file
+
+pytestmark = pytest.mark.infra
+
+PASSWORD = "correct horse battery staple"
+PAGE = "/workspace/settings/import"
+
+
+async def test_every_import_page_in_swedish_and_english_has_no_wcag_a_or_aa_violations(
+    start_service: ServiceStarter, page: Page
+) -> None:
+    async with workspace_stack(start_service) as stack:
+        await create_local_user(
+            stack.web.pool, organisation_id=ORG_A, username="importer", password=PASSWORD, role=Role.ADMIN
+        )
+        await page.goto(f"{stack.web_url}/login?lang=sv")
+        await page.fill("#username", "importer")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_load_state()
+        found: dict[str, list[dict[str, Any]]] = {}
+
+        async def check(name: str) -> None:
+            violations = await axe_violations(page)
+            if violations:
+                found[name] = violations
+
+        for lang in ("sv", "en"):
+            await page.goto(f"{stack.web_url}{PAGE}?lang={lang}")
+            await check(f"{lang} upload")
+            await page.click(".sv-import-form button[type=submit]")  # no file chosen
+            await page.wait_for_selector(".sv-error-summary")
+            await check(f"{lang} upload with a problem")
+            await page.set_input_files("#file", files=[{"name": "historik.xlsx", "mimeType": XLSX,
+                                                        "buffer": history_file()}])  # fmt: skip
+            await page.click(".sv-import-form button[type=submit]")
+            await page.wait_for_selector(".sv-import-refused")
+            await check(f"{lang} dry run")
+            await page.click(".sv-import-confirm button[type=submit]")
+            await page.wait_for_selector(".sv-import-counts")
+            assert await page.locator(".sv-import-confirm").count() == 0  # done: nothing more to confirm
+            await check(f"{lang} done")
+        assert found == {}
