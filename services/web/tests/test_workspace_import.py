@@ -45,8 +45,10 @@ def history_file() -> bytes:
 
 
 def upload_limit_of(stack: WorkspaceStack) -> int:
-    """The page's limit: 10 MB, or less where the web front's request guard takes no more."""
-    return min(10 * 1024 * 1024, stack.web.app.state.settings.http_max_body_bytes - 16 * 1024)
+    """The page's limit: 10 MB, or less where the web front's request guard takes no more on its path."""
+    settings = stack.web.app.state.settings
+    guard = settings.http_upload_limits.get("/workspace/settings/import", settings.http_max_body_bytes)
+    return min(10 * 1024 * 1024, guard - 16 * 1024)
 
 
 def upload_id_of(html: str) -> str:

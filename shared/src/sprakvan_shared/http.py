@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
@@ -157,9 +157,14 @@ class RequestGuardMiddleware:
     """413 for a body above ``max_bytes`` (by Content-Length, or counted while reading), and 422 naming the
     field for a forbidden character anywhere in the query or a JSON body."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, uploads: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = dict(uploads or {})  # path prefix -> a larger limit, where a file is posted
+
+    def _limit(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        return next((limit for prefix, limit in self.uploads.items() if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -172,11 +177,12 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        limit = self._limit(scope)
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await self._too_large(send)
             return
         try:
-            body = await self._read(receive)
+            body = await self._read(receive, limit)
         except _TooLarge:
             await self._too_large(send)
             return
@@ -187,7 +193,7 @@ class RequestGuardMiddleware:
                 return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes:
+    async def _read(self, receive: Receive, limit: int) -> bytes:
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -195,7 +201,7 @@ class RequestGuardMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 raise _TooLarge
             chunks.append(chunk)
             if not message.get("more_body"):
@@ -456,7 +462,9 @@ def install(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier | Non
     app.state.token_verifier = verifier or verifier_from_settings(settings)
     # Innermost first: each add_middleware wraps what is there.
     app.add_middleware(idempotency.IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
-    app.add_middleware(RequestGuardMiddleware, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(
+        RequestGuardMiddleware, max_bytes=settings.http_max_body_bytes, uploads=settings.http_upload_limits
+    )
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_failed)

@@ -71,6 +71,11 @@ class ServiceSettings(BaseSettings):
 
     # HTTP
     http_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    http_upload_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Path prefix -> the largest body there, for the few paths that take a file (JSON in the "
+        'environment, e.g. {"/uploads": 10485760}); every other path keeps http_max_body_bytes.',
+    )
     idempotency_ttl_hours: float = Field(24.0, gt=0, description="How long an Idempotency-Key is remembered.")
 
     # Outbox relay

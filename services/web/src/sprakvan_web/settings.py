@@ -16,6 +16,12 @@ class WebSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="WEB_", extra="ignore", populate_by_name=True)
 
+    # The spreadsheet upload of the history import takes files up to 10 MB (and its form's other fields).
+    http_upload_limits: dict[str, int] = Field(
+        default_factory=lambda: {"/workspace/settings/import": 10 * 1024 * 1024 + 64 * 1024},
+        description="Path prefix -> the largest body there (the import's upload page).",
+    )
+
     intake_url: str = Field(
         "http://127.0.0.1:8001",
         validation_alias=AliasChoices("WEB_INTAKE_URL", "INTAKE_URL", "intake_url"),

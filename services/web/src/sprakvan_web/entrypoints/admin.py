@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 from fastapi import APIRouter, Request
@@ -13,7 +12,7 @@ from sprakvan_shared.auth import Role
 from ..adapters.i18n import Translator
 from ..service_layer import accounts
 from . import labels
-from .context import load_session, pool_of
+from .context import load_session, pool_of, secrets_match
 from .rendering import locale_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +64,7 @@ async def users_page(request: Request) -> Response:
 
 
 def _csrf_ok(session: accounts.Session, form: dict) -> bool:
-    return secrets.compare_digest(session.csrf_token, str(form.get("csrf_token", "")))
+    return secrets_match(session.csrf_token, form.get("csrf_token", ""))
 
 
 @router.post("/admin/users")

@@ -85,6 +85,12 @@ def _oidc(settings: WebSettings) -> OidcClient | None:
     )
 
 
+def secrets_match(expected: str, sent: object) -> bool:
+    """A token the browser sent against ours, in constant time; as bytes, since ``compare_digest`` raises on
+    a str that is not ASCII (a forged token would otherwise be a 500)."""
+    return secrets.compare_digest(expected.encode(), str(sent).encode("utf-8", "surrogatepass"))
+
+
 def web_of(request: Request) -> Web:
     return request.app.state.web
 

@@ -16,7 +16,7 @@ from ..adapters.oidc import OidcError
 from ..domain import locales, role_mapping
 from ..domain.locales import SiteLocale
 from ..service_layer import accounts
-from .context import SESSION_COOKIE, load_session, pool_of, web_of
+from .context import SESSION_COOKIE, load_session, pool_of, secrets_match, web_of
 from .rendering import locale_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -77,7 +77,7 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     request.state.session = None
-    if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf_token", ""))):
+    if not cookie or not secrets_match(cookie, form.get("csrf_token", "")):
         return _login_page(request, failed=True)
     await _ensure_bootstrap_admin(request)
     username, password = str(form.get("username", ""))[:200], str(form.get("password", ""))[:1000]
@@ -192,7 +192,7 @@ def _oidc_failed(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     session = await load_session(request)
-    if session is not None and secrets.compare_digest(session.csrf_token, str(form.get("csrf_token", ""))):
+    if session is not None and secrets_match(session.csrf_token, form.get("csrf_token", "")):
         await accounts.end_session(pool_of(request), request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)

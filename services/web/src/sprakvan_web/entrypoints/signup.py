@@ -20,7 +20,7 @@ from ..domain import consent, spam
 from ..domain.locales import SiteLocale
 from ..domain.signup import check_signup, problems_from_intake
 from ..service_layer import signup as handlers
-from .context import client_address, load_session, pool_of, web_of
+from .context import client_address, load_session, pool_of, secrets_match, web_of
 from .rendering import locale_of, render
 from .signup_page import (
     CONTACT_DAYS,
@@ -59,7 +59,7 @@ def _assisting(request: Request, organisation_id: str, form: FormData | None = N
         return False
     if form is None:
         return request.query_params.get("assisted") == "1"
-    return form.get("assisted") == "1" and secrets.compare_digest(str(form.get("csrf_token", "")), session.csrf_token)
+    return form.get("assisted") == "1" and secrets_match(session.csrf_token, form.get("csrf_token", ""))
 
 
 @router.get("/signup/{organisation_id}/{programme}")

@@ -25,7 +25,7 @@ from ...adapters.services import Caller, ServiceRefused, ServiceUnavailable
 from ...domain import locales
 from ...domain.locales import SiteLocale
 from ...service_layer.accounts import Session
-from ..context import Web, load_session, web_of
+from ..context import Web, load_session, secrets_match, web_of
 from ..rendering import locale_of, render
 
 WORKSPACE_LOCALES = tuple(loc for loc in locales.LOCALES if loc.code in ("sv", "en"))
@@ -92,7 +92,7 @@ class WorkspaceRequest:
         return f"{path}?{urlencode(params, doseq=True)}"
 
     def csrf_ok(self, form: FormData) -> bool:
-        return secrets.compare_digest(self.session.csrf_token, str(form.get("csrf_token", "")))
+        return secrets_match(self.session.csrf_token, form.get("csrf_token", ""))
 
     def page(self, template: str, *, title: str, section: str, status_code: int = 200, **context: Any) -> Response:
         return render(
