@@ -17,6 +17,7 @@ from sprakvan_web.service_layer.accounts import create_local_user
 from tests import factories
 from tests.kit import ORG_A, ServiceStarter, eventually
 
+from .browsing import axe_violations
 from .stack import WorkspaceStack, workspace_stack
 
 pytestmark = pytest.mark.infra
@@ -66,6 +67,9 @@ async def test_from_sign_up_to_the_review_and_its_pdf(start_service: ServiceStar
         await page.fill("#password", PASSWORD)
         await page.click("form button[type=submit]")
         await page.wait_for_url("**/workspace?**")
+        for lang in ("sv", "en"):  # the overview, which no part's own browser test visits
+            await page.goto(f"{stack.web_url}/workspace?lang={lang}")
+            assert await axe_violations(page) == [], lang
 
         # The interviews, on each profile (the round matches interviewed participants by default).
         for participant_id in (amina_id, karin_id):
