@@ -11,7 +11,7 @@ import pytest
 
 from tests.kit import ORG_A, ServiceStarter, eventually
 
-from .stack import Stack, web_stack
+from .stack import Stack, csrf_of, web_stack
 
 pytestmark = pytest.mark.infra
 
@@ -194,14 +194,10 @@ async def test_an_erased_participant_loses_the_consent_record_too(start_service:
 
 async def _logged_in(client: httpx.AsyncClient, stack: Stack, username: str, password: str) -> httpx.Response:
     page = await client.get(f"{stack.web_url}/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    csrf = csrf_of(page.text)
     return await client.post(
         f"{stack.web_url}/login", data={"csrf_token": csrf, "username": username, "password": password}
     )
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 async def test_the_first_admin_logs_in_and_manages_users_and_roles(start_service: ServiceStarter) -> None:
@@ -223,13 +219,14 @@ async def test_the_first_admin_logs_in_and_manages_users_and_roles(start_service
             assert forged.status_code == 400
             added = await admin.post(
                 f"{stack.web_url}/admin/users",
-                data={"csrf_token": _csrf(users.text), "username": "kim", "role": "coordinator",
+                data={"csrf_token": csrf_of(users.text), "username": "kim", "role": "coordinator",
                       "password": "kims long password"},
             )  # fmt: skip
             assert added.status_code == 303
             admin_id = await stack.web.pool.fetchval("SELECT id FROM users WHERE subject = 'admin'")
             demoted = await admin.post(
-                f"{stack.web_url}/admin/users/{admin_id}/role", data={"csrf_token": _csrf(users.text), "role": "viewer"}
+                f"{stack.web_url}/admin/users/{admin_id}/role",
+                data={"csrf_token": csrf_of(users.text), "role": "viewer"},
             )
             assert demoted.status_code == 409  # the last admin stays: the break-glass account
         async with httpx.AsyncClient(trust_env=False) as kim:
@@ -242,11 +239,11 @@ async def test_the_first_admin_logs_in_and_manages_users_and_roles(start_service
                 page = await admin.get(f"{stack.web_url}/admin/users")
                 kim_id = await stack.web.pool.fetchval("SELECT id FROM users WHERE subject = 'kim'")
                 own = await admin.post(
-                    f"{stack.web_url}/admin/users/{admin_id}/disable", data={"csrf_token": _csrf(page.text)}
+                    f"{stack.web_url}/admin/users/{admin_id}/disable", data={"csrf_token": csrf_of(page.text)}
                 )
                 assert own.status_code == 409
                 removed = await admin.post(
-                    f"{stack.web_url}/admin/users/{kim_id}/disable", data={"csrf_token": _csrf(page.text)}
+                    f"{stack.web_url}/admin/users/{kim_id}/disable", data={"csrf_token": csrf_of(page.text)}
                 )
                 assert removed.status_code == 303
             assert (await kim.get(f"{stack.web_url}/registrations")).status_code == 303  # the session ended
@@ -271,7 +268,7 @@ async def test_a_coordinator_signs_someone_up_on_their_behalf(start_service: Ser
         await _logged_in(client, stack, "kim", "kims long password")
         page = await client.get(stack.signup_url("sv") + "&assisted=1")
         assert 'name="assisted" value="1"' in page.text
-        fields = signup_fields(**_form(page.text)) | {"assisted": "1", "csrf_token": _csrf(page.text)}
+        fields = signup_fields(**_form(page.text)) | {"assisted": "1", "csrf_token": csrf_of(page.text)}
         # Sent at once (a coordinator is no bot): no time-token wait in assisted mode.
         response = await client.post(stack.signup_url("sv").split("?")[0], data=fields)
         assert response.status_code == 303, response.text

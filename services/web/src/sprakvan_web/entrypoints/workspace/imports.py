@@ -16,7 +16,7 @@ from typing import Any
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from sprakvan_importer import FileError, NotConfigured, ServiceError, plan_for, read_file, run_import
 from sprakvan_importer.writing import template, xlsx_bytes
@@ -65,10 +65,6 @@ def _megabytes(ws: WorkspaceRequest) -> str:
 
 async def _admin(request: Request) -> WorkspaceRequest | Response:
     return await workspace_request(request, write=True, admin=True)
-
-
-def _csrf_ok(ws: WorkspaceRequest, form: FormData) -> bool:
-    return ws.csrf_ok(form)
 
 
 async def _programmes(ws: WorkspaceRequest) -> list[tuple[str, str]]:
@@ -137,7 +133,7 @@ async def upload(request: Request) -> Response:
         return _upload_page(ws, [], problem=too_large, status_code=413)
     # A part (the file) may be as large as the limit; Starlette's default is 1 MB (a 400 above it).
     form = await request.form(max_files=1, max_fields=5, max_part_size=limit + 1)
-    if not _csrf_ok(ws, form):
+    if not ws.csrf_ok(form):
         return expired(ws)
     try:
         programmes = await _programmes(ws)
@@ -173,7 +169,7 @@ async def confirm(request: Request) -> Response:
     if isinstance(ws, Response):
         return ws
     form = await request.form(max_files=0, max_fields=5)
-    if not _csrf_ok(ws, form):
+    if not ws.csrf_ok(form):
         return expired(ws)
     try:
         upload_id = uuid.UUID(str(form.get("upload", "")))
