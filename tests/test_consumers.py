@@ -3,14 +3,24 @@ per (service, stream), through a minimal second service (``tests/probe_service``
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import nats
 import pytest
+from nats.js.api import ConsumerConfig
 
-from sprakvan_shared.consumer import DLQ_DELIVERIES, DLQ_ERROR, DLQ_ERROR_TYPE, DLQ_ORIGINAL_SUBJECT, EventConsumer
+from sprakvan_shared.consumer import (
+    DLQ_DELIVERIES,
+    DLQ_ERROR,
+    DLQ_ERROR_TYPE,
+    DLQ_ORIGINAL_SUBJECT,
+    EventConsumer,
+    IncompatibleServer,
+    require_filters,
+)
 from sprakvan_shared.contracts.intake import (
     INTAKE_STREAM,
     ParticipantErased,
@@ -165,11 +175,26 @@ def test_a_type_registered_twice_on_one_consumer_is_refused() -> None:
         consumer.on(ParticipantRegistered)(probe.on_state)
     with pytest.raises(ValueError, match="not published on"):
         EventConsumer("elsewhere", DEAD_LETTER_STREAM).on(ParticipantRegistered)
+    other = EventConsumer("probe", INTAKE_STREAM)
+    other.on(ParticipantUpdated)(probe.on_state)
+    with pytest.raises(ValueError, match="two consumers on one stream"):
+        dataclasses.replace(probe.SERVICE, consumers=(probe.consumer, other))
+
+
+async def dead_letter_count(svc: RunningService) -> float:
+    """The probe's dead-letter counter as an operator scrapes it from ``/metrics``. The counter lives as
+    long as the process, which in tests is shared with every test before this one."""
+    series = 'sprakvan_dead_letters_total{consumer="probe-intake",service="probe"} '
+    for line in (await svc.client.get("/metrics")).text.splitlines():
+        if line.startswith(series):
+            return float(line.removeprefix(series))
+    return 0.0
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_without_input_and_the_next_goes_on(
     probe_service: RunningService, nc: nats.NATS, ns: Namespace
 ) -> None:
+    counted_before = await dead_letter_count(probe_service)
     poison, fine = uuid.uuid4(), uuid.uuid4()
     probe.FAULTS[(poison, "participant.registered")] = -1
     await publish(nc, ns, participant_event(ParticipantRegistered, poison, 1, district="skaggetorp"))
@@ -183,8 +208,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_without_input_and
     assert ParticipantRegistered.model_validate_json(letter.data).payload.participant_id == poison  # byte for byte
     await eventually(lambda: consumer_done(probe_service))
     assert await stored(probe_service, fine) is not None and await stored(probe_service, poison) is None
-    metrics = (await probe_service.client.get("/metrics")).text
-    assert 'sprakvan_dead_letters_total{consumer="probe-intake",service="probe"} 1.0' in metrics
+    assert await dead_letter_count(probe_service) == counted_before + 1
 
 
 async def test_an_invalid_message_is_dead_lettered_at_once_naming_fields_not_values(
@@ -254,3 +278,44 @@ async def test_a_service_that_joins_late_sees_every_live_participant_exactly_onc
         rows = await late.pool.fetch("SELECT participant_id, district, version, applied FROM probe_participants")
     assert sorted(r["participant_id"] for r in rows) == sorted(live)
     assert {(r["district"], r["version"], r["applied"]) for r in rows} == {("lambohov", 3, 2)}
+
+
+async def test_a_type_a_new_release_handles_is_read_from_the_stream_start(
+    start_service: ServiceStarter, database_url: str, nc: nats.NATS, ns: Namespace
+) -> None:
+    # The release before handled registrations only; the withdrawal passed by, filtered out.
+    earlier = EventConsumer("probe", INTAKE_STREAM)
+    earlier.on(ParticipantRegistered)(probe.on_state)
+    registered, withdrawn = uuid.uuid4(), uuid.uuid4()
+    async with start_service(
+        dataclasses.replace(probe.SERVICE, consumers=(earlier,)), database_url=database_url
+    ) as old:
+        await publish(nc, ns, participant_event(ParticipantRegistered, registered, 1))
+        await publish(nc, ns, participant_event(ParticipantWithdrawn, withdrawn, 1, status="withdrawn"))
+        await eventually(lambda: stored(old, registered))
+        await eventually(lambda: consumer_done(old))
+        assert await stored(old, withdrawn) is None
+
+    async with start_service(probe.SERVICE, database_url=database_url) as new:
+        info = await nc.jetstream().consumer_info(ns.stream(INTAKE_STREAM), "probe-intake")
+        assert sorted(info.config.filter_subjects) == sorted(ns.subject(s) for s in probe.consumer.filter_subjects())
+        redrives = await nc.jetstream().consumer_info(ns.stream(DEAD_LETTER_STREAM), "probe-intake-redrive")
+        assert sorted(redrives.config.filter_subjects) == sorted(
+            ns.subject(f"redrive.probe.{s}") for s in probe.consumer.filter_subjects()
+        )
+        await eventually(lambda: stored(new, withdrawn))
+        await eventually(lambda: consumer_done(new))
+        assert (await stored(new, withdrawn))["status"] == "withdrawn"
+        assert (await stored(new, registered))["applied"] == 1  # read again from the start, stopped at the gate
+        (runner,) = new.runtime.runners
+        assert (runner.applied, runner.skipped) == (1, 1)
+
+
+def test_a_server_that_drops_the_subject_filters_is_refused() -> None:
+    # What NATS 2.9 answers to a consumer with two filter subjects: it keeps none, and would deliver all.
+    wanted = ConsumerConfig(durable_name="probe-intake", filter_subjects=["t.intake.a.*.x", "t.intake.b.*.y"])
+    with pytest.raises(IncompatibleServer, match=r"NATS 2\.9\.10 .* 2\.10 or later"):
+        require_filters(ConsumerConfig(durable_name="probe-intake"), wanted, server="2.9.10")
+    require_filters(ConsumerConfig(filter_subjects=["t.intake.b.*.y", "t.intake.a.*.x"]), wanted, server="2.15.1")
+    one = ConsumerConfig(durable_name="probe-redrive", filter_subjects=["t.redrive.probe.>"])
+    require_filters(ConsumerConfig(filter_subject="t.redrive.probe.>"), one, server="2.15.1")

@@ -1,7 +1,10 @@
 """Ordered, gated consumption of integration events: the consumer side of the event backbone.
 
 One durable pull consumer per (consuming service, source stream), filtered to the event types the
-service handles, dispatching by type. The rules, chosen on purpose:
+service handles, dispatching by type. A durable whose types changed starts again at the stream's first
+message, so that a handler added in a later release sees the events published before it (the gate skips
+the rest); a server that cannot keep the filters (NATS before 2.10) is refused. The rules, chosen on
+purpose:
 
 * **Order per aggregate.** A fetched batch is grouped by aggregate (the subject's id token); each
   group runs serially in stream order, different aggregates in parallel (bounded). When a message
@@ -96,6 +99,25 @@ def error_summary(error: BaseException) -> str:
     if isinstance(error, InvalidEvent):
         return str(error)[:500]  # our own messages, which never quote input
     return type(error).__name__
+
+
+class IncompatibleServer(RuntimeError):
+    """The NATS server does not keep what a durable consumer needs (multi-subject filters: 2.10+)."""
+
+
+def subject_filters(config: ConsumerConfig) -> list[str]:
+    """The subjects a durable reads, as the server reports them (one filter may come back either way)."""
+    return sorted(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))
+
+
+def require_filters(kept: ConsumerConfig, wanted: ConsumerConfig, *, server: str) -> None:
+    """A server older than 2.10 ignores ``filter_subjects`` and would deliver every type of the stream,
+    each then dead-lettered as unhandled: refuse to consume instead, saying why."""
+    if subject_filters(kept) != sorted(wanted.filter_subjects or ()):
+        log.error("nats_server_incompatible", consumer=wanted.durable_name, server_version=server)
+        raise IncompatibleServer(
+            f"NATS {server} did not keep the subject filters of {wanted.durable_name}: NATS 2.10 or later is needed"
+        )
 
 
 @dataclass
@@ -199,11 +221,39 @@ class ConsumerRunner:
             f"{c.service}: dead letters of {c.source.key} sent back by an operator",
             [redrive_subject(c.service, s) for s in c.filter_subjects()],
         )
-        for stream, config in ((self._ns.stream(c.source), main), (self._ns.stream(DEAD_LETTER_STREAM), redrive)):
-            try:
-                await self._js.add_consumer(stream, config)
-            except BadRequestError:  # exists with other settings (a handler was added): update it
-                await self._js.update_consumer(stream, config)
+        await self._declare_durable(self._ns.stream(c.source), main, from_start_on_change=True)
+        # Redrives are an operator's, of types the service handled: a new type has none to catch up on.
+        await self._declare_durable(self._ns.stream(DEAD_LETTER_STREAM), redrive, from_start_on_change=False)
+
+    async def _declare_durable(self, stream: str, config: ConsumerConfig, *, from_start_on_change: bool) -> None:
+        """Create the durable, or bring an existing one in line. When the types it reads changed (a
+        release added a handler), the main durable starts again at the stream's first message: otherwise
+        the events of the new type published before would never reach it. The gate skips what was
+        applied already."""
+        durable = str(config.durable_name)
+        try:
+            before = (await self._js.consumer_info(stream, durable)).config
+        except NotFoundError:
+            before = None
+        changed = before is not None and subject_filters(before) != sorted(config.filter_subjects or ())
+        if changed and from_start_on_change:
+            log.info(
+                "consumer_types_changed_reading_from_start",
+                consumer=durable,
+                before=subject_filters(before),
+                after=sorted(config.filter_subjects or ()),
+            )
+            with contextlib.suppress(NotFoundError):  # another replica may have done it first
+                await self._js.delete_consumer(stream, durable)
+        try:
+            info = await self._js.add_consumer(stream, config)  # creates, or updates the other settings
+        except BadRequestError as exc:  # a setting the server cannot change in place: start afresh
+            log.warning("consumer_recreated", consumer=durable, error=exc.description)
+            with contextlib.suppress(NotFoundError):
+                await self._js.delete_consumer(stream, durable)
+            info = await self._js.add_consumer(stream, config)
+        version = self._nc.connected_server_version
+        require_filters(info.config, config, server=f"{version.major}.{version.minor}.{version.patch}")
 
     async def lag(self) -> int:
         """Messages not yet delivered to this consumer: what an operator watches."""
