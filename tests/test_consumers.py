@@ -3,7 +3,9 @@ per (service, stream), through a minimal second service (``tests/probe_service``
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -237,22 +239,45 @@ async def test_an_erasure_is_never_given_up_on(probe_service: RunningService, nc
     assert await dead_letters(nc, ns) == []
 
 
-async def test_a_dead_letter_redriven_by_an_operator_is_applied(
-    probe_service: RunningService, nc: nats.NATS, ns: Namespace
+async def deadletters_command(nats_url: str, ns: Namespace, *args: str) -> tuple[int, str, str]:
+    """``sprakvan deadletters ...`` as an operator runs it, in a process of its own."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sprakvan_cli.main", "deadletters", *args, "--nats-url", nats_url,
+        "--namespace", ns.root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return int(process.returncode or 0), out.decode(), err.decode()
+
+
+async def test_a_dead_letter_listed_and_redriven_by_an_operator_is_applied(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace, nats_url: str
 ) -> None:
-    from sprakvan_cli.deadletters import list_dead_letters, redrive
+    from sprakvan_cli.deadletters import list_dead_letters
 
     pid = uuid.uuid4()
     probe.FAULTS[(pid, "participant.registered")] = 3  # exactly the max deliveries
     await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1))
     await eventually(lambda: dead_letters(nc, ns))
-    listed = await list_dead_letters(nc, ns, service="probe")
-    assert [(d.consumer, d.original_subject) for d in listed] == [
-        ("probe-intake", f"intake.participant.{pid}.registered")
-    ]
-    assert await redrive(nc, ns, [d.sequence for d in listed]) == 1
+    code, out, _ = await deadletters_command(nats_url, ns, "list", "--service", "probe")
+    assert code == 0
+    header, line = out.splitlines()
+    sequence, consumer, subject, deliveries, error = line.split("\t")
+    assert (header, consumer, subject, deliveries) == (
+        "1 dead letters", "probe-intake", f"intake.participant.{pid}.registered", "3",
+    )  # fmt: skip
+    assert error == "InjectedFault: InjectedFault"
+    assert await list_dead_letters(nc, ns, service="other") == []
+
+    assert await deadletters_command(nats_url, ns, "redrive", "--seq", sequence) == (0, "redriven: 1\n", "")
     await eventually(lambda: stored(probe_service, pid))
-    assert await list_dead_letters(nc, ns, service="probe") == []
+    assert (await stored(probe_service, pid))["applied"] == 1
+    assert await list_dead_letters(nc, ns) == []
+    # What is left is the redrive, which is no dead letter: sending it "back" again is refused.
+    (redriven,) = await stream_messages(nc.jetstream(), ns.stream(DEAD_LETTER_STREAM))
+    assert redriven.subject == ns.subject(f"redrive.probe.intake.participant.{pid}.registered")
+    last = (await nc.jetstream().stream_info(ns.stream(DEAD_LETTER_STREAM))).state.last_seq
+    code, out, err = await deadletters_command(nats_url, ns, "redrive", "--seq", str(last), "9999")
+    assert (code, out.strip(), err.strip()) == (1, "redriven: 0", f"not dead letters (left alone): {last} 9999")
 
 
 async def test_a_service_that_joins_late_sees_every_live_participant_exactly_once(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,8 +47,11 @@ async def list_dead_letters(nc, ns: Namespace, *, service: str | None = None) ->
 
     js = nc.jetstream()
     stream = ns.stream(DEAD_LETTER_STREAM)
-    info = await js.stream_info(stream)
     found: list[DeadLetter] = []
+    try:
+        info = await js.stream_info(stream)
+    except NotFoundError:  # no service has started in this namespace yet
+        return found
     if not info.state.messages:
         return found
     subjects = ns.subject(f"deadletter.{service}.>" if service else "deadletter.>")
@@ -74,16 +78,26 @@ async def list_dead_letters(nc, ns: Namespace, *, service: str | None = None) ->
     return found
 
 
-async def redrive(nc, ns: Namespace, sequences: Sequence[int]) -> int:  # noqa: ANN001
-    """Send these dead letters back to their consumers; returns how many were sent."""
+async def redrive(nc, ns: Namespace, sequences: Sequence[int], *, not_found: list[int] | None = None) -> int:  # noqa: ANN001
+    """Send these dead letters back to their consumers; returns how many were sent. A sequence that is
+    not a dead letter (gone, or a redrive) is left alone and added to ``not_found``."""
+    from nats.js.errors import NotFoundError
+
     from sprakvan_shared.contracts.subjects import DEAD_LETTER_STREAM, HEADER_MSG_ID, redrive_subject
 
     js = nc.jetstream()
     stream = ns.stream(DEAD_LETTER_STREAM)
     sent = 0
     for sequence in sequences:
-        raw = await js.get_msg(stream, sequence)
-        relative = ns.relative(raw.subject)
+        try:
+            raw = await js.get_msg(stream, sequence)
+        except NotFoundError:
+            raw = None
+        relative = ns.relative(raw.subject) if raw is not None else ""
+        if not relative.startswith("deadletter."):
+            if not_found is not None:
+                not_found.append(sequence)
+            continue
         _, service, original = relative.split(".", 2)
         await js.publish(
             ns.subject(redrive_subject(service, original)),
@@ -133,7 +147,11 @@ async def _run(args: argparse.Namespace) -> int:
                 print(f"{d.sequence}\t{d.consumer}\t{d.original_subject}\t{d.deliveries}\t{d.error_type}: {d.error}")
             return 0
         chosen = [d.sequence for d in letters] if args.all else list(args.seq)
-        print(f"redriven: {await redrive(nc, ns, chosen)}")
+        not_found: list[int] = []
+        print(f"redriven: {await redrive(nc, ns, chosen, not_found=not_found)}")
+        if not_found:
+            print(f"not dead letters (left alone): {' '.join(map(str, not_found))}", file=sys.stderr)
+            return 1
         return 0
     finally:
         await nc.close()
