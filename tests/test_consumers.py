@@ -335,6 +335,11 @@ async def test_a_type_a_new_release_handles_is_read_from_the_stream_start(
         (runner,) = new.runtime.runners
         assert (runner.applied, runner.skipped) == (1, 1)
 
+    async with start_service(probe.SERVICE, database_url=database_url) as again:  # same types: where it was
+        await eventually(lambda: consumer_done(again))
+        (runner,) = again.runtime.runners
+        assert (runner.applied, runner.skipped) == (0, 0)
+
 
 def test_a_server_that_drops_the_subject_filters_is_refused() -> None:
     # What NATS 2.9 answers to a consumer with two filter subjects: it keeps none, and would deliver all.
