@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import asyncpg
 import nats
 import pytest
 from nats.js.api import ConsumerConfig
@@ -19,8 +20,10 @@ from sprakvan_shared.consumer import (
     DLQ_ERROR,
     DLQ_ERROR_TYPE,
     DLQ_ORIGINAL_SUBJECT,
+    ConsumerRunner,
     EventConsumer,
     IncompatibleServer,
+    RetryPolicy,
     require_filters,
 )
 from sprakvan_shared.contracts.intake import (
@@ -349,3 +352,36 @@ def test_a_server_that_drops_the_subject_filters_is_refused() -> None:
     require_filters(ConsumerConfig(filter_subjects=["t.intake.b.*.y", "t.intake.a.*.x"]), wanted, server="2.15.1")
     one = ConsumerConfig(durable_name="probe-redrive", filter_subjects=["t.redrive.probe.>"])
     require_filters(ConsumerConfig(filter_subject="t.redrive.probe.>"), one, server="2.15.1")
+
+
+async def test_mid_deploy_an_older_replica_leaves_a_type_it_cannot_handle_to_the_newer_one(
+    start_service: ServiceStarter, database_url: str, nc: nats.NATS, ns: Namespace
+) -> None:
+    # The new release declared the durable with the withdrawal; a replica of the release before, which
+    # has no handler for it, still runs and fetches from the same durable.
+    async with start_service(probe.SERVICE, database_url=database_url):
+        pass
+    earlier = EventConsumer("probe", INTAKE_STREAM)
+    earlier.on(ParticipantRegistered)(probe.on_state)
+    pid = uuid.uuid4()
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    old = ConsumerRunner(earlier, pool, nc, namespace=ns, retry=RetryPolicy(max_deliveries=50, backoff=(0.1,)))
+    running = asyncio.create_task(old.run())
+    try:
+        await publish(nc, ns, participant_event(ParticipantWithdrawn, pid, 1, status="withdrawn"))
+
+        async def sent_back() -> bool:
+            info = await nc.jetstream().consumer_info(ns.stream(INTAKE_STREAM), "probe-intake")
+            return info.delivered.consumer_seq >= 3  # the stream's one message, delivered three times
+
+        await eventually(sent_back)
+    finally:
+        old.stop()
+        await running
+        await pool.close()
+    assert await dead_letters(nc, ns) == []
+
+    async with start_service(probe.SERVICE, database_url=database_url) as new:
+        await eventually(lambda: stored(new, pid))
+        assert (await stored(new, pid))["status"] == "withdrawn"
+    assert await dead_letters(nc, ns) == []

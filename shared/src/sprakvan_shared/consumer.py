@@ -18,8 +18,10 @@ purpose:
 * **Failures.** A handler that raises is nak'ed with a growing delay; after ``max_deliveries`` the
   message goes byte for byte to ``deadletter.<service>.<original subject>`` with the reason in headers
   (exception type and field locations only: never input values), and the consumer moves on. A message
-  that is not a valid event is dead-lettered at once. A tombstone is never given up on: it is retried
-  until applied, and logged as an error on every retry after the limit.
+  that is not a valid event is dead-lettered at once; one of a type this process has no handler for
+  (a newer replica, mid-deploy, declared it) is sent back like a failure, for that replica to take. A
+  tombstone is never given up on: it is retried until applied, and logged as an error on every retry
+  after the limit.
 * The JetStream consumer has no ``max_deliver``: the server never drops a message because a process
   died while handling it. Acks come after the commit; a crash in between redelivers, and the gate
   makes the repeat a no-op.
@@ -85,6 +87,12 @@ class RetryPolicy:
 
 class InvalidEvent(Exception):
     """The message is not an event this consumer can read: retrying cannot help."""
+
+
+class UnhandledType(InvalidEvent):
+    """The durable asked for a type this process has no handler for: a newer replica of the service
+    declared it (a rolling deploy) and will handle it. Sent back like a failure, so that a new replica
+    gets it; dead-lettered only after the limit."""
 
 
 def error_summary(error: BaseException) -> str:
@@ -325,6 +333,11 @@ class ConsumerRunner:
         try:
             event, handler = self._parse(d)
         except InvalidEvent as exc:
+            if isinstance(exc, UnhandledType) and d.deliveries < self._retry.max_deliveries:
+                delay = self._retry.delay_after(d.deliveries)
+                log.warning("event_type_unhandled_will_retry", consumer=self.consumer.name, error=str(exc))
+                await d.msg.nak(delay=delay)
+                return False
             log.error("event_invalid", consumer=self.consumer.name, error=error_summary(exc))
             await self._dead_letter(d, exc)
             await d.msg.ack()
@@ -356,7 +369,7 @@ class ConsumerRunner:
             raise InvalidEvent("not an event subject") from exc
         found = self.consumer.handlers.get(f"{aggregate_type}.{action}")
         if found is None:
-            raise InvalidEvent(f"no handler for subject type {aggregate_type}.{action}")
+            raise UnhandledType(f"no handler for subject type {aggregate_type}.{action}")
         event_type, handler = found
         try:
             event = event_type.model_validate_json(d.msg.data)
