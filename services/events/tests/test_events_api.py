@@ -393,6 +393,12 @@ async def test_codes_are_checked_against_the_organisation_configuration(stack: S
     assert ("body", "type_code") in fields(await api.post("/activities", json=open_to_all))
     assert (await api.post("/activities", json={**open_to_all, "programmes": ["sprakvan"]})).status_code == 201
     assert (await api.put("/activity-types/language_cafe", json={"labels": {"sv": "x"}})).status_code == 409
+    types = {t["code"]: t for t in (await api.get("/activity-types")).json()}
+    assert types["kor"] == {"code": "kor", "labels": {"sv": "Kör"}, "programme": "sprakvan", "built_in": False}
+    assert sum(t["built_in"] for t in types.values()) == 10 and types["group_matching"]["built_in"]
+    assert "kor" not in {
+        t["code"] for t in (await api.get("/activity-types", headers=stack.events.as_(org=ORG_B))).json()
+    }
     recorded = await api.put(path, json={"counts": [{"campaign": "tartkalas", "count": 50}]})
     assert recorded.status_code == 200 and recorded.json()["totals"]["campaign_signups"] == 50
     assert json.loads(recorded.content)["campaign_signups"] == [{"campaign": "tartkalas", "count": 50}]
