@@ -10,7 +10,8 @@ the same run. A benchmark, not a test: it reports, it never fails on a number.
 2. Sign-up: N concurrent sign-ups (100, 300, 1000) for one occurrence with capacity N/10, through
    ``service_layer.signups.sign_up`` (occurrence lock, participant check, duplicate check, decision,
    sign-up row, counters, outbox row), against a bare asyncpg transaction doing the same locked insert
-   (``SELECT ... FOR UPDATE``, INSERT, counter UPDATE), same pool size, same concurrency.
+   (``SELECT ... FOR UPDATE``, INSERT, counter UPDATE), same pool size, same concurrency; each size three
+   times on fresh occurrences, alternating which goes first, medians reported.
 
 Infrastructure: ``DATABASE_URL`` (a DSN that may CREATE DATABASE) when set, else an embedded PostgreSQL
 in a temp dir. Every run uses fresh databases ``bench_events_<tag>_*``, dropped at the end.
@@ -29,6 +30,7 @@ import os
 import platform
 import random
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -182,53 +184,73 @@ async def run_concurrently(count: int, one: Callable[[int], Awaitable[None]]) ->
     return time.perf_counter() - started
 
 
-async def signup_phase(service_dsn: str, baseline_dsn: str, sizes: list[int], pool_size: int) -> list[dict[str, Any]]:
-    service = await create_pool(service_dsn, min_size=pool_size, max_size=pool_size)
-    baseline = await create_pool(baseline_dsn, min_size=pool_size, max_size=pool_size)
+async def signup_round(
+    service: asyncpg.Pool, baseline: asyncpg.Pool, size: int, capacity: int, ours_first: bool
+) -> tuple[float, float, asyncpg.Record]:
+    """One occurrence of each, fresh people: ``size`` concurrent sign-ups through ours and the bare baseline."""
+    people = [uuid.uuid4() for _ in range(size)]
+    async with service.acquire() as conn:
+        for pid in people:
+            known = KnownParticipant(pid, ORG, "newcomer", "woman", ParticipantStanding.REGISTERED, "vises")
+            await repo.upsert_participant(conn, known, 1)
+        details = ActivityDetails("Fika", "social", None, "centrum", capacity)
+        starts = NOW + timedelta(days=7)
+        ends = starts + timedelta(hours=2)
+        _, occurrence = await activities.schedule_one_off(conn, ORG, details, starts, ends, now=NOW)
+    base_id = uuid.uuid4()
+    async with baseline.acquire() as conn:
+        await conn.execute("INSERT INTO occurrences (id, capacity) VALUES ($1, $2)", base_id, capacity)
+
+    async def ours(i: int) -> None:
+        async with service.acquire() as conn:
+            await signups.sign_up(conn, ORG, occurrence.id, people[i], now=NOW)
+
+    async def bare(i: int) -> None:
+        await baseline_sign_up(baseline, base_id, people[i])
+
+    if ours_first:
+        ours_s, bare_s = await run_concurrently(size, ours), await run_concurrently(size, bare)
+    else:
+        bare_s, ours_s = await run_concurrently(size, bare), await run_concurrently(size, ours)
+    async with service.acquire() as conn:
+        counters = await conn.fetchrow("SELECT confirmed, waitlisted FROM occurrences WHERE id = $1", occurrence.id)
+    return ours_s, bare_s, counters
+
+
+async def signup_phase(
+    service_dsn: str, baseline_dsn: str, sizes: list[int], pool_size: int, rounds: int
+) -> list[dict[str, Any]]:
+    """Each size ``rounds`` times, alternating which of the two goes first (a shared machine drifts), on
+    fresh occurrences; the figures are the medians, the ratio that of the medians."""
+    # Both wait as long as it takes: 1,000 callers on 20 connections queue for longer than the service's
+    # 5 s acquire timeout on a loaded machine, and a throughput figure needs every sign-up through.
+    service, baseline = [
+        await create_pool(dsn, min_size=pool_size, max_size=pool_size, acquire_timeout=600.0, lock_timeout=60.0)
+        for dsn in (service_dsn, baseline_dsn)
+    ]
     results = []
     try:
         async with baseline.acquire() as conn:
             await conn.execute(BASELINE_SCHEMA)
         for size in sizes:
             capacity = max(1, size // 10)
-            people = [uuid.uuid4() for _ in range(size)]
-            async with service.acquire() as conn:
-                for pid in people:
-                    known = KnownParticipant(pid, ORG, "newcomer", "woman", ParticipantStanding.REGISTERED, "vises")
-                    await repo.upsert_participant(conn, known, 1)
-                details = ActivityDetails("Fika", "social", None, "centrum", capacity)
-                starts = NOW + timedelta(days=7)
-                _, occurrence = await activities.schedule_one_off(
-                    conn, ORG, details, starts, starts + timedelta(hours=2), now=NOW
-                )
-            base_id = uuid.uuid4()
-            async with baseline.acquire() as conn:
-                await conn.execute("INSERT INTO occurrences (id, capacity) VALUES ($1, $2)", base_id, capacity)
-
-            async def ours(i: int, occurrence_id: uuid.UUID = occurrence.id, people: list = people) -> None:
-                async with service.acquire() as conn:
-                    await signups.sign_up(conn, ORG, occurrence_id, people[i], now=NOW)
-
-            async def bare(i: int, occurrence_id: uuid.UUID = base_id, people: list = people) -> None:
-                await baseline_sign_up(baseline, occurrence_id, people[i])
-
-            ours_s = await run_concurrently(size, ours)
-            bare_s = await run_concurrently(size, bare)
-            async with service.acquire() as conn:
-                counters = await conn.fetchrow(
-                    "SELECT confirmed, waitlisted FROM occurrences WHERE id = $1", occurrence.id
-                )
+            runs = [await signup_round(service, baseline, size, capacity, r % 2 == 0) for r in range(rounds)]
+            ours_s = statistics.median(r[0] for r in runs)
+            bare_s = statistics.median(r[1] for r in runs)
             results.append(
                 {
                     "concurrent": size,
                     "capacity": capacity,
-                    "confirmed": counters["confirmed"],
-                    "waitlisted": counters["waitlisted"],
+                    "rounds": rounds,
+                    "confirmed": [r[2]["confirmed"] for r in runs],
+                    "waitlisted": [r[2]["waitlisted"] for r in runs],
                     "seconds": round(ours_s, 3),
                     "baseline_seconds": round(bare_s, 3),
                     "signups_per_s": round(size / ours_s),
                     "baseline_signups_per_s": round(size / bare_s),
                     "ratio_vs_bare_asyncpg": round(bare_s / ours_s, 3),
+                    "ratio_per_round": [round(r[1] / r[0], 3) for r in runs],
+                    "ratio_median_of_rounds": round(statistics.median(r[1] / r[0] for r in runs), 3),
                 }
             )
             say(f"  sign-up x{size}: {results[-1]}")
@@ -279,7 +301,7 @@ async def main(args: argparse.Namespace, admin_dsn: str, source: str) -> dict[st
         materialise = await materialise_phase(dsns["materialise"], args.series)
         say(f"  {materialise}")
         say(f"sign-up: {args.sizes} concurrent, pool {args.pool_size}")
-        signup = await signup_phase(dsns["signup"], dsns["baseline"], args.sizes, args.pool_size)
+        signup = await signup_phase(dsns["signup"], dsns["baseline"], args.sizes, args.pool_size, args.signup_rounds)
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "postgres": source},
@@ -295,11 +317,12 @@ def cli() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 300, 1000])
     parser.add_argument("--pool-size", type=int, default=20)
+    parser.add_argument("--signup-rounds", type=int, default=3, help="rounds per size, alternating who goes first")
     parser.add_argument("--quick", action="store_true", help="100 series, 100 sign-ups, one round")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     if args.quick:
-        args.series, args.rounds, args.sizes = 100, 1, [100]
+        args.series, args.rounds, args.sizes, args.signup_rounds = 100, 1, [100], 1
     with contextlib.ExitStack() as stack:
         dsn = os.environ.get("DATABASE_URL")
         source = "environment"

@@ -393,6 +393,12 @@ async def test_codes_are_checked_against_the_organisation_configuration(stack: S
     assert ("body", "type_code") in fields(await api.post("/activities", json=open_to_all))
     assert (await api.post("/activities", json={**open_to_all, "programmes": ["sprakvan"]})).status_code == 201
     assert (await api.put("/activity-types/language_cafe", json={"labels": {"sv": "x"}})).status_code == 409
+    types = {t["code"]: t for t in (await api.get("/activity-types")).json()}
+    assert types["kor"] == {"code": "kor", "labels": {"sv": "Kör"}, "programme": "sprakvan", "built_in": False}
+    assert sum(t["built_in"] for t in types.values()) == 10 and types["group_matching"]["built_in"]
+    assert "kor" not in {
+        t["code"] for t in (await api.get("/activity-types", headers=stack.events.as_(org=ORG_B))).json()
+    }
     recorded = await api.put(path, json={"counts": [{"campaign": "tartkalas", "count": 50}]})
     assert recorded.status_code == 200 and recorded.json()["totals"]["campaign_signups"] == 50
     assert json.loads(recorded.content)["campaign_signups"] == [{"campaign": "tartkalas", "count": 50}]
@@ -520,3 +526,68 @@ async def test_concurrent_walk_in_steps_all_count_and_never_go_below_zero(stack:
     assert (await api.post(url, json=woman, headers=stack.events.as_(role=Role.VIEWER))).status_code == 403
     await api.post(f"/occurrences/{occurrence['id']}/cancel")
     assert (await api.post(url, json=woman)).status_code == 409
+
+
+async def test_partners_strict_numbers_and_an_occurrence_change_that_is_all_or_nothing(stack: Stack) -> None:
+    api, other = stack.api, stack.events.as_(org=ORG_B)
+    library = (await api.post("/partners", json={"name": "Skäggetorps bibliotek", "kind": "library"})).json()
+    red_cross = await api.post("/partners", json={"name": "Röda Korset Linköping", "kind": "red_cross"})
+    assert red_cross.status_code == 201, red_cross.text
+    red_cross = red_cross.json()
+    assert ("body", "kind") in fields(await api.post("/partners", json={"name": "Banken", "kind": "bank"}))
+    assert [p["id"] for p in (await api.get("/partners")).json()] == [red_cross["id"], library["id"]]
+    assert (await api.get("/partners", headers=other)).json() == []
+    theirs = (await api.post("/partners", json={"name": "Annat AB", "kind": "company"}, headers=other)).json()
+
+    # An activity names partners of its own organisation, each once.
+    body = {"title": "Språkcafé", "type_code": "language_cafe", "district": "skaggetorp", "capacity": 10}
+    one_off_body = {**body, "starts_at": soon(), "ends_at": soon(hour=20)}
+    for partner_ids in ([theirs["id"]], [str(uuid.uuid4())], [library["id"], library["id"]]):
+        refused = await api.post("/activities", json={**one_off_body, "partner_ids": partner_ids})
+        assert ("body", "partner_ids") in fields(refused), partner_ids
+    weekly = {"first_day": soon(days=1)[:10], "starts": "18:00", "ends": "20:00", "rule": "FREQ=WEEKLY", "count": 2}
+    series = await api.post("/series", json={**body, "schedule": weekly, "partner_ids": [theirs["id"]]})
+    assert ("body", "partner_ids") in fields(series)
+    hosted = await one_off(api, capacity=10, partner_ids=[library["id"], red_cross["id"]])
+    assert hosted["partner_ids"] == [library["id"], red_cross["id"]]
+    occurrence = hosted["occurrences"][0]
+    scheduled = await stack.events.pool.fetchval(
+        "SELECT body FROM outbox WHERE event_type = 'activity.scheduled' AND aggregate_id = $1", occurrence["id"]
+    )
+    assert json.loads(scheduled)["payload"]["partner_ids"] == [library["id"], red_cross["id"]]
+
+    # Numbers and switches are strict: JSON's true is not one place, a count or an override.
+    url = f"/occurrences/{occurrence['id']}"
+    pid = await stack.register()
+    for odd in (True, 1.5, "3"):
+        assert ("body", "capacity") in fields(await api.post("/activities", json={**one_off_body, "capacity": odd}))
+        assert ("body", "capacity") in fields(await api.patch(url, json={"capacity": odd}))
+        assert ("body", "schedule", "count") in fields(
+            await api.post("/series", json={**body, "schedule": {**weekly, "count": odd}})
+        )
+        walk_in = {"role": "newcomer", "gender": "man", "count": odd}
+        assert ("body", "counts", 0, "count") in fields(await api.put(f"{url}/walk-ins", json={"counts": [walk_in]}))
+        campaign = {"campaign": "cake-party-city-hall-2019", "count": odd}
+        assert ("body", "counts", 0, "count") in fields(
+            await api.put(f"{url}/campaign-signups", json={"counts": [campaign]})
+        )
+    for odd in (1, "yes", "true"):
+        forced = await api.post(f"{url}/signups", json={"participant_id": pid, "over_capacity": odd})
+        assert ("body", "over_capacity") in fields(forced)
+        group = await api.post(f"{url}/signups/group", json={"participant_ids": [pid], "over_capacity": odd})
+        assert ("body", "over_capacity") in fields(group)
+        assert ("body", "capacity_unlimited") in fields(await api.patch(url, json={"capacity_unlimited": odd}))
+    assert (await api.get(f"{url}/signups")).json() == []
+    seats = (await api.get(url)).json()
+    assert (seats["capacity"], seats["version"]) == (10, 1)
+
+    # One PATCH is one change: a refused part leaves the move undone too.
+    day = occurrence["starts_at"][:10]
+    move = {"starts_at": f"{day}T17:00:00", "ends_at": f"{day}T19:00:00"}
+    assert ("body", "venue_id") in fields(await api.patch(url, json={**move, "venue_id": str(uuid.uuid4())}))
+    assert (await api.get(url)).json() == seats
+    assert ("body", "capacity") in fields(await api.patch(url, json={**move, "capacity": -1}))
+    assert (await api.get(url)).json() == seats
+    changed = await api.patch(url, json={**move, "capacity": 12})
+    assert changed.status_code == 200 and changed.json()["starts_at"][11:16] == "17:00"
+    assert changed.json()["capacity"] == 12

@@ -281,12 +281,19 @@ async def refused_rows_are_named_and_hold_back_their_dependants(
             {"key": "a-good", "title": "Promenad", "type_code": "walk_and_talk", "district": "ryd"},
             {"key": "a-nowhere", "title": "Promenad", "type_code": "walk_and_talk", "district": "atlantis"},
             {"key": "a-odd", "title": "Boule", "type_code": "boule", "venue_key": "v-missing", "capacity": -1},
+            {"key": "a-true", "title": "Fika", "type_code": "social", "district": "ryd", "capacity": True},
         ),
     )
-    assert outcomes(activities) == {"a-good": "created", "a-nowhere": "refused", "a-odd": "refused"}
+    assert outcomes(activities) == {
+        "a-good": "created",
+        "a-nowhere": "refused",
+        "a-odd": "refused",
+        "a-true": "refused",
+    }
     assert errors(activities) == {
         "a-nowhere": {("district", "unknown_code")},
         "a-odd": {("venue_key", "unknown_reference")},
+        "a-true": {("capacity", "invalid")},  # a spreadsheet's TRUE is not one place
     }
     occurrences = await send(
         api,
@@ -296,6 +303,15 @@ async def refused_rows_are_named_and_hold_back_their_dependants(
             {"key": "o-held", "activity_key": "a-nowhere", "date": "2024-05-02", "starts": "10:00", "ends": "11:00"},
             {"key": "o-backwards", "activity_key": "a-good", "date": "2024-05-09", "starts": "11:00", "ends": "10:00"},
             {"key": "o-gap", "activity_key": "a-good", "date": "2024-03-31", "starts": "02:30", "ends": "04:00"},
+            {
+                "key": "o-odd",
+                "activity_key": "a-good",
+                "date": "2024-05-16",
+                "starts": "10:00",
+                "ends": "11:00",
+                "capacity": True,
+                "cancelled": "yes",
+            },
         ),
         refused_keys={"activities": ["a-nowhere", "a-odd"]},
     )
@@ -304,11 +320,13 @@ async def refused_rows_are_named_and_hold_back_their_dependants(
         "o-held": "refused",
         "o-backwards": "refused",
         "o-gap": "refused",
+        "o-odd": "refused",
     }
     assert errors(occurrences) == {
         "o-held": {("activity_key", "depends_on_refused")},
         "o-backwards": {("ends", "rule")},
         "o-gap": {("starts", "rule")},
+        "o-odd": {("capacity", "invalid"), ("cancelled", "invalid")},
     }
     refused_occurrences = ["o-held", "o-backwards", "o-gap"]
     signups = await send(
@@ -355,9 +373,17 @@ async def refused_rows_are_named_and_hold_back_their_dependants(
     counts = await send(
         api,
         "walk_ins",
-        rows({"key": "w-many", "occurrence_key": "o-good", "role": "established", "gender": "man", "count": 10_001}),
+        rows(
+            {"key": "w-many", "occurrence_key": "o-good", "role": "established", "gender": "man", "count": 10_001},
+            {"key": "w-true", "occurrence_key": "o-good", "role": "established", "gender": "woman", "count": True},
+            {"key": "w-half", "occurrence_key": "o-good", "role": "newcomer", "gender": "man", "count": 1.5},
+        ),
     )
-    assert errors(counts) == {"w-many": {("count", "rule")}}
+    assert errors(counts) == {
+        "w-many": {("count", "rule")},
+        "w-true": {("count", "invalid")},
+        "w-half": {("count", "invalid")},
+    }
     campaign = await send(
         api, "campaign_signups", rows({"key": "k-x", "occurrence_key": "o-good", "campaign": "nope", "count": 1})
     )

@@ -230,3 +230,50 @@ async def test_feeds_by_token_show_moves_and_cancellations_and_keep_their_uids(p
     assert by_uid[str(created[2].id)].start == moved_to
     assert str(by_uid[str(created[3].id)]["STATUS"]) == "CANCELLED"
     assert {str(e["STATUS"]) for e in events} == {"CONFIRMED", "CANCELLED"}
+
+
+async def test_programme_and_venue_feeds_and_the_occurrence_filters_show_what_they_name(pool: asyncpg.Pool) -> None:
+    import icalendar
+
+    from sprakvan_events.service_layer import feeds
+
+    async with pool.acquire() as conn:
+        library, hall = await venue(conn), await venue(conn, "berga")
+        two = Schedule(date(2026, 9, 7), time(18), time(20), "FREQ=WEEKLY;BYDAY=MO", count=2)
+
+        async def series(v: Venue, programmes: tuple[str, ...]) -> list:
+            plan = ActivityDetails("Café", "language_cafe", v.id, None, 15, programmes)
+            return (await activities.schedule_series(conn, ORG, plan, two, now=NOW))[1]
+
+        for_all, ours = await series(library, ()), await series(library, ("sprakvan",))
+        theirs = await series(hall, ("vises",))
+        # One of the library's cafés meets in the hall once: it shows where it meets.
+        await activities.relocate_occurrence(conn, ORG, ours[1].id, hall.id, now=NOW)
+
+        async def feed(scope: str, value: str | None) -> set:
+            _, token = await feeds.create_feed(conn, ORG, scope, value, scope, now=NOW)
+            calendar = icalendar.Calendar.from_ical(await feeds.render(conn, token, now=NOW))
+            return {uuid.UUID(str(e["UID"]).split("@")[0]) for e in calendar.events}
+
+        def ids(*groups: list) -> set:
+            return {o.id for group in groups for o in group}
+
+        assert await feed("programme", "sprakvan") == ids(for_all, ours)
+        assert await feed("programme", "vises") == ids(for_all, theirs)
+        assert await feed("venue", str(library.id)) == ids(for_all, ours[:1])
+        assert await feed("venue", str(hall.id)) == ids(ours[1:], theirs)
+        assert await feed("organisation", None) == ids(for_all, ours, theirs)
+        assert await feed("district", "berga") == ids(ours[1:], theirs)
+        with pytest.raises(InvalidInput, match="give a value"):
+            await feeds.create_feed(conn, ORG, "programme", None, "x", now=NOW)
+
+        start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)
+
+        async def listed(**where: object) -> set:
+            return {o.occurrence.id for o in await repo.list_occurrences(conn, ORG, start, end, **where)}
+
+        assert await listed(programme="sprakvan") == ids(for_all, ours)
+        assert await listed(district="skaggetorp") == ids(for_all, ours[:1])
+        assert await listed(venue_id=hall.id) == ids(ours[1:], theirs)
+        assert await listed(district="berga", programme="vises") == ids(theirs)
+        assert await repo.list_occurrences(conn, "norrkoping", start, end) == []

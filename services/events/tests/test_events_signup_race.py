@@ -31,8 +31,8 @@ async def register(conn: asyncpg.Connection, count: int, programme: str = "vises
     return ids
 
 
-async def one_off(conn: asyncpg.Connection, capacity: int | None) -> uuid.UUID:
-    details = ActivityDetails("Promenad", "walk_and_talk", None, "ryd", capacity)
+async def one_off(conn: asyncpg.Connection, capacity: int | None, programmes: tuple[str, ...] = ()) -> uuid.UUID:
+    details = ActivityDetails("Promenad", "walk_and_talk", None, "ryd", capacity, programmes)
     starts = NOW + timedelta(days=3)
     _, occurrence = await activities.schedule_one_off(conn, ORG, details, starts, starts + timedelta(hours=2), now=NOW)
     return occurrence.id
@@ -191,6 +191,19 @@ async def test_unknown_withdrawn_and_other_programme_participants_are_refused(po
         with pytest.raises(repo.NotFound):
             await signups.sign_up(conn, "norrkoping", occurrence_id, gone, now=NOW)
 
+        # An activity open to named programmes takes their people alone; one open to all takes everyone.
+        (friend,) = await register(conn, 1, programme="sprakvan")
+        (neighbour,) = await register(conn, 1, programme="vises")
+        theirs = await one_off(conn, capacity=5, programmes=("sprakvan", "kompis"))
+        with pytest.raises(Conflict, match="not open to the participant's programme"):
+            await signups.sign_up(conn, ORG, theirs, neighbour, now=NOW)
+        assert (await signups.sign_up(conn, ORG, theirs, friend, now=NOW)).status is SignupStatus.CONFIRMED
+        with pytest.raises(Conflict, match=r"participant_ids\[1\]: the activity is not open"):
+            await signups.sign_up_group(conn, ORG, await one_off(conn, 5, ("sprakvan",)), [friend, neighbour], now=NOW)
+        for pid in (friend, neighbour):
+            assert (await signups.sign_up(conn, ORG, occurrence_id, pid, now=NOW)).status is SignupStatus.CONFIRMED
+        assert [s.participant_id for s in await repo.signups_of(conn, ORG, theirs)] == [friend]
+
 
 async def test_a_group_sign_up_follows_the_capacity_rule_and_is_all_or_nothing(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
@@ -239,3 +252,49 @@ async def test_a_withdrawal_racing_sign_ups_leaves_no_active_sign_up_of_the_with
             confirmed = sum(s.status is SignupStatus.CONFIRMED for s in rows)
             assert counters["confirmed"] == confirmed == min(3, len(active))
             assert counters["waitlisted"] == len(active) - confirmed
+
+
+async def server_waits_on_a_lock(conn: asyncpg.Connection, pid: int) -> None:
+    for _ in range(500):
+        if await conn.fetchval("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid) == "Lock":
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the transaction never waited on a lock")
+
+
+async def test_a_check_in_racing_an_erasure_is_anonymised_or_refused_never_left_naming_the_person(
+    pool: asyncpg.Pool,
+) -> None:
+    """The check-in has read the person and waits on the occurrence (another check-in holds it) when the
+    erasure comes: the erasure must wait for it and anonymise it, not finish first and leave it behind."""
+    from sprakvan_events.domain.attendance import Outcome
+    from sprakvan_events.service_layer import attendance, participants
+
+    async with pool.acquire() as conn:
+        occurrence_id = await one_off(conn, capacity=None)
+        (person,) = await register(conn, 1)
+    async with pool.acquire() as holder, pool.acquire() as checking, pool.acquire() as erasing, pool.acquire() as look:
+        blocker = holder.transaction()
+        await blocker.start()
+        await holder.execute("SELECT 1 FROM occurrences WHERE id = $1 FOR UPDATE", occurrence_id)
+        check_in = asyncio.create_task(attendance.check_in(checking, ORG, occurrence_id, person, Outcome.CAME, now=NOW))
+        await server_waits_on_a_lock(look, checking.get_server_pid())
+
+        async def erase() -> None:
+            async with erasing.transaction():
+                await participants.erase(erasing, ORG, person, now=NOW)
+
+        erasure = asyncio.create_task(erase())
+        done, _ = await asyncio.wait([erasure], timeout=1.0)
+        assert not done, "the erasure finished while a check-in of the person was on its way"
+        await blocker.commit()
+        await check_in
+        await erasure
+
+        assert await look.fetchval("SELECT count(*) FROM check_ins WHERE participant_id = $1", person) == 0
+        sheet = await repo.load_attendance(look, ORG, occurrence_id)
+        assert sheet.check_ins == () and sheet.totals()["came"] == 1  # kept as an anonymous count
+
+        # Erased first: the check-in of someone no longer known is refused.
+        with pytest.raises(Conflict, match="unknown participant"):
+            await attendance.check_in(checking, ORG, occurrence_id, person, Outcome.CAME, now=NOW)

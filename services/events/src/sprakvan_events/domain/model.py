@@ -226,6 +226,8 @@ def check_details(details: ActivityDetails, custom_types: dict[str, ActivityType
         errors.append(FieldError(("type_code",), reason))
     if len(set(details.programmes)) != len(details.programmes):
         errors.append(FieldError(("programmes",), "a programme is listed twice"))
+    if len(set(details.partner_ids)) != len(details.partner_ids):
+        errors.append(FieldError(("partner_ids",), "a partner is listed twice"))
     if details.venue_id is None and details.district is None:
         errors.append(FieldError(("district",), "give a venue or a district"))
     return errors

@@ -12,7 +12,7 @@ import uuid
 from datetime import time
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from sprakvan_shared.contracts.events import AttendanceOutcome, SignupStatus
 from sprakvan_shared.contracts.intake import Code, Gender, ParticipantRole
@@ -24,6 +24,8 @@ Address = line(200, min_length=0)
 Notes = text(4000)
 # A date alone means 12:00 Europe/Stockholm (the import contract); a datetime needs its offset.
 When = Annotated[Day | Timestamp, Field(description="YYYY-MM-DD (12:00 Europe/Stockholm) or ISO 8601 with offset.")]
+# Strict, as in the API: a spreadsheet's TRUE is not a capacity of 1 nor a count (ranges are ``rule``).
+Capacity = StrictInt | None
 
 
 class _Row(BaseModel):
@@ -34,7 +36,7 @@ class VenueRow(_Row):
     name: Title
     district: Code
     address: Address = ""
-    capacity: int | None = Field(None, description="None: no limit.")
+    capacity: Capacity = Field(None, description="None: no limit.")
     accessibility: Notes = ""
 
 
@@ -45,7 +47,7 @@ class ActivityRow(_Row):
     type_code: Code = Field(description="language_cafe, popup_cafe, ... or a programme's own type.")
     venue_key: ImportKey | None = None
     district: Code | None = Field(None, description="Needed without a venue; with one, the venue's district.")
-    capacity: int | None = Field(None, description="None: no limit; 0: closed for sign-up.")
+    capacity: Capacity = Field(None, description="None: no limit; 0: closed for sign-up.")
     programmes: tuple[Code, ...] = Field((), max_length=20, description="Empty: open to every programme.")
     campaign: Code | None = Field(None, description="A fair or campaign stand's campaign code.")
     description: Notes = ""
@@ -56,9 +58,9 @@ class OccurrenceRow(_Row):
     date: Day
     starts: time = Field(description="Local time, Europe/Stockholm (HH:MM).")
     ends: time = Field(description="Local time, Europe/Stockholm, on the same day.")
-    capacity: int | None = Field(None, description="None: the activity's.")
+    capacity: Capacity = Field(None, description="None: the activity's.")
     venue_key: ImportKey | None = Field(None, description="None: the activity's venue.")
-    cancelled: bool = False
+    cancelled: StrictBool = False
 
 
 class SignupRow(_Row):
@@ -79,13 +81,13 @@ class WalkInRow(_Row):
     occurrence_key: ImportKey
     role: ParticipantRole
     gender: Gender
-    count: int = Field(description="0-10000 people who came without signing up.")
+    count: StrictInt = Field(description="0-10000 people who came without signing up.")
 
 
 class CampaignSignupRow(_Row):
     occurrence_key: ImportKey
     campaign: Code
-    count: int = Field(description="0-10000 people who signed up at this stand.")
+    count: StrictInt = Field(description="0-10000 people who signed up at this stand.")
 
 
 ROW_MODELS: dict[str, type[BaseModel]] = {

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Query, Request, status
 
 from sprakvan_shared.http import Reader, Writer
@@ -29,17 +28,11 @@ from .schemas import (
 router = APIRouter()
 
 
-async def _check_partners(conn: asyncpg.Connection, organisation_id: str, ids: tuple[uuid.UUID, ...]) -> None:
-    if ids and await repo.known_partners(conn, organisation_id, ids) != set(ids):
-        raise InvalidInput.one("unknown partner", "body", "partner_ids")
-
-
 @router.post("/activities", status_code=status.HTTP_201_CREATED, response_model=ActivityOut, tags=["activities"])
 async def schedule_one_off(body: OneOffIn, request: Request, principal: Writer) -> ActivityOut:
     """A one-off activity (a kickoff, a fair stand, a guided tour) with its single occurrence."""
     starts_at, ends_at = instant(body.starts_at, "starts_at"), instant(body.ends_at, "ends_at")
     async with pool_of(request).acquire() as conn:
-        await _check_partners(conn, principal.organisation_id, body.partner_ids)
         activity, occurrence = await activities.schedule_one_off(
             conn,
             principal.organisation_id,
@@ -56,7 +49,6 @@ async def schedule_one_off(body: OneOffIn, request: Request, principal: Writer) 
 async def schedule_series(body: SeriesIn, request: Request, principal: Writer) -> ActivityOut:
     """A recurring activity: its occurrences are materialised for the horizon (half a year) at once."""
     async with pool_of(request).acquire() as conn:
-        await _check_partners(conn, principal.organisation_id, body.partner_ids)
         activity, created = await activities.schedule_series(
             conn,
             principal.organisation_id,
@@ -76,7 +68,6 @@ async def change_series_from(
     """ "From now on": the series ends the day before ``from_day`` and a new series continues it; sign-ups
     move to the new occurrence of the same day. Returns the new series."""
     async with pool_of(request).acquire() as conn:
-        await _check_partners(conn, principal.organisation_id, body.partner_ids)
         successor, created = await activities.change_series_from(
             conn,
             principal.organisation_id,
@@ -161,11 +152,12 @@ async def change_occurrence(
     occurrence_id: uuid.UUID, body: OccurrencePatch, request: Request, principal: Writer
 ) -> OccurrenceOut:
     """Move one occurrence (a holiday) without touching its series, give it another venue, or change its
-    capacity (a larger one promotes the first in line at once; a smaller one demotes nobody)."""
+    capacity (a larger one promotes the first in line at once; a smaller one demotes nobody). All of it or
+    nothing: a refused part leaves the occurrence as it was."""
     org, now, correlation = principal.organisation_id, now_of(request), correlation_of(request)
     if (body.starts_at is None) != (body.ends_at is None):
         raise InvalidInput.one("give both starts_at and ends_at to move", "body", "ends_at")
-    async with pool_of(request).acquire() as conn:
+    async with pool_of(request).acquire() as conn, conn.transaction():
         if body.starts_at is not None and body.ends_at is not None:
             starts_at, ends_at = instant(body.starts_at, "starts_at"), instant(body.ends_at, "ends_at")
             await activities.move_occurrence(

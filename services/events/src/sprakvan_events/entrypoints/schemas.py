@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from sprakvan_shared.contracts.events import AttendanceOutcome, SignupCancelReason
 from sprakvan_shared.contracts.intake import Code
@@ -20,6 +20,10 @@ from ..domain.signups import Signup
 
 Text = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=4000)]
+# Numbers and switches are strict: JSON's true is not a capacity of 1 nor a count, "yes" or 1 is not an
+# override (pydantic's lax mode would take them). The ranges are the domain's (``check_capacity``).
+Capacity = StrictInt | None
+Count = Annotated[StrictInt, Field(ge=0, le=10_000)]
 
 
 class _In(BaseModel):
@@ -31,7 +35,7 @@ class VenueIn(_In):
     district: Code
     address: Text = ""
     # Strict: JSON's false is not a capacity of 0 (the schema fuzzer sent it to PUT /venues/{id}).
-    capacity: StrictInt | None = Field(None, ge=0, le=100_000)
+    capacity: Capacity = Field(None, ge=0, le=100_000)
     accessibility: LongText = Field("", description="Step-free entrance, hearing loop, ... (shown in calendars).")
 
 
@@ -82,7 +86,7 @@ class ActivityFields(_In):
     type_code: Code
     venue_id: uuid.UUID | None = None
     district: Code | None = Field(None, description="Taken from the venue when there is one.")
-    capacity: int | None = Field(None, description="None: no limit; 0: closed for sign-up.")
+    capacity: Capacity = Field(None, description="None: no limit; 0: closed for sign-up.")
     programmes: tuple[Code, ...] = Field((), max_length=20, description="Empty: open to every programme.")
     partner_ids: tuple[uuid.UUID, ...] = Field((), max_length=20)
     description: LongText = ""
@@ -113,7 +117,7 @@ class ScheduleIn(_In):
     ends: time
     rule: Text = Field(min_length=1, description="An RFC 5545 RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO,WE")
     until: Day | None = Field(None, description="Last day, inclusive.")
-    count: int | None = None
+    count: StrictInt | None = None
 
     def schedule(self) -> Schedule:
         return Schedule(self.first_day, self.starts, self.ends, self.rule, self.until, self.count)
@@ -206,18 +210,18 @@ class OccurrencePatch(_In):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     venue_id: uuid.UUID | None = Field(None, description="Another venue for this occurrence alone.")
-    capacity: int | None = None
-    capacity_unlimited: bool = Field(False, description="Set to remove the limit (capacity null).")
+    capacity: Capacity = None
+    capacity_unlimited: StrictBool = Field(False, description="Set to remove the limit (capacity null).")
 
 
 class SignupIn(_In):
     participant_id: uuid.UUID
-    over_capacity: bool = Field(False, description="Confirm beyond the capacity, on purpose (recorded).")
+    over_capacity: StrictBool = Field(False, description="Confirm beyond the capacity, on purpose (recorded).")
 
 
 class GroupSignupIn(_In):
     participant_ids: tuple[uuid.UUID, ...] = Field(min_length=1, max_length=100)
-    over_capacity: bool = Field(False, description="Confirm the whole group beyond the capacity, on purpose.")
+    over_capacity: StrictBool = Field(False, description="Confirm the whole group beyond the capacity, on purpose.")
 
 
 class SignupCancelIn(_In):
@@ -263,7 +267,7 @@ class CheckInIn(_In):
 class HeadcountIn(_In):
     role: Literal["newcomer", "established"]
     gender: Literal["woman", "man", "non_binary", "undisclosed"]
-    count: int = Field(ge=0, le=10_000)
+    count: Count
 
 
 class WalkInsIn(_In):
@@ -285,7 +289,7 @@ class WalkInStepIn(_In):
 
 class CampaignCountIn(_In):
     campaign: Code
-    count: int = Field(ge=0, le=10_000)
+    count: Count
 
 
 class CampaignSignupsIn(_In):

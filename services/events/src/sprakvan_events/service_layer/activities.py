@@ -42,8 +42,12 @@ DEFAULT_HORIZON = timedelta(days=180)
 
 
 async def _checked(conn: asyncpg.Connection, organisation_id: str, details: ActivityDetails) -> ActivityDetails:
-    """Validate against the organisation's types, venues and vocabularies; the district comes from the venue."""
+    """Validate against the organisation's types, venues, partners and vocabularies; the district comes from
+    the venue."""
     errors = check_details(details, await repo.custom_types(conn, organisation_id))
+    partners = set(details.partner_ids)
+    if partners and await repo.known_partners(conn, organisation_id, details.partner_ids) != partners:
+        errors.append(FieldError(("partner_ids",), "unknown partner"))
     if details.venue_id is not None:
         venue = await repo.load_venue(conn, organisation_id, details.venue_id)
         if venue is None:

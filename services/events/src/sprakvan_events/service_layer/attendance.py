@@ -48,7 +48,9 @@ async def check_in(
     """Record a registered participant's outcome (came, no-show, cancelled late); a retry changes nothing."""
     async with conn.transaction():
         await repo.load_occurrence(conn, organisation_id, occurrence_id)  # another organisation's: 404 first
-        participant = await repo.load_participant(conn, organisation_id, participant_id)
+        # A share lock, as a sign-up takes: an erasure waits for this check-in and then anonymises it (or
+        # went first, and the person is unknown). Participant before occurrence, the usual lock order.
+        participant = await repo.load_participant(conn, organisation_id, participant_id, share_lock=True)
         if participant is None:
             raise Conflict("unknown participant")
         entry = CheckIn(participant_id, outcome, participant.role, participant.gender, now)
