@@ -78,11 +78,14 @@ async def test_postgres_restart_loses_no_accepted_registration(start_intake, tmp
                 refused = await client.post("/participants", json=newcomer())
                 assert refused.status_code == 503  # refused, so never accepted
                 assert refused.headers["retry-after"]
+                unready = await client.get("/ready")  # readiness is the database's: out of service now
+                assert unready.status_code == 503 and unready.json()["checks"]["database"] is False
                 postgres.start()
 
                 async def recovered() -> bool:
                     return (await client.post("/participants", json=newcomer())).status_code == 201
 
                 await eventually(recovered, timeout=30, interval=0.2)
+                assert (await client.get("/ready")).status_code == 200
                 listed = (await client.get("/participants", params={"limit": 200})).json()["items"]
                 assert set(accepted) <= {p["id"] for p in listed}

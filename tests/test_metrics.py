@@ -39,14 +39,15 @@ async def intake_with_metrics(
             yield app, client
 
 
-async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
+async def scrape(client: httpx.AsyncClient, service: str = "intake") -> dict[str, float]:
+    """``GET /metrics`` parsed: ``{name{label=value,...}: value}`` of ``service``'s series, without that label."""
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     found = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
-            if sample.labels.get("service") in (None, "intake"):
+            if sample.labels.get("service") in (None, service):
                 labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()) if k != "service")
                 found[f"{sample.name}{{{labels}}}"] = sample.value
     return found

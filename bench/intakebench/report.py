@@ -83,8 +83,8 @@ def print_report(result: dict[str, Any]) -> None:
         )
         say(
             f"   batch p50: raw {s['raw_batch_p50_ms']} ms, relay {s['relay_batch_p50_ms']} ms; relay time: JetStream "
-            f"publish {s['relay_publish_share_pct']}%, database (select/update/commit) "
-            f"{s['relay_database_share_pct']}%;"
+            f"publish {s['relay_publish_share_pct']}%, waiting for claims and finishings "
+            f"{s['relay_wait_share_pct']}% (acks awaited in the background {s['relay_ack_wait_share_pct']}%);"
             f" per-round ratios {s['ratio_per_round']}"
         )
     say("")

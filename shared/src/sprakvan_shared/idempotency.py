@@ -123,12 +123,14 @@ async def forget_resource(conn: asyncpg.Connection, organisation_id: str, resour
     )
 
 
-async def prune(conn: asyncpg.Connection, *, limit: int = 1000) -> None:
-    await conn.execute(
+async def prune(conn: asyncpg.Connection | asyncpg.Pool, *, limit: int = 1000) -> int:
+    """Delete up to ``limit`` expired records; return how many (the runtime also prunes hourly)."""
+    status = await conn.execute(
         """DELETE FROM idempotent_requests WHERE ctid = ANY (ARRAY(
                SELECT ctid FROM idempotent_requests WHERE expires_at <= now() LIMIT $1))""",
         limit,
     )
+    return int(status.split()[-1])
 
 
 @dataclass(frozen=True)

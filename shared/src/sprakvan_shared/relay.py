@@ -12,8 +12,10 @@
   it (``pg_locks``): when the leader's backend dies, its lock and its leadership end together, and the
   relay that takes over skips the rows still locked by the old leader's unfinished batches.
 * Batches overlap: after a full batch, the next one is claimed (on another connection; ``SKIP LOCKED``
-  keeps them apart) while this one is published and the oldest of the two in flight is marked; batches
-  are finished (marked, committed) strictly in order.
+  keeps them apart) while this one is published, and the batch before it takes in its acknowledgements
+  and is marked and committed in the background meanwhile (the publishing loop gives the event loop a
+  turn every 100 messages). At most three batches hold a connection (one finishing, one publishing, one
+  being claimed); batches are finished (marked, committed) strictly in order.
 * A row that fails for a reason of its own (no stream captures its subject, too large) is retried with a
   growing delay and, after ``max_attempts``, parked (``parked_at``, ``last_error``): visible, kept, and
   out of the way of the rest, which flows on without backoff. Only failures of NATS or the database
@@ -53,7 +55,7 @@ from .contracts.subjects import (
     redrive_subject,
     stream_of_subject,
 )
-from .db import is_outage
+from .db import acquire_clean, is_outage
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
@@ -98,6 +100,7 @@ SELECT id, event_id, subject, event_type, aggregate_id, correlation_id, body, pu
            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())))
  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"""
 _PRUNE_CHUNK = 10_000
+_PUBLISH_CHUNK = 100
 _STILL_LEADING = f"""
 SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1 AND classid = 0
                   AND objid = {_RELAY_LOCK_KEY} AND objsubid = 1
@@ -233,8 +236,12 @@ class OutboxRelay:
     async def _relay_while_leading(self, leader_pid: int, *, until_empty: bool) -> None:
         loop = asyncio.get_running_loop()
         last_prune = -self._prune_interval
-        unfinished: list[_Batch] = []  # published, in publish order; at most two
+        # The finishing (acks, marks, commit) of published batches, in publish order, each running while
+        # the next batch is published; at most two, so that with the batch being published and the one
+        # being claimed no more than three batches hold a connection.
+        finishing: list[asyncio.Future[int]] = []
         prefetch: asyncio.Future[_Batch | None] | None = None  # the next batch, being claimed
+        publishing: _Batch | None = None  # claimed, not yet handed to its finishing
         try:
             while not self._stopping.is_set():
                 if loop.time() - last_prune >= self._prune_interval:
@@ -244,8 +251,8 @@ class OutboxRelay:
                         last_prune = loop.time()
                 if not self._nc.is_connected:
                     # Claiming rows for a disconnected client would only time out: wait for it instead.
-                    while unfinished:
-                        await self._finish(unfinished.pop(0))
+                    while finishing:
+                        await finishing.pop(0)
                     await self._wait_for_nats()
                     continue
                 if prefetch is None:
@@ -253,20 +260,23 @@ class OutboxRelay:
                     self._wake.clear()
                     prefetch = asyncio.ensure_future(self._claim(leader_pid))
                 batch, prefetch = await prefetch, None
+                publishing = batch
+                while len(finishing) > 1:
+                    await finishing.pop(0)  # it had a whole batch's publishing to finish in
                 if batch is not None and len(batch.rows) == self._batch_size:
-                    # Likely more: claim the next batch while this one is published and the oldest of the
-                    # two in flight is marked, each on a connection of its own.
+                    # Likely more: claim the next batch while this one is published and the one before
+                    # is finished, each on a connection of its own.
                     self._wake.clear()
                     prefetch = asyncio.ensure_future(self._claim(leader_pid))
                 if batch is not None:
-                    unfinished.append(batch)
                     await self._publish(batch)
+                    previous = finishing[-1] if finishing else None
+                    finishing.append(asyncio.ensure_future(self._finish_after(previous, batch)))
+                publishing = None
                 if prefetch is not None:
-                    if len(unfinished) >= 2:
-                        await self._finish(unfinished.pop(0))  # its acks had a whole batch's time to come
                     continue
-                while unfinished:
-                    await self._finish(unfinished.pop(0))
+                while finishing:
+                    await finishing.pop(0)
                 if until_empty and batch is None:
                     return
                 await self._sleep(self._poll_interval, wake=self._wake)
@@ -281,9 +291,23 @@ class OutboxRelay:
                     with contextlib.suppress(BaseException):
                         await prefetch
                 elif not prefetch.cancelled() and prefetch.exception() is None and prefetch.result() is not None:
-                    unfinished.append(prefetch.result())  # type: ignore[arg-type]
-            for batch in unfinished:
+                    await self._abandon(prefetch.result())  # type: ignore[arg-type]
+            if publishing is not None:
+                await self._abandon(publishing)
+            for future in finishing:  # finished (acknowledged rows marked) or, after a failure, abandoned
+                with contextlib.suppress(BaseException):
+                    await future
+
+    async def _finish_after(self, previous: asyncio.Future[int] | None, batch: _Batch) -> int:
+        """Finish ``batch`` once the batch published before it is finished: batches are marked in order.
+        After a failure of the one before, the loop sees that failure; this one is abandoned."""
+        if previous is not None:
+            try:
+                await asyncio.shield(previous)  # the loop awaits it too; cancelling this must not cancel it
+            except BaseException:
                 await self._abandon(batch)
+                return 0
+        return await self._finish(batch)
 
     async def _wait_for_nats(self) -> None:
         deadline = asyncio.get_running_loop().time() + self._poll_interval
@@ -322,7 +346,9 @@ class OutboxRelay:
         return await self._finish(batch)
 
     async def _claim(self, leader_pid: int | None) -> _Batch | None:
-        conn: asyncpg.Connection = await self._pool.acquire()
+        # A batch leaves nothing on its session (BEGIN ... COMMIT or ROLLBACK; SET LOCAL): no reset
+        # round trip when it goes back to the pool (db.Pool; asyncpg still rolls back an open one).
+        conn: asyncpg.Connection = await acquire_clean(self._pool)
         try:
             await conn.execute(_BEGIN)
             rows = await conn.fetch(_CLAIM, self._batch_size, leader_pid)
@@ -339,8 +365,13 @@ class OutboxRelay:
         return None
 
     async def _publish(self, batch: _Batch) -> None:
-        """Put the whole batch on the wire; its acknowledgements arrive as futures."""
-        for row in batch.rows:
+        """Put the whole batch on the wire; its acknowledgements arrive as futures. Every
+        ``_PUBLISH_CHUNK`` messages the loop gets a turn: the client's flusher sends what is there, so
+        that NATS works on it while the rest is serialised, and the batch before this one takes in its
+        acknowledgements and sends its mark to PostgreSQL meanwhile."""
+        for index, row in enumerate(batch.rows):
+            if index and not index % _PUBLISH_CHUNK:
+                await asyncio.sleep(0)
             headers = {HEADER_MSG_ID: str(row["event_id"]), HEADER_EVENT_TYPE: row["event_type"]}
             if row["correlation_id"]:
                 headers[HEADER_CORRELATION_ID] = row["correlation_id"]
@@ -397,7 +428,7 @@ class OutboxRelay:
         await self._pool.release(conn)
 
     async def _outcomes(self, futures: Sequence[asyncio.Future[PubAck] | BaseException]) -> list[BaseException | None]:
-        waiting = [f for f in futures if isinstance(f, asyncio.Future)]
+        waiting = [f for f in futures if isinstance(f, asyncio.Future) and not f.done()]
         if waiting:
             await asyncio.wait(waiting, timeout=self._publish_timeout)
         outcomes: list[BaseException | None] = []

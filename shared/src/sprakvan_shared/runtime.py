@@ -4,6 +4,10 @@
 PostgreSQL is needed to start: without it the service can accept nothing. NATS is not: the service
 serves HTTP at once and connects in the background, retrying for as long as it lives; writes land in
 the outbox meanwhile, and the relay and the consumers start once NATS answers.
+
+Every replica deletes expired Idempotency-Key records at start and then every
+``IDEMPOTENCY_PRUNE_INTERVAL`` (hourly): their stored responses hold personal data, and a service whose
+keyed POSTs stop would otherwise keep them for good. (The relay's leader prunes the outbox.)
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from faststream import FastStream
 from faststream.nats import JStream, PullSub
 from faststream.specification import AsyncAPI
 
+from . import idempotency
 from .consumer import ConsumerRunner, EventConsumer, RetryPolicy
 from .contracts.envelope import IntegrationEvent
 from .contracts.subjects import DEAD_LETTER_STREAM, StreamSpec, stream_of_subject
@@ -35,6 +40,9 @@ from .outbox import OutboxRelay
 from .settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
+
+IDEMPOTENCY_PRUNE_INTERVAL = 3600.0  # seconds
+_IDEMPOTENCY_PRUNE_CHUNK = 1000
 
 
 async def _until_done(step: Callable[[], Awaitable[None]], what: str) -> None:
@@ -126,12 +134,23 @@ class ServiceRuntime:
         async with self._pool.acquire() as conn:
             await migrate(conn, [*shared_migrations(), *self.migrations])
         self._tasks.append(asyncio.create_task(self._connect_and_run(), name=f"{self.name}-messaging"))
+        self._tasks.append(asyncio.create_task(self._prune_idempotency_keys(), name=f"{self.name}-prune"))
         # Everything loaded at start-up lives as long as the process: move it out of the collector's
         # sight, and collect young objects less often. Measured: about 10% more registrations/s.
         gc.collect()
         gc.freeze()
         gc.set_threshold(20_000, 50, 1_000)
         log.info("service_started", service=self.name)
+
+    async def _prune_idempotency_keys(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                while await idempotency.prune(self.pool, limit=_IDEMPOTENCY_PRUNE_CHUNK) == _IDEMPOTENCY_PRUNE_CHUNK:
+                    pass  # short deletes, one chunk after the other
+            except Exception as exc:  # the database away: the next round tries again
+                log.warning("idempotency_prune_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=IDEMPOTENCY_PRUNE_INTERVAL)
 
     async def _connect(self) -> nats.NATS:
         servers = [url.strip() for url in self.settings.nats_url.split(",")]
