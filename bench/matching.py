@@ -30,7 +30,7 @@ def _whole_round(synthetic, k: int) -> dict[str, object]:  # noqa: ANN001 - a ma
     objects, candidates, solve, and every proposal's breakdown (its explanation's data)."""
     from datetime import date
 
-    from matching_synthetic import as_candidates, neighbour_codes
+    from matching_synthetic import as_candidates, forbidden_ids, neighbour_codes
 
     from sprakvan_matching.domain.rounds import RoundInput, run_round
     from sprakvan_matching.domain.settings import ProgrammeSettings
@@ -38,7 +38,17 @@ def _whole_round(synthetic, k: int) -> dict[str, object]:  # noqa: ANN001 - a ma
     today = date(2026, 12, 1)
     newcomers, established = as_candidates(synthetic, today=today)
     settings = ProgrammeSettings(candidates_per_newcomer=k)
-    data = RoundInput("sprakvan", newcomers, established, {}, today, settings, neighbour_codes(synthetic))
+    data = RoundInput(
+        "sprakvan",
+        newcomers,
+        established,
+        {},
+        today,
+        settings,
+        neighbour_codes(synthetic),
+        (),
+        forbidden_ids(synthetic),
+    )
     clock = time.perf_counter()
     result = run_round(data)
     return {"whole_round_s": round(time.perf_counter() - clock, 3), "whole_round_proposals": len(result.proposals)}
@@ -69,6 +79,7 @@ def one_round(per_side: int, k: int, seed: int, whole_round_limit: int) -> dict[
         neighbours=synthetic.neighbours,
         k=k,
         year=YEAR,
+        forbidden=synthetic.forbidden,
         times=times,
     )
     generated, generated_cpu = time.perf_counter(), time.process_time()
@@ -78,6 +89,9 @@ def one_round(per_side: int, k: int, seed: int, whole_round_limit: int) -> dict[
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     baseline = greedy(graph, bonus=bonus, capacity=synthetic.established.capacity)
+    m = len(synthetic.established)
+    edge_keys = graph.newcomer.astype(np.int64) * m + graph.established
+    forbidden_keys = synthetic.forbidden[0] * m + synthetic.forbidden[1]
     whole_round = _whole_round(synthetic, k) if per_side <= whole_round_limit else None
     ours_value, greedy_value = ours.objective(graph, bonus), baseline.objective(graph, bonus)
     return {
@@ -86,6 +100,8 @@ def one_round(per_side: int, k: int, seed: int, whole_round_limit: int) -> dict[
         "k": k,
         "volunteer_places": int(synthetic.established.capacity.sum()),
         "candidate_edges": len(graph),
+        "forbidden_pairs": len(synthetic.forbidden[0]),
+        "forbidden_in_graph": int(np.isin(edge_keys, forbidden_keys).sum()),  # must be 0
         "synthetic_build_s": round(built, 3),
         "hard_constraints_s": round(times.get("hard_constraints", 0.0), 3),
         "scoring_s": round(times.get("scoring", 0.0), 3),
@@ -151,7 +167,8 @@ def main() -> None:
 
 def _print(row: dict[str, object]) -> None:
     print(
-        f"{row['per_side']:>7} per side, {row['districts']} districts, {row['candidate_edges']} candidate pairs: "
+        f"{row['per_side']:>7} per side, {row['districts']} districts, {row['candidate_edges']} candidate pairs "
+        f"({row['forbidden_pairs']} forbidden, {row['forbidden_in_graph']} of them in the graph): "
         f"hard constraints {row['hard_constraints_s']} s, scoring {row['scoring_s']} s, top-k {row['top_k_s']} s "
         f"(candidates {row['candidates_s']} s), solve {row['solve_s']} s, total {row['total_s']} s "
         f"(CPU {row['total_cpu_s']} s, load {row['load_average_1min']}), "

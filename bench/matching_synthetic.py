@@ -11,7 +11,9 @@ Distributions follow the seeds (Linköping 2019: 199 newcomers of whom 45 % wome
   volunteers to evenings and weekends;
 - wishes: a quarter of newcomers and a tenth of volunteers want a same-gender friend, a fifth an age range;
 - capacity: one newcomer for 65 % of volunteers, two for 25 %, three for 10 %;
-- waiting: exponential, mean 60 days, registration up to 400 days ago.
+- waiting: exponential, mean 60 days, registration up to 400 days ago;
+- past pairs: 3 % of newcomers have one volunteer of their own district they may never be proposed with
+  again (a coordinator forbade it, or they were a pair that ended).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ NEWCOMER_LANGUAGES = {
 EXTRA_LANGUAGES = {"en": 0.7, "fr": 0.15, "de": 0.05, "es": 0.05, "it": 0.05}
 INTERESTS = 24
 PER_DISTRICT = 120
+PAST_PAIR_SHARE = 0.03
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Programme:
     established: Pool
     neighbours: np.ndarray  # D x D bool
     districts: int
+    forbidden: tuple[np.ndarray, np.ndarray]  # (newcomer rows, volunteer rows) never to propose
 
 
 def _grid_neighbours(districts: int) -> np.ndarray:
@@ -138,15 +142,42 @@ def _side(rng, n: int, districts: int, newcomer: bool) -> Pool:
     )
 
 
+def _past_pairs(rng, newcomers: Pool, established: Pool, districts: int) -> tuple[np.ndarray, np.ndarray]:
+    """A volunteer of the same district for a share of newcomers (none where the district has none)."""
+    rows = np.flatnonzero(rng.random(len(newcomers)) < PAST_PAIR_SHARE)
+    by_district = np.argsort(established.district, kind="stable")
+    bounds = np.searchsorted(established.district[by_district], np.arange(districts + 1))
+    low, high = bounds[newcomers.district[rows]], bounds[newcomers.district[rows] + 1]
+    has = high > low
+    rows, low, high = rows[has], low[has], high[has]
+    cols = by_district[low + (rng.random(len(rows)) * (high - low)).astype(np.int64)]
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
 def programme(per_side: int, seed: int = 2026) -> Programme:
     rng = np.random.default_rng(seed)
     districts = max(8, per_side // PER_DISTRICT)
+    newcomers = _side(rng, per_side, districts, newcomer=True)
+    established = _side(rng, per_side, districts, newcomer=False)
     return Programme(
-        newcomers=_side(rng, per_side, districts, newcomer=True),
-        established=_side(rng, per_side, districts, newcomer=False),
+        newcomers=newcomers,
+        established=established,
         neighbours=_grid_neighbours(districts),
         districts=districts,
+        forbidden=_past_pairs(rng, newcomers, established, districts),
     )
+
+
+def participant_id(row: int, role: Role) -> uuid.UUID:
+    return uuid.UUID(int=(row << 1) | (role is Role.ESTABLISHED))
+
+
+def forbidden_ids(synthetic: Programme) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    rows, cols = synthetic.forbidden
+    return {
+        (participant_id(i, Role.NEWCOMER), participant_id(j, Role.ESTABLISHED))
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
+    }
 
 
 def as_candidates(synthetic: Programme, *, today: date) -> tuple[list[Candidate], list[Candidate]]:
@@ -161,7 +192,7 @@ def as_candidates(synthetic: Programme, *, today: date) -> tuple[list[Candidate]
             low, high = int(pool.age_min[i]), int(pool.age_max[i])
             people.append(
                 Candidate(
-                    participant_id=uuid.UUID(int=(i << 1) | (role is Role.ESTABLISHED)),
+                    participant_id=participant_id(i, role),
                     organisation_id="bench",
                     programme="sprakvan",
                     role=role,

@@ -52,8 +52,8 @@ class Intake:
             headers={HEADER_MSG_ID: str(event.event_id)},
         )
 
-    async def configure(self, org: str = ORG_A) -> None:
-        config = CONFIG.model_copy(update={"organisation_id": org})
+    async def configure(self, org: str = ORG_A, config: OrganisationConfiguration = CONFIG) -> None:
+        config = config.model_copy(update={"organisation_id": org})
         await self.publish(OrganisationConfigured(organisation_id=org, aggregate_id=org, version=1, payload=config))
 
     async def person(
@@ -101,8 +101,10 @@ async def known(svc: RunningService, *pids: uuid.UUID, status: str | None = None
     await eventually(check)
 
 
-async def configured(svc: RunningService, intake: Intake, org: str = ORG_A) -> None:
-    await intake.configure(org)
+async def configured(
+    svc: RunningService, intake: Intake, org: str = ORG_A, config: OrganisationConfiguration = CONFIG
+) -> None:
+    await intake.configure(org, config)
     await eventually(lambda: svc.pool.fetchval("SELECT count(*) FROM organisations WHERE organisation_id = $1", org))
 
 

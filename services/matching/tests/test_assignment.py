@@ -18,7 +18,7 @@ from sprakvan_matching.domain.model import Role, Wishes
 from sprakvan_matching.domain.pool import Pool, Vocabulary, neighbour_matrix
 from sprakvan_matching.domain.rounds import InvalidLock, RoundInput, run_round
 from sprakvan_matching.domain.scoring import ScoreTables, breakdown
-from sprakvan_matching.domain.settings import Eligibility, ProgrammeSettings
+from sprakvan_matching.domain.settings import Eligibility, ProgrammeSettings, Weights
 
 SETTINGS = ProgrammeSettings(eligibility=Eligibility.ALL)
 TABLES = ScoreTables.from_settings(SETTINGS)
@@ -232,6 +232,37 @@ def test_when_volunteers_are_scarce_the_longer_wait_wins():
     volunteer = candidate(rng, Role.ESTABLISHED, capacity=1, **alike)
     for order in ([just_came, waited_long], [waited_long, just_came]):
         assert _pairs(_round(order, [volunteer])) == [(waited_long.participant_id, volunteer.participant_id)]
+
+
+def test_a_wait_counts_up_to_the_programmes_longest_wait_that_counts():
+    tables = ScoreTables.from_settings(ProgrammeSettings(max_wait_days=90, weights=Weights(waiting=30)))
+    assert tables.waiting(np.array([-3, 0, 45, 90, 400])).tolist() == [0, 0, 1500, 3000, 3000]
+    for odd in (ScoreTables.from_settings(ProgrammeSettings(max_wait_days=d)) for d in (7, 180, 365)):
+        days = np.arange(-2, 400)  # the explanation's one-at-a-time bonus is the solver's, rounding included
+        assert [odd.waiting_one(int(d)) for d in days] == odd.waiting(days).tolist()
+    rng = random.Random(8)
+    alike = dict(
+        availability=frozenset({("wed", "evening")}),
+        wishes=Wishes(),
+        interests=frozenset(),
+        district="ryd",
+        gender="woman",
+        birth_year=1990,
+    )
+    swedish_only = candidate(rng, Role.NEWCOMER, registered_at=_registered(300), languages=frozenset({"sv"}), **alike)
+    arabic = candidate(rng, Role.NEWCOMER, registered_at=_registered(100), languages=frozenset({"ar"}), **alike)
+    volunteer = candidate(rng, Role.ESTABLISHED, capacity=1, languages=frozenset({"ar", "sv"}), **alike)
+    waiting_counts = SETTINGS.model_copy(update={"weights": Weights(waiting=100)})
+    # Waiting up to 400 days counts: 200 more days (50 points) outweigh a shared language (20).
+    longer = waiting_counts.model_copy(update={"max_wait_days": 400})
+    assert _pairs(_round([swedish_only, arabic], [volunteer], settings=longer)) == [
+        (swedish_only.participant_id, volunteer.participant_id)
+    ]
+    # Only 90 days count: both waited longer than that, so the shared language decides.
+    capped = waiting_counts.model_copy(update={"max_wait_days": 90})
+    assert _pairs(_round([swedish_only, arabic], [volunteer], settings=capped)) == [
+        (arabic.participant_id, volunteer.participant_id)
+    ]
 
 
 def test_the_interviewed_only_setting_leaves_others_waiting():

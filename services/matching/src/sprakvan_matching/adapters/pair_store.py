@@ -26,6 +26,10 @@ from ..domain.model import (
 )
 
 OPEN = ("formed", "active")
+NOT_A_PAST_PAIR = ["superseded", "withdrawn", "erased"]
+"""Ends that do not make two people a past pair: a proposal a new round replaced, or that ended because one
+of them withdrew or was erased before anyone decided. Every other end (rejected included) is never proposed
+again."""
 
 
 # -- pairs -------------------------------------------------------------------------------------------
@@ -248,19 +252,22 @@ async def ended_pairs(
         """,
         organisation_id,
         programme,
-        ["superseded", "withdrawn", "erased"],
+        NOT_A_PAST_PAIR,
     )
     return {(r["newcomer_id"], r["established_id"]) for r in rows}
 
 
-async def was_paired_before(conn: asyncpg.Connection, newcomer_id: uuid.UUID, established_id: uuid.UUID) -> bool:
+async def was_paired_before(
+    conn: asyncpg.Connection, organisation_id: str, newcomer_id: uuid.UUID, established_id: uuid.UUID
+) -> bool:
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pairs WHERE newcomer_id = $1 AND established_id = $2 AND status = 'ended' "
-            "AND end_reason <> ALL($3))",
+            "SELECT EXISTS (SELECT 1 FROM pairs WHERE organisation_id = $1 AND newcomer_id = $2 "
+            "AND established_id = $3 AND status = 'ended' AND end_reason <> ALL($4))",
+            organisation_id,
             newcomer_id,
             established_id,
-            ["superseded", "withdrawn", "erased"],
+            NOT_A_PAST_PAIR,
         )
     )
 

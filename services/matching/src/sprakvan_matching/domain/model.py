@@ -37,9 +37,12 @@ SWEDISH = "sv"
 MAX_CAPACITY = 3
 
 
+SLOT_INDEX = {(d, p): i * len(PARTS_OF_DAY) + j for i, d in enumerate(WEEKDAYS) for j, p in enumerate(PARTS_OF_DAY)}
+"""One bit per weekly slot: 7 weekdays x 3 parts of the day = 21 bits, Monday morning first."""
+
+
 def slot_index(weekday: str, part_of_day: str) -> int:
-    """One bit per weekly slot: 7 weekdays x 3 parts of the day = 21 bits."""
-    return WEEKDAYS.index(weekday) * len(PARTS_OF_DAY) + PARTS_OF_DAY.index(part_of_day)
+    return SLOT_INDEX[weekday, part_of_day]
 
 
 def slot_of(index: int) -> tuple[str, str]:

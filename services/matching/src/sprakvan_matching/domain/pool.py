@@ -14,9 +14,11 @@ from datetime import date
 
 import numpy as np
 
-from .model import GENDERS, SWEDISH, Candidate, slot_index
+from .model import GENDERS, SLOT_INDEX, SWEDISH, Candidate
 
 MASK_BITS = 64
+GENDER_INDEX = {code: i for i, code in enumerate(GENDERS)}
+SLOT_BIT = {slot: 1 << i for slot, i in SLOT_INDEX.items()}
 NO_AGE_MIN = 0
 NO_AGE_MAX = 1000
 
@@ -105,7 +107,7 @@ class Pool:
         districts = {code: i for i, code in enumerate(vocabulary.districts)}
         languages = {code: i for i, code in enumerate(vocabulary.languages)}
         interests = {code: i for i, code in enumerate(vocabulary.interests)}
-        gender = np.array([GENDERS.index(c.gender) for c in candidates], dtype=np.int8)
+        gender = np.array([GENDER_INDEX[c.gender] for c in candidates], dtype=np.int8)
         same = np.array([c.wishes.same_gender for c in candidates], dtype=bool)
         places = free_places or {}
         return cls(
@@ -119,7 +121,7 @@ class Pool:
             languages=np.array([_mask(c.languages, languages) for c in candidates], dtype=np.uint64),
             interests=np.array([_mask(c.interests, interests) for c in candidates], dtype=np.uint64),
             availability=np.array(
-                [sum(1 << slot_index(*slot) for slot in c.availability) for c in candidates], dtype=np.uint32
+                [sum(SLOT_BIT[slot] for slot in c.availability) for c in candidates], dtype=np.uint32
             ),
             capacity=np.array([places.get(c.participant_id, c.capacity) for c in candidates], dtype=np.int16),
             waiting_days=np.array([c.waiting_days(today) for c in candidates], dtype=np.int32),

@@ -103,7 +103,7 @@ async def _lock_people(
         established_open_pairs=taken.by_volunteer.get(established_id, 0),
         newcomer_paired=newcomer_id in taken.paired_newcomers,
         forbidden=await programme_store.is_forbidden(conn, principal.organisation_id, newcomer_id, established_id),
-        ended_before=await pair_store.was_paired_before(conn, newcomer_id, established_id),
+        ended_before=await pair_store.was_paired_before(conn, principal.organisation_id, newcomer_id, established_id),
     )
     return _People(newcomer, established, context)
 
