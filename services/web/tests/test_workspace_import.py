@@ -186,6 +186,20 @@ async def test_a_run_shows_its_progress_to_any_replica_and_one_whose_process_die
             assert (sheets["participants"]["created"], sheets["participants"]["refused"]) == (3, 1)
             assert "What the import did" in (await finished_run(admin, started)).text
 
+            # A shutdown (here only its step for the runs) marks this process's runs stopped at once.
+            dry_run = await admin.post(
+                f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": ("historik.xlsx", history_file(), XLSX)}
+            )
+            interrupted = await admin.post(
+                f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id_of(dry_run.text)}
+            )
+            await stack.web.app.state.import_runs.stop(pool)  # the run takes seconds: it is still running
+            assert await pool.fetchval("SELECT status FROM import_runs WHERE id = $1", run_id_of(interrupted)) == (
+                "stopped"
+            )
+            stopped_at_once = await admin.get(interrupted.headers["location"])
+            assert "The import stopped before it was done" in stopped_at_once.text
+
             # A run of another replica, still beating: only the database is read. 1,500 of 3,000 rows, as a
             # larger file would show; the page shows it as text (the bar beside it is hidden from readers).
             running = uuid.uuid4()
