@@ -202,3 +202,44 @@ def test_only_a_participant_the_service_has_not_heard_of_yet_is_waited_for_and_a
     assert _assumed_in_dry_run(planned, [{**waiting[0], "field": "occurrence_key"}], dry)
     assert not _assumed_in_dry_run(planned, waiting, dry)  # n1 exists already: its refusal is real
     assert not _assumed_in_dry_run(planned, [{**waiting[0], "field": "occurrence_key"}], state)
+
+
+def _with_sheet_xml(sheet_xml: bytes) -> bytes:
+    """A real workbook whose first sheet's XML is replaced (deflated, as Excel writes it)."""
+    import zipfile
+
+    original = zipfile.ZipFile(io.BytesIO(xlsx_bytes([Table("deltagare", ["nyckel"], [["n1"]])])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as crafted:
+        for item in original.infolist():
+            body = sheet_xml if item.filename == "xl/worksheets/sheet1.xml" else original.read(item.filename)
+            crafted.writestr(item.filename, body)
+    return out.getvalue()
+
+
+def test_a_crafted_xlsx_that_unpacks_beyond_the_limits_is_refused_naming_the_file(monkeypatch):
+    from sprakvan_importer import FileError, reading
+
+    head = b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    # A zip bomb: whitespace deflates a thousandfold. The limit is lowered to 8 MB to keep the test fast (a
+    # 256 MB bomb takes seconds to make); the check is the same.
+    monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 8 * 1024 * 1024)
+    bomb = _with_sheet_xml(head + b"<sheetData>" + b" " * (9 * 1024 * 1024) + b"</sheetData></worksheet>")
+    assert len(bomb) < 100 * 1024
+    with pytest.raises(FileError, match=r"^historik\.xlsx would unpack to 9 MB in \d+ parts, more than an import"):
+        read_file("historik.xlsx", bomb)
+
+    # Small when unpacked too, but every row padded to Excel's last column (XFD): 16,384 cells a row. Reading
+    # stops at the budget (lowered to keep the test fast: 10 of the 10,000 rows are read, not 184).
+    monkeypatch.setattr(reading, "MAX_CELLS", 160_000)
+    cell = b'<row r="%d"><c r="XFD%d" t="inlineStr"><is><t>x</t></is></c></row>'
+    rows = b"".join(cell % (n, n) for n in range(1, 10_001))
+    wide = _with_sheet_xml(head + b'<dimension ref="A1:XFD10000"/><sheetData>' + rows + b"</sheetData></worksheet>")
+    with pytest.raises(FileError, match=r"^wide\.xlsx holds more than 160,000 cells \(empty ones included\)"):
+        read_file("wide.xlsx", wide)
+
+    # The budget is the file's, across its sheets and for CSV too; a file within it reads as before.
+    monkeypatch.setattr(reading, "MAX_CELLS", 20)
+    assert read_file("deltagare.csv", csv_file("nyckel;roll", *[f"n{i};nyanländ" for i in range(9)])).sheets
+    with pytest.raises(FileError, match=r"^deltagare\.csv holds more than 20 cells"):
+        read_file("deltagare.csv", csv_file("nyckel;roll", *[f"n{i};nyanländ" for i in range(10)]))

@@ -73,7 +73,7 @@ async def export_tables(
             skipped.append(f"{kind.name}: {exc}")
             continue
         if kind.name == "participants":
-            keys_of_ids.update({id_: key for key, id_ in (await participant_ids(services, rows)).items()})
+            keys_of_ids.update({id_: key for key, id_ in participant_ids(rows).items()})
 
         def participant_key(participant_id: str) -> str:
             return keys_of_ids.get(participant_id, participant_id)

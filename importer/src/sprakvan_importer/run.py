@@ -193,7 +193,7 @@ async def _earlier_participants(services: Services, state: _State) -> dict[str, 
         state.earlier_participants = {}
         try:
             rows = [row async for row in services.export_rows("intake", "participants")]
-            state.earlier_participants = await participant_ids(services, rows)
+            state.earlier_participants = participant_ids(rows)
         except ServiceError:
             pass  # no export to look in: the reference is reported as unknown
     return state.earlier_participants

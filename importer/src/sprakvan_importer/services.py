@@ -8,7 +8,6 @@ is safe to repeat, its rows are keyed.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,26 +95,6 @@ class Services:
                 return
 
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-async def participant_ids(services: Services, rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Key -> intake's id for exported participant rows. A row without an ``id`` is asked for it with a dry
-    run of itself (its key is known, so intake answers with the id and writes nothing); a participant
-    registered in the app has its id as its key."""
-    found = {str(r["key"]): str(r["id"]) for r in rows if r.get("id")}
-    rest = [r for r in rows if not r.get("id")]
-    for start in range(0, len(rest), EXPORT_PAGE):
-        chunk = rest[start : start + EXPORT_PAGE]
-        body = [
-            {"row": n, **{k: v for k, v in r.items() if k != "id" and v is not None}}
-            for n, r in enumerate(chunk, start=1)
-        ]
-        response = await services.import_rows("intake", "participants", body, dry_run=True)
-        if response.status_code == 200:
-            found.update({str(r["key"]): str(r["id"]) for r in response.json().get("results", ()) if r.get("id")})
-    for row in rest:
-        key = str(row["key"])
-        if key not in found and _UUID.match(key):
-            found[key] = key
-    return found
+def participant_ids(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Key -> intake's id, for rows of intake's ``GET /exports/participants`` (each carries both)."""
+    return {str(r["key"]): str(r["id"]) for r in rows}

@@ -1,14 +1,19 @@
 """Importing history from a spreadsheet in the workspace (issue 13), on the whole system: an admin uploads
-an XLSX, sees the dry run's summary with the refused row named, confirms, and intake then holds the
-participants with their real registration dates; other roles get 403, another admin or organisation
-cannot confirm the upload (404); a file too large or no spreadsheet is refused in words."""
+an XLSX, sees the dry run's summary with the refused row named, confirms, the import runs in the background
+with its progress per sheet on a page of its own, and intake then holds the participants with their real
+registration dates; other roles get 403, another admin or organisation cannot confirm the upload nor see
+the run (404); a file too large or no spreadsheet is refused in words. A run whose process died says so,
+and runs again from the same file to completion."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from sprakvan_importer.writing import Table, xlsx_bytes
@@ -16,7 +21,8 @@ from tests.kit import ORG_A, ORG_B, ServiceStarter, mint_token
 
 from .stack import WorkspaceStack, csrf_of, workspace_stack
 
-pytestmark = pytest.mark.infra
+# The whole system is started for each test; on a machine shared by several test runs, that alone took 100 s.
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(240)]
 
 PAGE = "/workspace/settings/import"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,6 +59,24 @@ def upload_limit_of(stack: WorkspaceStack) -> int:
 
 def upload_id_of(html: str) -> str:
     return re.search(r'name="upload" value="([^"]+)"', html).group(1)
+
+
+async def finished_run(client: httpx.AsyncClient, started: httpx.Response, seconds: float = 90.0) -> httpx.Response:
+    """The run's page once the run is over: the confirmation answered 303 to it; the page is asked again, as
+    its reload link does, until it no longer shows progress."""
+    assert started.status_code == 303, started.text
+    link = started.headers["location"]
+    assert re.fullmatch(rf"{PAGE}/runs/[0-9a-f-]{{36}}\?lang=\w+", link), link
+    deadline = time.monotonic() + seconds
+    while True:
+        page = await client.get(link)
+        if 'id="import-progress"' not in page.text or time.monotonic() > deadline:
+            return page
+        await asyncio.sleep(0.2)
+
+
+def run_id_of(response: httpx.Response) -> uuid.UUID:
+    return uuid.UUID(re.search(r"/runs/([0-9a-f-]{36})", response.headers["location"]).group(1))
 
 
 def count(html: str, kind: str, what: str) -> str:
@@ -114,7 +138,8 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
 
             forged = await admin.post(f"{PAGE}/confirm", data={"csrf_token": "ä\u0000", "upload": upload_id})
             assert forged.status_code == 400  # the form expired: nothing imported, and the upload still there
-            done = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
+            started = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
+            done = await finished_run(admin, started)
             assert done.status_code == 200, done.text
             assert "What the import did" in done.text and count(done.text, "participants", "created") == "3"
             assert count(done.text, "pairs", "created") == "1"  # matching took the web front's token for it
@@ -134,3 +159,109 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
         exported = await stack.intake.client.get("/exports/participants", headers=auth)
         registered = {row["key"]: row["registered_on"][:10] for row in exported.json()["rows"]}
         assert registered == {key: date for key, _role, _gender, _district, date in GOOD}
+
+
+async def test_a_run_shows_its_progress_to_any_replica_and_one_whose_process_died_runs_again_to_completion(
+    start_service: ServiceStarter,
+) -> None:
+    async with workspace_stack(start_service) as stack:
+        pool = stack.web.pool
+        async with stack.user("admin") as admin:
+            csrf = csrf_of((await admin.get(f"{PAGE}?lang=en")).text)
+            dry_run = await admin.post(
+                f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": ("historik.xlsx", history_file(), XLSX)}
+            )
+            started = await admin.post(
+                f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id_of(dry_run.text)}
+            )
+            first = run_id_of(started)
+            await stack.web.app.state.import_runs.wait(first)
+            # The importer's progress callback and the end of each sheet reached the run's row; the file went.
+            row = await pool.fetchrow("SELECT status, sheets, content FROM import_runs WHERE id = $1", first)
+            assert (row["status"], row["content"]) == ("done", None)
+            sheets = {s["kind"]: s for s in row["sheets"]}
+            assert {k: (s["rows"], s["sent"], s["total"], s["finished"]) for k, s in sheets.items()} == {
+                "participants": (4, 3, 3, True), "pairs": (1, 1, 1, True),
+            }  # fmt: skip
+            assert (sheets["participants"]["created"], sheets["participants"]["refused"]) == (3, 1)
+            assert "What the import did" in (await finished_run(admin, started)).text
+
+            # A shutdown (here only its step for the runs) marks this process's runs stopped at once.
+            dry_run = await admin.post(
+                f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": ("historik.xlsx", history_file(), XLSX)}
+            )
+            interrupted = await admin.post(
+                f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id_of(dry_run.text)}
+            )
+            await stack.web.app.state.import_runs.stop(pool)  # the run takes seconds: it is still running
+            assert await pool.fetchval("SELECT status FROM import_runs WHERE id = $1", run_id_of(interrupted)) == (
+                "stopped"
+            )
+            stopped_at_once = await admin.get(interrupted.headers["location"])
+            assert "The import stopped before it was done" in stopped_at_once.text
+
+            # A run of another replica, still beating: only the database is read. 1,500 of 3,000 rows, as a
+            # larger file would show; the page shows it as text (the bar beside it is hidden from readers).
+            running = uuid.uuid4()
+            progress = [
+                {"kind": "participants", "sheet": "deltagare", "rows": 4, "sent": 1500, "total": 3000,
+                 "finished": False},
+                {"kind": "pairs", "sheet": "par", "rows": 1, "sent": 0, "total": 1, "finished": False},
+            ]  # fmt: skip
+            await pool.execute(
+                "INSERT INTO import_runs (id, organisation_id, user_id, file_name, programme, content, status, sheets)"
+                " SELECT $2, organisation_id, user_id, file_name, programme, $3, 'running', $4 FROM import_runs"
+                " WHERE id = $1",
+                first, running, history_file(), progress,
+            )  # fmt: skip
+            link = f"{PAGE}/runs/{running}"
+            shown = {
+                "en": ("1,500 of 3,000", "0 of 2 sheets imported."),
+                "sv": ("1\xa0500 av 3\xa0000", "0 av 2 blad importerade."),
+            }
+            for lang, (sent, sheets_done) in shown.items():
+                page = await admin.get(f"{link}?lang={lang}")
+                assert page.status_code == 200 and sent in page.text, page.text
+                status = '<p class="sv-notice" role="status" aria-live="polite" id="import-status">'
+                assert f"{status}{sheets_done}</p>" in page.text  # the live region, per sheet
+                assert f'hx-get="{link}?lang={lang}" hx-trigger="every 2s"' in page.text  # htmx polls
+                assert f'href="{link}?lang={lang}"' in page.text  # and without JavaScript, a reload link
+                assert '<progress max="3000" value="1500" aria-hidden="true">' in page.text
+            polled = await admin.get(f"{link}?lang=en", headers={"HX-Request": "true"})
+            assert "<html" not in polled.text and 'id="import-status" hx-swap-oob="innerHTML"' in polled.text
+            assert "1,500 of 3,000" in polled.text
+            assert (
+                (await admin.post(f"{link}/again", data={"csrf_token": csrf})).headers["location"].startswith(link)
+            )  # it runs: not started twice
+            assert await pool.fetchval("SELECT sheets FROM import_runs WHERE id = $1", running) == progress
+
+            # Its process dies: no more heartbeat. The page says it stopped and how to complete it.
+            await pool.execute(
+                "UPDATE import_runs SET heartbeat_at = now() - interval '31 seconds' WHERE id = $1", running
+            )
+            stopped = await admin.get(f"{link}?lang=en")
+            assert "The import stopped before it was done" in stopped.text
+            assert "Running the same file again completes the import" in stopped.text
+            assert 'id="import-progress"' not in stopped.text and "Not finished" in stopped.text
+            refresh = await admin.get(f"{link}?lang=en", headers={"HX-Request": "true"})
+            assert refresh.headers.get("HX-Refresh") == "true"  # a polling page reloads whole
+            async with stack.user("admin") as other_admin:
+                assert (await other_admin.get(link)).status_code == 404
+                other_csrf = csrf_of((await other_admin.get(PAGE)).text)
+                assert (await other_admin.post(f"{link}/again", data={"csrf_token": other_csrf})).status_code == 404
+
+            # Run again from the same file: what got in before is unchanged, and the run completes.
+            again = await admin.post(f"{link}/again?lang=en", data={"csrf_token": csrf})
+            completed = await finished_run(admin, again)
+            assert "What the import did" in completed.text
+            unchanged = (
+                count(completed.text, "participants", "unchanged"),
+                count(completed.text, "pairs", "unchanged"),
+            )
+            assert unchanged == ("3", "1")
+            assert count(completed.text, "participants", "created") == "0"
+            assert await pool.fetchval("SELECT content FROM import_runs WHERE id = $1", running) is None
+            done_again = await admin.post(f"{link}/again", data={"csrf_token": csrf})
+            assert done_again.status_code == 303  # a done run is not run again: its page shows the summary
+            after = await pool.fetchrow("SELECT status, report FROM import_runs WHERE id = $1", running)
+            assert after["status"] == "done" and after["report"]["kinds"][0]["unchanged"] == 3

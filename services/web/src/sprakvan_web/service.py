@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from importlib import resources
 
 import asyncpg
@@ -11,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sprakvan_shared.consumer import EventConsumer
 from sprakvan_shared.contracts.intake import INTAKE_STREAM, ParticipantErased
 from sprakvan_shared.kit import Service
+from sprakvan_shared.settings import ServiceSettings
 
 from .entrypoints import admin, login, pages, signup
 from .entrypoints.context import Web
@@ -27,6 +30,7 @@ from .entrypoints.workspace import imports as workspace_imports
 from .entrypoints.workspace import matching as workspace_matching
 from .entrypoints.workspace import review as workspace_review
 from .entrypoints.workspace import settings as workspace_settings
+from .entrypoints.workspace.imports_runs import ImportRuns
 from .settings import WebSettings
 
 consumer = EventConsumer("web", INTAKE_STREAM)
@@ -40,11 +44,32 @@ async def on_erased(conn: asyncpg.Connection, event: ParticipantErased) -> None:
 
 def install(app: FastAPI) -> None:
     app.state.web = Web.from_settings(app.state.settings)
+    app.state.import_runs = ImportRuns()
     static = resources.files("sprakvan_web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
 
-SERVICE = Service(
+class WebService(Service):
+    """The kit's service; at shutdown, the imports running in this process are marked stopped (their pages
+    then say so at once) before the kit closes the pool."""
+
+    def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:
+        app = super().create_app(settings)
+        kit_lifespan = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(the_app: FastAPI) -> AsyncIterator[None]:
+            async with kit_lifespan(the_app):
+                try:
+                    yield
+                finally:
+                    await the_app.state.import_runs.stop(the_app.state.runtime.pool)
+
+        app.router.lifespan_context = lifespan
+        return app
+
+
+SERVICE = WebService(
     name="web",
     default_port=8000,
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",

@@ -7,6 +7,7 @@ programme had it on the registration day, see the README), plus the dates of its
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -79,11 +80,15 @@ class ParticipantRow(StatedDetails):
 
 
 class ExportedParticipant(ParticipantRow):
-    """A participant as an import row; ``key`` is the import key, or the id of one registered here. Viewers
-    get no names, contacts or interview coordinator and notes (those fields are null)."""
+    """A participant as an import row, and its ``id``; ``key`` is the import key, or the id of one registered
+    here. Viewers get no names, contacts or interview coordinator and notes (those fields are null)."""
 
     model_config = ConfigDict(extra="ignore")
 
+    id: uuid.UUID = Field(
+        description="Intake's id, as the other services' exports name the participant; not an import field (a "
+        "file names participants by key, and an import into another organisation gives them new ids)."
+    )
     key: str
     first_name: Name | None = None  # type: ignore[assignment]
     last_name: Name | None = None  # type: ignore[assignment]

@@ -210,6 +210,7 @@ async def export_participants(
         assert p.details is not None
         interview = interviews.get(p.id)
         row = {
+            "id": p.id,
             "key": keys.get(str(p.id), str(p.id)),
             "role": p.role,
             **{name: getattr(p.details, name) for name in StatedDetails.model_fields},

@@ -1,9 +1,10 @@
 """Import a programme's history from a spreadsheet (issue 13), admin only, under Settings.
 
 Without JavaScript: the upload form; its POST reads the file, keeps it server-side (``imports_store``) and
-shows the dry run's summary with a confirm form that carries only the upload's id; the confirmation runs
-the import for real and shows what was done. The import runs inside the request (a minute for thousands of
-rows). Nothing of the file (its name, cells or the summary) is logged.
+shows the dry run's summary with a confirm form that carries only the upload's id; the confirmation starts
+the import in the background (``imports_runs``) and sends the admin to its page, which shows the progress
+per sheet (a reload link; htmx polls it) and then what was done. Nothing of the file (its name, cells or
+the summary) is logged.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from typing import Any
 
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from starlette.datastructures import UploadFile
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
 
-from sprakvan_importer import FileError, NotConfigured, ServiceError, plan_for, read_file, run_import
+from sprakvan_importer import FileError, NotConfigured, ServiceError
 from sprakvan_importer.writing import template, xlsx_bytes
 
 from ..context import pool_of
 from . import WorkspaceRequest, workspace_request
+from . import imports_runs as runs
 from . import imports_store as store
 from .imports_services import services_for
 from .participants import expired
@@ -65,6 +67,15 @@ def _megabytes(ws: WorkspaceRequest) -> str:
 
 async def _admin(request: Request) -> WorkspaceRequest | Response:
     return await workspace_request(request, write=True, admin=True)
+
+
+async def _admin_post(request: Request) -> tuple[WorkspaceRequest, FormData] | Response:
+    """An admin's form without a file, its CSRF token checked."""
+    ws = await _admin(request)
+    if isinstance(ws, Response):
+        return ws
+    form = await request.form(max_files=0, max_fields=5)
+    return (ws, form) if ws.csrf_ok(form) else expired(ws)
 
 
 async def _programmes(ws: WorkspaceRequest) -> list[tuple[str, str]]:
@@ -152,7 +163,7 @@ async def upload(request: Request) -> Response:
     programme = str(form.get("programme") or "") or None
     if programme is not None and programme not in dict(programmes):
         return _upload_page(ws, programmes, problem=ws.t.text("Choose one of the programmes."), status_code=400)
-    outcome = await _run(ws, name, data, programme, dry_run=True, programmes=programmes)
+    outcome = await _dry_run(ws, name, data, programme, programmes)
     if isinstance(outcome, Response):
         return outcome
     user = ws.session.user
@@ -165,66 +176,126 @@ async def upload(request: Request) -> Response:
 
 @router.post(PATH + "/confirm")
 async def confirm(request: Request) -> Response:
-    ws = await _admin(request)
-    if isinstance(ws, Response):
-        return ws
-    form = await request.form(max_files=0, max_fields=5)
-    if not ws.csrf_ok(form):
-        return expired(ws)
+    posted = await _admin_post(request)
+    if isinstance(posted, Response):
+        return posted
+    ws, form = posted
     try:
         upload_id = uuid.UUID(str(form.get("upload", "")))
     except ValueError:
         upload_id = None
     user = ws.session.user
-    await store.prune(pool_of(request))
-    pending = upload_id and await store.take(
-        pool_of(request), upload_id, organisation_id=user.organisation_id, user_id=user.id
+    pool = pool_of(request)
+    await store.prune(pool)
+    await runs.prune(pool)
+    begun = upload_id and await runs.begin_from_upload(
+        pool, upload_id, organisation_id=user.organisation_id, user_id=user.id
     )
-    if not pending:
-        return ws.message(
-            ws.t.text("This upload is gone"),
-            ws.t.text("It was confirmed already, is older than an hour, or is another admin's. Upload the file again."),
-            status_code=404,
-            section=SECTION,
-        )
-    outcome = await _run(ws, pending.file_name, pending.content, pending.programme, dry_run=False)
-    if isinstance(outcome, Response):
-        return outcome
-    return _summary(ws, outcome, pending.file_name, upload_id=None)
+    if not begun:
+        gone = _("It was confirmed already, is older than an hour, or is another admin's. Upload the file again.")
+        return _say(ws, _("This upload is gone"), gone, 404)
+    run_id, name, programme, content = begun
+    return _started(ws, run_id, name, programme, content)
 
 
-async def _run(
-    ws: WorkspaceRequest,
-    name: str,
-    data: bytes,
-    programme: str | None,
-    *,
-    dry_run: bool,
-    programmes: Sequence[tuple[str, str]] = (),
+def _started(ws: WorkspaceRequest, run_id: uuid.UUID, name: str, programme: str | None, content: bytes) -> Response:
+    web = ws.web
+    import_runs: runs.ImportRuns = ws.request.app.state.import_runs
+    import_runs.start(pool_of(ws.request), web.settings, web.issuer, ws.caller, run_id, name, programme, content)
+    return RedirectResponse(ws.url(f"{PATH}/runs/{run_id}"), status_code=303)
+
+
+async def _run_of(ws: WorkspaceRequest, run_id: str) -> runs.Run | None:
+    try:
+        found = uuid.UUID(run_id)
+    except ValueError:
+        return None
+    user = ws.session.user
+    return await runs.find(pool_of(ws.request), found, organisation_id=user.organisation_id, user_id=user.id)
+
+
+def _no_run(ws: WorkspaceRequest) -> Response:
+    words = _("It is older than a day, or another admin's. Upload the file again.")
+    return _say(ws, _("There is no such import"), words, 404)
+
+
+@router.get(PATH + "/runs/{run_id}")
+async def run_page(request: Request, run_id: str) -> Response:
+    """The run's progress while it runs; then what it did, or that it stopped or failed. With ``HX-Request``
+    (htmx polls while it runs) only the progress, or ``HX-Refresh`` once it is over: the whole page then."""
+    ws = await _admin(request)
+    if isinstance(ws, Response):
+        return ws
+    run = await _run_of(ws, run_id)
+    if run is None:
+        return _no_run(ws)
+    polled = bool(request.headers.get("HX-Request"))
+    if polled and run.status != "running":
+        return Response(status_code=200, headers={"HX-Refresh": "true"})
+    if run.status == "done" and run.report is not None:
+        return _summary(ws, run.report, run.file_name, upload_id=None)
+    link = ws.url(f"{PATH}/runs/{run.id}")
+    context = {
+        "run": run,
+        "link": link,
+        "again_action": ws.url(f"{PATH}/runs/{run.id}/again"),
+        "again": ws.url(PATH),
+        "sheets_done": sum(1 for sheet in run.sheets if sheet.get("finished")),
+        "number": lambda n: format_decimal(n or 0, locale=ws.locale.code),
+    }
+    template = "workspace/import/_run_progress.html" if polled else "workspace/import/run.html"
+    titles = {
+        "running": ws.t.text("Importing %(file)s") % {"file": run.file_name},
+        "stopped": ws.t.text("The import stopped before it was done"),
+        "failed": ws.t.text("The import could not be finished"),
+    }
+    return ws.page(template, title=titles.get(run.status, titles["failed"]), section=SECTION, **context)
+
+
+@router.post(PATH + "/runs/{run_id}/again")
+async def run_again(request: Request, run_id: str) -> Response:
+    """A stopped or failed run, again from the same file: what got in is unchanged, the rest goes in."""
+    posted = await _admin_post(request)
+    if isinstance(posted, Response):
+        return posted
+    ws = posted[0]
+    run = await _run_of(ws, run_id)
+    if run is None:
+        return _no_run(ws)
+    user = ws.session.user
+    claimed = await runs.claim_again(pool_of(request), run.id, organisation_id=user.organisation_id, user_id=user.id)
+    if claimed is None:  # it runs already (a double click, another replica) or is done: its page says which
+        return RedirectResponse(ws.url(f"{PATH}/runs/{run.id}"), status_code=303)
+    return _started(ws, run.id, *claimed)
+
+
+async def _dry_run(
+    ws: WorkspaceRequest, name: str, data: bytes, programme: str | None, programmes: Sequence[tuple[str, str]]
 ) -> Any:
     """The report as a dict, or the page that says why there is none."""
+    web = ws.web
     try:
-        workbook = read_file(name, data)
+        return await runs.execute(web.settings, web.issuer, ws.caller, name, data, programme, dry_run=True)
+    except runs.NoKnownSheet:
+        problem = ws.t.text("No sheet of the file is one Språkvän knows. Start from a template.")
+        return _upload_page(ws, list(programmes), problem=problem, status_code=400)
     except FileError as exc:
         problem = ws.t.text("The file cannot be read as a spreadsheet: %(reason)s.") % {"reason": exc}
         return _upload_page(ws, list(programmes), problem=problem, status_code=400)
-    try:
-        async with services_for(ws.web.settings, ws.web.issuer, ws.caller) as services:
-            plan = await plan_for(workbook, services, programme)
-            if not plan.kinds:
-                problem = ws.t.text("No sheet of the file is one Språkvän knows. Start from a template.")
-                return _upload_page(ws, list(programmes), problem=problem, status_code=400)
-            report = await run_import(plan, services, dry_run=dry_run)
     except NotConfigured:
-        return ws.message(
-            ws.t.text("Set up the vocabularies first"),
-            ws.t.text("The organisation has no programmes and districts yet: the file's codes have nothing to match."),
-            status_code=409,
-            section=SECTION,
-        )
+        return _not_configured(ws)
     except ServiceError:
         return ws.unavailable(SECTION)
-    return report.to_dict()
+
+
+def _not_configured(ws: WorkspaceRequest) -> Response:
+    words = _("The organisation has no programmes and districts yet: the file's codes have nothing to match.")
+    return _say(ws, _("Set up the vocabularies first"), words, 409)
+
+
+def _say(ws: WorkspaceRequest, title: str, words: str, status_code: int) -> Response:
+    """A message page of this part, in the page's language."""
+    return ws.message(ws.t.text(title), ws.t.text(words), status_code=status_code, section=SECTION)
 
 
 def _summary(ws: WorkspaceRequest, report: dict[str, Any], name: str, *, upload_id: uuid.UUID | None) -> Response:

@@ -2,26 +2,17 @@
 
 An upload is the admin's own: it is found only by its id together with the admin's organisation and user,
 so another user's or organisation's id finds nothing (the page answers 404). It lives an hour at most:
-each visit of the page, upload and confirmation prunes the older ones, and a confirmation takes (deletes)
-its upload.
+each visit of the page, upload and confirmation prunes the older ones, and a confirmation moves it into a
+run (``imports_runs.begin_from_upload``).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import asyncpg
 
 LIFETIME = "1 hour"
-
-
-@dataclass(frozen=True)
-class PendingUpload:
-    id: uuid.UUID
-    file_name: str
-    programme: str | None
-    content: bytes
 
 
 async def prune(conn: asyncpg.Pool | asyncpg.Connection) -> None:
@@ -41,15 +32,3 @@ async def keep(
             upload_id, organisation_id, user_id, file_name, programme, content,
         )  # fmt: skip
     return upload_id
-
-
-async def take(
-    pool: asyncpg.Pool, upload_id: uuid.UUID, *, organisation_id: str, user_id: uuid.UUID
-) -> PendingUpload | None:
-    """The upload, deleted in the same statement (a second confirmation finds nothing), or None."""
-    row = await pool.fetchrow(
-        "DELETE FROM pending_imports WHERE id = $1 AND organisation_id = $2 AND user_id = $3"
-        f" AND created_at >= now() - interval '{LIFETIME}' RETURNING id, file_name, programme, content",
-        upload_id, organisation_id, user_id,
-    )  # fmt: skip
-    return PendingUpload(row["id"], row["file_name"], row["programme"], bytes(row["content"])) if row else None
