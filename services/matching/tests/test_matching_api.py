@@ -53,6 +53,14 @@ async def test_a_round_proposes_with_reasons_and_a_pair_lives_to_its_end_in_full
         json={"done_on": str(TODAY), "outcome": "going_well", "notes": "Träffas varje tisdag"},
     )
     assert followed.status_code == 200 and followed.json()["follow_ups"][0]["notes"] == "Träffas varje tisdag"
+    viewer = matching.as_(role="viewer")  # free text is for those who write it, as in the exports
+    for seen in (
+        (await client.get(f"/pairs/{pair_id}", headers=viewer)).json(),
+        (await client.get("/pairs", headers=viewer)).json()["items"][0],
+    ):
+        assert seen["follow_ups"][0]["outcome"] == "going_well" and seen["follow_ups"][0]["notes"] is None
+        assert seen["notes"] is None
+    assert (await client.get(f"/pairs/{pair_id}")).json()["follow_ups"][0]["notes"] == "Träffas varje tisdag"
     ended = await client.post(f"/pairs/{pair_id}/end", json={"reason": "completed"})
     assert ended.status_code == 200 and ended.json()["end_reason"] == "completed"
 

@@ -65,7 +65,7 @@ def _json(body: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
 
 async def _pair_out(request: Request, principal: Principal, pair) -> Response:  # noqa: ANN001 - a domain Pair
     labels = await rounds.interest_labels(context(request), principal)
-    return _json(PairOut.of(pair, labels))
+    return _json(PairOut.of(pair, labels, with_notes=principal.role is not Role.VIEWER))
 
 
 # -- programmes: rounds, manual pairs, meetups, waiting list, settings, forbids ----------------------
@@ -161,7 +161,8 @@ async def list_pairs(
     found = await pairs.list_pairs(context(request), principal, where, limit=limit, after=after)
     labels = await rounds.interest_labels(context(request), principal)
     page = PairPage(
-        items=[PairOut.of(p, labels) for p in found], next_after=found[-1].pair_id if len(found) == limit else None
+        items=[PairOut.of(p, labels, with_notes=principal.role is not Role.VIEWER) for p in found],
+        next_after=found[-1].pair_id if len(found) == limit else None,
     )
     return _json(page)
 

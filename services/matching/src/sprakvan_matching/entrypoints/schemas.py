@@ -72,7 +72,7 @@ class FollowUpOut(BaseModel):
     due_on: date
     done_on: date | None
     outcome: FollowUpOutcome | None
-    notes: str
+    notes: str | None = Field(description="Free text that stays in matching; null for viewers.")
 
 
 class PairOut(BaseModel):
@@ -96,11 +96,12 @@ class PairOut(BaseModel):
     round_id: uuid.UUID | None
     meetup_id: uuid.UUID | None
     rematch_of: uuid.UUID | None
-    notes: str = Field("", description="An imported pair's notes; they stay in matching.")
+    notes: str | None = Field("", description="An imported pair's notes; they stay in matching; null for viewers.")
     version: int
 
     @classmethod
-    def of(cls, pair: Pair, interests: Labels | None = None) -> PairOut:
+    def of(cls, pair: Pair, interests: Labels | None = None, *, with_notes: bool = True) -> PairOut:
+        """The pair as the API shows it; `with_notes=False` for viewers, who see no free text (as in exports)."""
         return cls(
             pair_id=pair.pair_id,
             programme=pair.programme,
@@ -114,7 +115,9 @@ class PairOut(BaseModel):
             activated_on=pair.activated_on,
             conversation_attended=pair.conversation.attended if pair.conversation else (),
             follow_ups=[
-                FollowUpOut(due_on=f.due_on, done_on=f.done_on, outcome=f.outcome, notes=f.notes)
+                FollowUpOut(
+                    due_on=f.due_on, done_on=f.done_on, outcome=f.outcome, notes=f.notes if with_notes else None
+                )
                 for f in pair.follow_ups
             ],
             ended_on=pair.ended_on,
@@ -125,7 +128,7 @@ class PairOut(BaseModel):
             round_id=pair.round_id,
             meetup_id=pair.meetup_id,
             rematch_of=pair.rematch_of,
-            notes=pair.notes,
+            notes=pair.notes if with_notes else None,
             version=pair.version,
         )
 
