@@ -298,3 +298,34 @@ async def test_a_check_in_racing_an_erasure_is_anonymised_or_refused_never_left_
         # Erased first: the check-in of someone no longer known is refused.
         with pytest.raises(Conflict, match="unknown participant"):
             await attendance.check_in(checking, ORG, occurrence_id, person, Outcome.CAME, now=NOW)
+
+
+async def test_an_imported_sign_up_racing_an_erasure_is_refused_never_left_naming_the_person(
+    pool: asyncpg.Pool,
+) -> None:
+    """The erasure has deleted the person but not committed when a history import names them: the import
+    must wait and then refuse the row, not read the old row and leave a sign-up behind the erasure."""
+    from sprakvan_events.entrypoints.import_rows import SignupRow
+    from sprakvan_events.service_layer import importing, participants
+    from sprakvan_shared.imports import RawRow, parse_rows, remember
+
+    async with pool.acquire() as conn:
+        occurrence_id = await one_off(conn, capacity=None)
+        await remember(conn, ORG, "occurrences", "o-1", str(occurrence_id), "hash")
+        (person,) = await register(conn, 1)
+    raw = RawRow(row=2, key="s-1", occurrence_key="o-1", participant_id=str(person), status="confirmed")
+    parsed, failed = parse_rows(SignupRow, [raw])
+    assert not failed
+    async with pool.acquire() as erasing, pool.acquire() as importing_conn, pool.acquire() as look:
+        erasure = erasing.transaction()
+        await erasure.start()
+        await participants.erase(erasing, ORG, person, now=NOW)
+        imported = asyncio.create_task(
+            importing.import_rows(importing_conn, ORG, "signups", parsed, dry_run=False, now=NOW)
+        )
+        done, _ = await asyncio.wait([imported], timeout=1.0)
+        assert not done, "the import read a participant whose erasure was on its way"
+        await erasure.commit()
+        (result,) = await imported
+        assert result.outcome == "refused" and [e.field for e in result.errors] == ["participant_id"]
+        assert await look.fetchval("SELECT count(*) FROM signups WHERE participant_id = $1", person) == 0

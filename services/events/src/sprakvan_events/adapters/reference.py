@@ -139,10 +139,12 @@ async def load_participant(
 
 
 async def load_participants(
-    conn: asyncpg.Connection, organisation_id: str, ids: Iterable[uuid.UUID]
+    conn: asyncpg.Connection, organisation_id: str, ids: Iterable[uuid.UUID], *, share_lock: bool = False
 ) -> dict[uuid.UUID, KnownParticipant]:
+    """``share_lock``: as ``load_participant``'s, taken in id order (the sorted order group sign-ups use)."""
     rows = await conn.fetch(
-        "SELECT * FROM participants WHERE organisation_id = $1 AND participant_id = ANY($2::uuid[])",
+        "SELECT * FROM participants WHERE organisation_id = $1 AND participant_id = ANY($2::uuid[])"
+        + (" ORDER BY participant_id FOR SHARE" if share_lock else ""),
         organisation_id,
         list(set(ids)),
     )

@@ -52,7 +52,8 @@ async def _refs(course: Course[Any], rows: Sequence[ParsedRow[Any]]) -> _Refs:
     return _Refs(
         ids,
         await store.occurrences_by_id(conn, org, ids.values()),
-        await repo.load_participants(conn, org, people) if people else {},
+        # Shared locks, before any occurrence's: an erasure waits for this import, or the import for it.
+        await repo.load_participants(conn, org, people, share_lock=True) if people else {},
     )
 
 
