@@ -148,6 +148,8 @@ async def test_jan_oct_2019_of_the_seed_report_through_the_services(start_servic
             ("Linköpings kommun", 600000), ("Linköping Södra Röda Korskrets", 477600),
         ]  # fmt: skip
         assert live["economy"]["yearly_total_sek"] == 1077600
+        # intake's organisation.configured reached reporting: the districts' names for the printed report
+        assert live["labels"]["districts"]["skaggetorp"] == {"sv": "Skäggetorp", "en": "Skäggetorp"}
         # Jan-Oct 2018 beside it: the 12 pairs of 2018 and their 24 people.
         assert (sum(previous["registrations"]["total_by_role"].values()), previous["pairs"]["new"]) == (24, 12)
         goals = {g["kind"]: g["status"] for g in live["goals"]}
