@@ -140,6 +140,7 @@ class ReviewWatch:
         self.answers: list[tuple[float, int]] = []
         self.review_s: list[float] = []
         self.stopped = False
+        self.until = 0
 
     async def count(self) -> int:
         sent = perf()
@@ -154,7 +155,9 @@ class ReviewWatch:
         return sum(json.loads(body)["figures"]["current"]["registrations"]["total_by_role"].values())
 
     async def run(self, until: int) -> None:
-        while not (self.stopped and self.answers and self.answers[-1][1] >= until):
+        """Until stopped and the count reached ``until`` (or ``self.until``, lowered to the 201s once known)."""
+        self.until = until
+        while not (self.stopped and self.answers and self.answers[-1][1] >= self.until):
             count = await self.count()
             self.answers.append((perf(), count))
 
@@ -276,8 +279,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 if phase == "review":
                     watchers.append(asyncio.create_task(review.run(counted_before + count)))
                 late = await sender.run(count, args.rate, on_created)
+                review.until = counted_before + len(created)  # a refused registration is never counted
                 rows.stopped = review.stopped = True
-                await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
+                try:
+                    await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
+                except TimeoutError:
+                    last = review.answers[-1][1] if review.answers else None
+                    say(f"  {phase}: not all counted in 120 s: {len(rows.pending)} rows missing, review count "
+                        f"{last} of {review.until}, errors {sender.errors}")  # fmt: skip
+                    raise
                 result = {
                     "201_to_row": summary(rows.latencies),
                     "201_to_on_stream": summary([tap.seen[pid] - at for pid, at in created if pid in tap.seen]),

@@ -53,6 +53,19 @@ def established(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+# A row of an import file's participants sheet (``sprakvan_importer``), in the Swedish headers below.
+PARTICIPANT_HEADERS = ["nyckel", "roll", "program", "förnamn", "efternamn", "e-post", "kön", "födelseår", "stadsdel",
+                       "språk", "svenskanivå", "intressen", "tider", "antal nyanlända", "registrerad"]  # fmt: skip
+
+
+def participant_row(key: str, role: str, gender: str, born: int, district: str, registered: str) -> list[Any]:
+    """``role`` nyanländ/etablerad, ``gender`` kvinna/man/..., ``registered`` ``YYYY-MM-DD`` (or with a time)."""
+    newcomer = role == "nyanländ"
+    return [key, role, "Språkvän", "Person", key.upper(), f"{key}@example.org", gender, born, district,
+            "ar:modersmål" if newcomer else "sv:modersmål", "A2" if newcomer else None, "Fika, promenader",
+            "tisdag:kväll", None if newcomer else 1, registered]  # fmt: skip
+
+
 def _entry(code: str, sv: str, en: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "labels": {"sv": sv, "en": en}, **extra}
 

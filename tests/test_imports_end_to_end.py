@@ -22,7 +22,7 @@ from sprakvan_importer.writing import Table, xlsx_bytes
 from sprakvan_intake.service import SERVICE as INTAKE
 from sprakvan_matching.service import SERVICE as MATCHING
 from sprakvan_reporting.service import SERVICE as REPORTING
-from tests.factories import configure
+from tests.factories import PARTICIPANT_HEADERS, configure, participant_row
 from tests.kit import ORG_A, ORG_B, eventually, mint_token
 
 pytestmark = pytest.mark.infra
@@ -42,21 +42,12 @@ _PEOPLE = [  # key, role, gender, birth year, district, registered
     ("n7", "nyanländ", "kvinna", 1998, "Ryd", "2025-02-03"),
     ("e6", "etablerad", "man", 1975, "Ryd", "2025-03-01"),
 ]
-PARTICIPANT_HEADERS = ["nyckel", "roll", "program", "förnamn", "efternamn", "e-post", "kön", "födelseår", "stadsdel",
-                       "språk", "svenskanivå", "intressen", "tider", "antal nyanlända", "registrerad"]  # fmt: skip
-
-
-def _participant(key: str, role: str, gender: str, born: int, district: str, registered: str) -> list[Any]:
-    newcomer = role == "nyanländ"
-    return [key, role, "Språkvän", "Person", key.upper(), f"{key}@example.org", gender, born, district,
-            "ar:modersmål" if newcomer else "sv:modersmål", "A2" if newcomer else None, "Fika, promenader",
-            "tisdag:kväll", None if newcomer else 1, registered]  # fmt: skip
 
 
 def programme_year() -> list[Table]:
     cafe = [f"o{i}" for i in range(1, 5)]
     return [
-        Table("Deltagare", PARTICIPANT_HEADERS, [_participant(*p) for p in _PEOPLE]),
+        Table("Deltagare", PARTICIPANT_HEADERS, [participant_row(*p) for p in _PEOPLE]),
         Table("par", ["nyckel", "program", "nyanländ", "etablerad", "matchningssamtal", "avslutat", "avslutsorsak"], [
             ["p1", "sprakvan", "n1", "e1", "2024-02-10", None, None],
             ["p2", "sprakvan", "n2", "e2", "2024-03-20", "2024-10-01", "flyttat"],
