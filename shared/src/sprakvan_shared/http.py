@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
@@ -27,8 +27,10 @@ from urllib.parse import parse_qsl
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -89,25 +91,70 @@ async def _principal(request: Request, credentials: HTTPAuthorizationCredentials
     return principal
 
 
-def require_role(allowed: Iterable[Role]) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller's principal, if its role is among ``allowed``; else 401 or 403."""
-    allowed = frozenset(allowed)
+class _RoleBearer(HTTPBearer):
+    """The bearer scheme and the role check as one dependency: FastAPI solves each level of dependencies
+    (a ``Depends(HTTPBearer())`` inside the check was one) with its own parameter and cache-key work on
+    every request. Being the ``HTTPBearer`` scheme itself, it documents the same security requirement."""
 
-    # One async dependency per route, not a chain: FastAPI runs a sync dependency in a worker thread,
-    # and each level of dependencies costs measurable time on every request.
-    async def check(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> Principal:
-        principal = await _principal(request, credentials)
-        if principal.role not in allowed:
+    def __init__(self, allowed: Iterable[Role]) -> None:
+        super().__init__(auto_error=False, scheme_name=_bearer.scheme_name)
+        self.allowed = frozenset(allowed)
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await _principal(request, await super().__call__(request))
+        if principal.role not in self.allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role.value} may not do this")
         return principal
 
-    return check
+
+def require_role(allowed: Iterable[Role]) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller's principal, if its role is among ``allowed``; else 401 or 403."""
+    # One async dependency per route, not a chain: FastAPI runs a sync dependency in a worker thread,
+    # and each level of dependencies costs measurable time on every request.
+    return _RoleBearer(allowed)
 
 
 Reader = Annotated[Principal, Depends(require_role(READERS))]
 Writer = Annotated[Principal, Depends(require_role(WRITERS))]
+
+
+# -- JSON bodies ------------------------------------------------------------------------------------
+class _ModelJsonRequest(Request):
+    """``json()`` returns the route's body model, validated by pydantic straight from the raw bytes
+    (``model_validate_json``: parsing and validation in one pass) rather than a dict from ``json.loads``
+    that FastAPI then validates. A body that is not a valid model gets the dict, and FastAPI validates
+    and answers exactly as it always does (the same 422s, ``json_invalid`` included)."""
+
+    body_model: type[BaseModel]
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_validated_json"):
+            body = await self.body()
+            try:
+                self._validated_json: Any = self.body_model.model_validate_json(body)
+            except ValidationError:
+                self._validated_json = json.loads(body)
+        return self._validated_json
+
+
+class JsonBodyRoute(APIRoute):
+    """A route class (``APIRouter(route_class=JsonBodyRoute)``) for hot paths whose body is one pydantic
+    model: the model comes from ``_ModelJsonRequest``, and FastAPI, given an instance of the model where
+    it expects the parsed JSON, takes it as it is. Everything else (content type, dependencies, errors,
+    the OpenAPI document) stays FastAPI's. Routes with another kind of body are left alone."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        params = self.dependant.body_params
+        model = params[0].field_info.annotation if len(params) == 1 else None
+        if not isinstance(model, type) or not issubclass(model, BaseModel) or self._embed_body_fields:
+            return handler
+        request_class = type(f"{model.__name__}JsonRequest", (_ModelJsonRequest,), {"body_model": model})
+
+        async def handle(request: Request) -> Response:
+            return await handler(request_class(request.scope, request.receive))
+
+        return handle
 
 
 def unprocessable(errors: Iterable[tuple[tuple[str | int, ...], str]]) -> JSONResponse:
