@@ -20,8 +20,15 @@ _COLUMNS = """id, organisation_id, role, status, first_name, last_name, email, p
               name_search"""
 
 
-_INSERT = f"INSERT INTO participants ({_COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 19))})"
+# ``details`` ($10) travels as JSON text that pydantic wrote in one pass (``model_dump_json``), cast to
+# jsonb by PostgreSQL: not a dict that the pool's jsonb codec turns into text again with json.dumps.
+_DETAILS = "$10::text::jsonb"
+_INSERT = (
+    f"INSERT INTO participants ({_COLUMNS}) "
+    f"VALUES ({', '.join(_DETAILS if i == 10 else f'${i}' for i in range(1, 19))})"
+)
 _INSERT_ANNOUNCED = outbox.insert_after(_INSERT, 18)
+_IDENTITY_FIELDS = frozenset(_IDENTITY)
 
 
 def name_search(first_name: str | None, last_name: str | None) -> str | None:
@@ -45,9 +52,8 @@ def _to_row(p: Participant) -> tuple[Any, ...]:
     details = None
     district = None
     if p.details is not None:
-        dumped = p.details.model_dump(mode="json")
-        identity = {name: dumped.pop(name) for name in _IDENTITY}
-        details = dumped
+        identity = {name: getattr(p.details, name) for name in _IDENTITY}  # plain strings (or None)
+        details = p.details.model_dump_json(exclude=_IDENTITY_FIELDS)
         district = p.details.district
     return (
         p.id,
@@ -140,7 +146,7 @@ class ParticipantRepository:
         unchanged = "" if registered_at_may_change else " AND registered_at = $11"
         await self._conn.execute(
             f"""UPDATE participants SET status = $4, first_name = $5, last_name = $6, email = $7, phone = $8,
-                   district = $9, details = $10, updated_at = $12, version = $13, interviewed_on = $14,
+                   district = $9, details = {_DETAILS}, updated_at = $12, version = $13, interviewed_on = $14,
                    withdrawn_at = $15, withdrawal_reason = $16, erased_at = $17,
                    name_search = $18{registered}
                WHERE id = $1 AND organisation_id = $2 AND role = $3{unchanged}""",

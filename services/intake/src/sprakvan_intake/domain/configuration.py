@@ -175,10 +175,16 @@ def missing_codes(
 def unknown_codes(configuration: OrganisationConfiguration | None, values: Mapping[str, Any]) -> list[FieldError]:
     """Field errors for the codes in ``values`` (registration fields: programme, district, interests,
     campaign, referral_source; others are ignored) that the organisation's configuration lacks."""
+    return unknown_codes_in(None if configuration is None else codes_of(configuration), values)
+
+
+def unknown_codes_in(known: Mapping[str, frozenset[str]] | None, values: Mapping[str, Any]) -> list[FieldError]:
+    """``unknown_codes`` against a configuration's ``codes_of`` (None: no configuration), for a caller that
+    keeps those sets instead of building them again for every registration."""
     present = [name for name in FIELD_VOCABULARY if name in values]
     if not present:
         return []
-    if configuration is None:
+    if known is None:
         return [
             FieldError(
                 ("programme",),
@@ -186,7 +192,6 @@ def unknown_codes(configuration: OrganisationConfiguration | None, values: Mappi
                 "vocabularies first (PUT /configuration)",
             )
         ]
-    known = codes_of(configuration)
     errors: list[FieldError] = []
     for name in present:
         vocabulary = known[FIELD_VOCABULARY[name]]

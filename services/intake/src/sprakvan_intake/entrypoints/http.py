@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, R
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from sprakvan_shared import http, idempotency
+from sprakvan_shared import http
 from sprakvan_shared.contracts.intake import ParticipantRole
 from sprakvan_shared.http import Reader, Writer
 from sprakvan_shared.text import Day, line
@@ -24,11 +24,8 @@ from ..service_layer import handlers
 from ..settings import IntakeSettings
 from .schemas import InterviewOut, ParticipantOut, ParticipantPage, ParticipantPatch, RegistrationRequest
 
-router = APIRouter(prefix="/participants", tags=["participants"])
-# Handled for every POST by the shared mechanism (sprakvan_shared.idempotency); declared here for the docs.
-IdempotencyKey = Annotated[
-    str | None, Header(alias=idempotency.HEADER, min_length=1, max_length=200, pattern=r"^[!-~]+$")
-]
+# JsonBodyRoute: bodies validated by pydantic from the raw bytes (registration is the hot path).
+router = APIRouter(prefix="/participants", tags=["participants"], route_class=http.JsonBodyRoute)
 IfMatch = Annotated[
     str | None,
     Header(
@@ -75,10 +72,11 @@ async def register(
     command: RegistrationRequest,
     request: Request,
     principal: Writer,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Register a newcomer or an established resident. A retry with the same ``Idempotency-Key``
     returns the original response (``Idempotent-Replayed: true``)."""
+    # The Idempotency-Key header is the shared mechanism's: it checks the key before any route runs
+    # (sprakvan_shared.idempotency) and documents it on every POST (http._document_errors).
     participant = await handlers.register_participant(_pool(request), principal, command)
     headers = {"Location": f"/participants/{participant.id}", **_etag(participant)}
     return _json(ParticipantOut.of(participant), status.HTTP_201_CREATED, headers)

@@ -125,7 +125,7 @@ class ParticipantOut(ParticipantDetails):
         assert p.details is not None
         # Built from domain objects that are valid already: construct, do not validate again.
         return cls.model_construct(
-            **dict(p.details),
+            **vars(p.details),
             id=p.id,
             role=p.role,
             status=p.status,

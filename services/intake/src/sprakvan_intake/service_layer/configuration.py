@@ -18,7 +18,7 @@ from sprakvan_shared.contracts.intake import OrganisationConfiguration, Organisa
 from sprakvan_shared.logging import current_correlation_id
 
 from ..adapters.configuration_repository import ConfigurationRepository
-from ..domain.configuration import ConfigurationAggregate, unknown_codes
+from ..domain.configuration import ConfigurationAggregate, codes_of, unknown_codes_in
 from ..domain.model import FieldError
 
 log = structlog.get_logger(__name__)
@@ -77,16 +77,20 @@ async def configuration_of(conn: asyncpg.Connection, organisation_id: str) -> Or
 CACHE_SECONDS = 5.0
 
 
+# Per organisation: when it was read, and its codes per vocabulary (``codes_of``; None: not configured).
+_Entry = tuple[float, Mapping[str, frozenset[str]] | None]
+
+
 @dataclass
 class _Cache:
     pool: asyncpg.Pool  # one per process in production; a new pool (a test's new app) starts afresh
-    entries: dict[str, tuple[float, OrganisationConfiguration | None]] = field(default_factory=dict)
+    entries: dict[str, _Entry] = field(default_factory=dict)
 
 
 _cache: _Cache | None = None
 
 
-def _entries(pool: asyncpg.Pool) -> dict[str, tuple[float, OrganisationConfiguration | None]]:
+def _entries(pool: asyncpg.Pool) -> dict[str, _Entry]:
     global _cache  # noqa: PLW0603 - the process's one cache
     if _cache is None or _cache.pool is not pool:
         _cache = _Cache(pool)
@@ -100,12 +104,13 @@ async def unknown_registration_codes(
     entries = _entries(pool)
     cached = entries.get(organisation_id)
     if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-        if not (errors := unknown_codes(cached[1], values)):
+        if not (errors := unknown_codes_in(cached[1], values)):
             return errors
     async with pool.acquire() as conn:
         configuration = await configuration_of(conn, organisation_id)
-    entries[organisation_id] = (time.monotonic(), configuration)
-    return unknown_codes(configuration, values)
+    known = None if configuration is None else codes_of(configuration)
+    entries[organisation_id] = (time.monotonic(), known)
+    return unknown_codes_in(known, values)
 
 
 async def get_configuration(pool: asyncpg.Pool, principal: Principal) -> ConfigurationAggregate:

@@ -70,7 +70,8 @@ async def register_participant(
     details = ParticipantDetails.model_construct(
         **{name: getattr(command, name) for name in ParticipantDetails.model_fields}
     )
-    code_errors = await unknown_registration_codes(pool, principal.organisation_id, dict(details))
+    # vars(): the model's own field values, read only (dict(details) copies them through a generator).
+    code_errors = await unknown_registration_codes(pool, principal.organisation_id, vars(details))
     participant = _also_failing(
         code_errors,
         lambda: Participant.register(
