@@ -95,6 +95,35 @@ _NEVER_COMMITTED = (
 )
 
 
+class _ClaimingTransaction(asyncpg.transaction.Transaction):
+    """A top-level read-write transaction records the request's Idempotency-Key claim first thing
+    (``idempotency.claim_in``), so that every service's writes commit with their key whichever way they
+    open their transaction (``db.transaction``, or ``conn.transaction()`` on a pooled connection)."""
+
+    __slots__ = ()
+
+    async def start(self) -> None:
+        await super().start()
+        if self._nested or self._readonly:
+            return
+        from . import idempotency  # a cycle otherwise: idempotency uses this module's errors
+
+        try:
+            await idempotency.claim_in(self._connection)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.rollback()
+            raise
+
+
+class Connection(asyncpg.Connection):
+    def transaction(  # type: ignore[override]
+        self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False
+    ) -> asyncpg.transaction.Transaction:
+        self._check_open()
+        return _ClaimingTransaction(self, isolation, readonly, deferrable)
+
+
 class Pool(asyncpg.Pool):
     """asyncpg's pool with a default acquire timeout (a request waits at most ``acquire_timeout`` for a
     connection, then fails as ``NotSaved``: nothing was sent) and a reset on every release, unless the
@@ -166,7 +195,7 @@ async def create_pool(
     clean: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
     pool = Pool(
         dsn,
-        connection_class=asyncpg.Connection,
+        connection_class=Connection,
         record_class=asyncpg.Record,
         min_size=min_size,
         max_size=max_size,
@@ -196,7 +225,7 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
         tx = conn.transaction()
         try:
             await tx.start()
-            await idempotency.claim_in(conn)  # first: a concurrent retry waits here, before any work
+            await idempotency.claim_in(conn)  # first (done by start on our pool): a concurrent retry waits here
             yield conn
         except BaseException as exc:
             with contextlib.suppress(Exception):

@@ -16,11 +16,12 @@ How it works (``IdempotencyMiddleware``, installed by ``http.install``):
   (names, contacts) is deleted with the person (``forget_resource``).
 - Keys expire ``IDEMPOTENCY_TTL_HOURS`` (default 24 h) after first use; then the key may be used anew.
 
-A handler takes part by opening its transaction with ``db.transaction(pool)`` and, when the request
-concerns one aggregate, calling ``bind_resource(id)`` first (so that erasure finds its keys). A POST
-that writes otherwise is still recorded, after its response (logged as
-``idempotency_key_recorded_after_commit``: a crash in that moment lets a retry run again, and two
-concurrent retries both run). A POST without the header is not deduplicated.
+A handler takes part by opening its transaction on the service's pool, ``db.transaction(pool)`` or
+``conn.transaction()`` (the pool's connections claim in every top-level read-write transaction,
+``db.Connection``), and, when the request concerns one aggregate, calling ``bind_resource(id)`` first
+(so that erasure finds its keys). A POST that writes without a transaction is still recorded, after its
+response (logged as ``idempotency_key_recorded_after_commit``: a crash in that moment lets a retry run
+again, and two concurrent retries both run). A POST without the header is not deduplicated.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Claim:
     ttl: timedelta
     resource_id: str | None = None
     claimed: bool = False
+    finished: bool = False  # the response is sent: work the request left behind (a task) claims nothing
 
 
 _current: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)
@@ -73,7 +75,7 @@ _current: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=Non
 def active() -> bool:
     """Whether this request carries an Idempotency-Key that is not recorded yet."""
     claim = _current.get()
-    return claim is not None and not claim.claimed
+    return claim is not None and not claim.claimed and not claim.finished
 
 
 def bind_resource(resource_id: object) -> None:
@@ -87,7 +89,7 @@ async def claim_in(conn: asyncpg.Connection) -> None:
     """Record the current claim inside the caller's transaction; ``ConcurrentDuplicate`` if another request
     with the same key got there first (the caller's transaction must then roll back)."""
     claim = _current.get()
-    if claim is None or claim.claimed:
+    if claim is None or claim.claimed or claim.finished:
         return
     if random.random() < _PRUNE_PROBABILITY:
         await prune(conn)
@@ -241,6 +243,7 @@ class IdempotencyMiddleware:
             if not await self._answer_from_record(pool, principal.organisation_id, key, fingerprint, send):
                 raise
         finally:
+            claim.finished = True  # a task started by the request keeps this context, not the claim
             _current.reset(token)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, pool: asyncpg.Pool, claim: Claim) -> None:

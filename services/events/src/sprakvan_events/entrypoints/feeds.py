@@ -24,7 +24,7 @@ router = APIRouter(tags=["feeds"])
 @router.post("/feeds", status_code=status.HTTP_201_CREATED, response_model=FeedOut)
 async def create_feed(body: FeedIn, request: Request, principal: Writer) -> FeedOut:
     """A calendar feed URL for an organisation, programme, district or venue. The URL is shown once."""
-    async with pool_of(request).acquire() as conn:
+    async with pool_of(request).acquire() as conn, conn.transaction():  # the Idempotency-Key with it
         feed, token = await feeds.create_feed(
             conn, principal.organisation_id, body.scope, body.value, body.name, now=now_of(request)
         )

@@ -27,7 +27,8 @@ router = APIRouter()
 @router.post("/venues", status_code=status.HTTP_201_CREATED, response_model=VenueOut, tags=["venues"])
 async def create_venue(body: VenueIn, request: Request, principal: Writer) -> VenueOut:
     venue = Venue(uuid.uuid4(), principal.organisation_id, **body.model_dump())
-    async with pool_of(request).acquire() as conn:
+    # One transaction: an Idempotency-Key commits with the venue (sprakvan_shared.db.Connection).
+    async with pool_of(request).acquire() as conn, conn.transaction():
         vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
         if vocabulary is not None and venue.district not in vocabulary.districts:
             raise InvalidInput.one(f"unknown district {venue.district!r}", "body", "district")
@@ -58,7 +59,7 @@ async def list_venues(request: Request, principal: Reader) -> list[VenueOut]:
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut, tags=["partners"])
 async def create_partner(body: PartnerIn, request: Request, principal: Writer) -> PartnerOut:
     partner = Partner(uuid.uuid4(), principal.organisation_id, body.name, body.kind)
-    async with pool_of(request).acquire() as conn:
+    async with pool_of(request).acquire() as conn, conn.transaction():  # the Idempotency-Key with it
         await repo.insert_partner(conn, partner)
     return PartnerOut(id=partner.id, name=partner.name, kind=partner.kind)
 

@@ -1,0 +1,94 @@
+"""Idempotency-Key on the POSTs of every service, not only intake's, on real NATS and PostgreSQL: concurrent
+retries run once, the key is recorded in the same transaction as the change (never "after commit"), and a
+replay returns the ORIGINAL response even after the resource changed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from sprakvan_events.service import SERVICE as EVENTS
+from sprakvan_matching.service import SERVICE as MATCHING
+from sprakvan_reporting.service import SERVICE as REPORTING
+
+from .kit import ServiceStarter, mint_token
+
+ADMIN = {"Authorization": f"Bearer {mint_token(role='admin')}"}
+PARTNERSHIP = {
+    "title": "Vi ses! Språkvänner i Linköping",
+    "valid_from": "2019-01-01",
+    "valid_to": "2021-12-31",
+    "partners": [{"name": "Linköpings kommun", "yearly_contribution_sek": 600000}],
+}
+# Matching learns the organisation's programmes from intake's events; here, as that consumer stores them.
+MATCHING_PROGRAMME = """INSERT INTO organisations (organisation_id, programmes, districts, interests, updated_at)
+    VALUES ('linkoping', '[{"code": "sprakvan", "kind": "sprakvan", "labels": {"sv": "S", "en": "S"}}]', '[]', '[]',
+            now())"""
+# service, path, body, the table the POST adds a row to, what the database needs first
+CASES = [
+    pytest.param(EVENTS, "/partners", {"name": "Ryds bibliotek", "kind": "library"}, "partners", None, id="events"),
+    pytest.param(EVENTS, "/venues", {"name": "Ryds bibliotek", "district": "ryd"}, "venues", None, id="events-venue"),
+    pytest.param(REPORTING, "/partnerships", PARTNERSHIP, "partnerships", None, id="reporting"),
+    pytest.param(MATCHING, "/programmes/sprakvan/rounds", {"locks": []}, "rounds", MATCHING_PROGRAMME, id="matching"),
+]
+
+
+@pytest.mark.parametrize(("service", "path", "body", "table", "setup"), CASES)
+async def test_concurrent_retries_run_once_and_the_key_commits_with_the_change(
+    service: Any,
+    path: str,
+    body: dict,
+    table: str,
+    setup: str | None,
+    start_service: ServiceStarter,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    async with start_service(service, wait_for_messaging=False) as svc:
+        if setup:
+            await svc.pool.execute(setup)
+        capfd.readouterr()
+        key = {**ADMIN, "Idempotency-Key": f"{service.name}-1"}
+        responses = await asyncio.gather(*(svc.client.post(path, json=body, headers=key) for _ in range(4)))
+        statuses = {r.status_code for r in responses}
+        assert len(statuses) == 1 and statuses < {200, 201}, [r.text for r in responses]
+        assert len({r.content for r in responses}) == 1
+        assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 3
+        assert await svc.pool.fetchval(f"SELECT count(*) FROM {table}") == 1  # noqa: S608 - a constant
+        assert await svc.pool.fetchval("SELECT count(*) FROM idempotent_requests WHERE status_code IS NOT NULL") == 1
+        # Without a key, the same POST is a new request.
+        assert (await svc.client.post(path, json=body, headers=ADMIN)).status_code in (200, 201)
+        assert await svc.pool.fetchval(f"SELECT count(*) FROM {table}") == 2  # noqa: S608
+        logged = capfd.readouterr().err
+    assert "idempotency_key_recorded_after_commit" not in logged
+
+
+async def test_a_replay_returns_the_original_response_after_a_change(start_service: ServiceStarter) -> None:
+    async with start_service(REPORTING, wait_for_messaging=False) as svc:
+        key = {**ADMIN, "Idempotency-Key": "partnership-1"}
+        first = await svc.client.post("/partnerships", json=PARTNERSHIP, headers=key)
+        assert first.status_code == 201, first.text
+        created = first.json()
+        changed = await svc.client.put(
+            f"/partnerships/{created['id']}",
+            json={**PARTNERSHIP, "title": "Nytt namn"},
+            headers={**ADMIN, "If-Match": first.headers.get("etag", '"1"')},
+        )
+        assert changed.status_code == 200 and changed.json()["title"] == "Nytt namn"
+        again = await svc.client.post("/partnerships", json=PARTNERSHIP, headers=key)
+        assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+        assert again.json() == created
+
+
+async def test_a_request_rolled_back_leaves_no_key_and_its_retry_runs(start_service: ServiceStarter) -> None:
+    # The claim is part of the handler's transaction: a write that fails rolls the key back with it.
+    async with start_service(EVENTS, wait_for_messaging=False) as svc:
+        await svc.pool.execute("ALTER TABLE partners ADD CONSTRAINT no_ryd CHECK (name <> 'Ryd')")
+        key = {**ADMIN, "Idempotency-Key": "partner-ryd"}
+        refused = await svc.client.post("/partners", json={"name": "Ryd", "kind": "library"}, headers=key)
+        assert refused.status_code == 500
+        assert await svc.pool.fetchval("SELECT count(*) FROM idempotent_requests") == 0
+        await svc.pool.execute("ALTER TABLE partners DROP CONSTRAINT no_ryd")
+        retried = await svc.client.post("/partners", json={"name": "Ryd", "kind": "library"}, headers=key)
+        assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
