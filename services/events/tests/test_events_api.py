@@ -275,7 +275,8 @@ async def test_other_organisations_see_nothing_and_roles_are_enforced(stack: Sta
         ),
     ]
     for method, path, body in writes:
-        response = await api.request(method, path, json=body, headers=other)
+        # If-Match "*": a version would be refused as stale before anyone looked for the occurrence.
+        response = await api.request(method, path, json=body, headers={**other, "If-Match": "*"})
         assert response.status_code in (404, 422), (path, response.status_code)
         if response.status_code == 422:
             assert ("body", "venue_id") in fields(response)
@@ -424,15 +425,24 @@ async def test_series_keeps_local_time_across_dst_moves_relocates_and_changes_fr
     assert {o["starts_at"][11:16] for o in occurrences} == {"18:00"}
 
     target = occurrences[3]
-    moved = await api.patch(
-        f"/occurrences/{target['id']}",
-        json={"starts_at": target["starts_at"][:10] + "T17:00:00", "ends_at": target["starts_at"][:10] + "T19:00:00"},
-    )
+    read = {"If-Match": f'"{target["version"]}"'}
+    move = {"starts_at": target["starts_at"][:10] + "T17:00:00", "ends_at": target["starts_at"][:10] + "T19:00:00"}
+    assert (await api.patch(f"/occurrences/{target['id']}", json=move)).status_code == 428  # If-Match required
+    moved = await api.patch(f"/occurrences/{target['id']}", json=move, headers=read)
     assert moved.status_code == 200 and moved.json()["starts_at"][11:16] == "17:00" and moved.json()["sequence"] == 1
-    relocated = await api.patch(f"/occurrences/{target['id']}", json={"venue_id": elsewhere["id"]})
+    assert moved.headers["etag"] == f'"{moved.json()["version"]}"' != read["If-Match"]
+    # A second coordinator who read the same version: 412 with the current ETag, and nothing of it is saved.
+    stale = await api.patch(f"/occurrences/{target['id']}", json={"venue_id": elsewhere["id"], **move}, headers=read)
+    assert stale.status_code == 412 and stale.headers["etag"] == moved.headers["etag"]
+    assert (await api.get(f"/occurrences/{target['id']}")).json()["district"] != "berga"
+    relocated = await api.patch(
+        f"/occurrences/{target['id']}", json={"venue_id": elsewhere["id"]}, headers={"If-Match": moved.headers["etag"]}
+    )
     assert relocated.json()["district"] == "berga" and relocated.json()["original_start"] == target["original_start"]
     assert ("body", "ends_at") in fields(
-        await api.patch(f"/occurrences/{target['id']}", json={"starts_at": target["starts_at"]})
+        await api.patch(
+            f"/occurrences/{target['id']}", json={"starts_at": target["starts_at"]}, headers={"If-Match": "*"}
+        )
     )
 
     pid = await stack.register()

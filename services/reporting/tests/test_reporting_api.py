@@ -57,7 +57,16 @@ async def test_other_organisations_see_nothing_of_it(loaded, token):
     created = (await client.post("/partnerships", json=PARTNERSHIP, headers=token("admin"))).json()
     other = token("admin", org="norrkoping")
     assert (await client.get(f"/partnerships/{created['id']}", headers=other)).status_code == 404
-    assert (await client.put(f"/partnerships/{created['id']}", json=PARTNERSHIP, headers=other)).status_code == 404
+    anything = {**other, "If-Match": "*"}
+    mine = token("admin")
+    assert (await client.put(f"/partnerships/{created['id']}", json=PARTNERSHIP, headers=mine)).status_code == 428
+    read = {**mine, "If-Match": (await client.get(f"/partnerships/{created['id']}", headers=mine)).headers["etag"]}
+    assert read["If-Match"] == '"1"'
+    assert (await client.put(f"/partnerships/{created['id']}", json=PARTNERSHIP, headers=read)).status_code == 200
+    stale = await client.put(f"/partnerships/{created['id']}", json={**PARTNERSHIP, "title": "Annat"}, headers=read)
+    assert stale.status_code == 412
+    assert (await client.get(f"/partnerships/{created['id']}", headers=mine)).json()["title"] == PARTNERSHIP["title"]
+    assert (await client.put(f"/partnerships/{created['id']}", json=PARTNERSHIP, headers=anything)).status_code == 404
     review = (await client.get("/reviews", params=PERIOD, headers=other)).json()
     assert review["figures"]["current"]["registrations"]["total_by_role"]["newcomer"] == 0
     assert review["partnership"] is None
@@ -89,7 +98,9 @@ async def test_narrative_csv_html_and_pdf(loaded, token):
     created = (await client.post("/partnerships", json=PARTNERSHIP, headers=token("admin"))).json()
     narrative = {"background": "Sedan januari 2019 ett IOP.", "future": "Ryd.", "summary": "Fungerar bra."}
     saved = await client.put(
-        f"/partnerships/{created['id']}/narratives/2019-01-01/2019-10-31", json=narrative, headers=token("coordinator")
+        f"/partnerships/{created['id']}/narratives/2019-01-01/2019-10-31",
+        json=narrative,
+        headers={**token("coordinator"), "If-Match": "0"},  # a bare version, as older clients send it
     )
     assert saved.status_code == 200, saved.text
     viewer = token("viewer")
@@ -117,8 +128,10 @@ async def test_narrative_versions_charts_and_words_for_other_fronts(loaded, toke
     coordinator = token("coordinator")
     empty = await client.get(url, headers=token("viewer"))
     assert empty.json() == {"background": "", "future": "", "summary": "", "version": 0}
-    first = await client.put(url, json={"summary": "Bra."}, headers={**coordinator, "If-Match": "0"})
-    assert first.status_code == 200 and first.json()["version"] == 1 and first.headers["ETag"] == "1"
+    assert (await client.put(url, json={"summary": "Bra."}, headers=coordinator)).status_code == 428
+    first = await client.put(url, json={"summary": "Bra."}, headers={**coordinator, "If-Match": '"0"'})
+    assert first.status_code == 200 and first.json()["version"] == 1 and first.headers["ETag"] == '"1"'
+
     # Someone who read nothing yet, or the first version, no longer matches: 412, nothing overwritten.
     for stale in ("0", "7"):
         late = await client.put(url, json={"summary": "Sämre."}, headers={**coordinator, "If-Match": stale})

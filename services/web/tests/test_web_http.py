@@ -207,6 +207,10 @@ async def test_the_first_admin_logs_in_and_manages_users_and_roles(start_service
     ) as stack:
         async with httpx.AsyncClient(trust_env=False) as admin:
             assert (await _logged_in(admin, stack, "admin", "wrong password!!")).status_code == 401
+            # A NUL (PostgreSQL cannot even compare it) or a bidi override is no user: 401, not a 500, not echoed.
+            for hostile in ("admin\x00Zq9x", "admin\u202eZq9x"):
+                refused = await _logged_in(admin, stack, hostile, password)
+                assert refused.status_code == 401 and "Zq9x" not in refused.text
             logged_in = await _logged_in(admin, stack, "admin", password)
             assert logged_in.status_code == 303 and logged_in.headers["location"].startswith("/workspace")
             cookie = logged_in.headers["set-cookie"]

@@ -3,7 +3,8 @@ safety net for hostile input and failures. ``install`` puts all of it on an app:
 
 - request bodies above ``HTTP_MAX_BODY_BYTES`` get 413 without being read further;
 - any string in a JSON body or query parameter with a character that ``text.FORBIDDEN`` names (NUL,
-  controls, lone surrogates, bidi overrides) gets 422 naming the field, before any handler runs;
+  controls, lone surrogates, bidi overrides) gets 422 naming the field, before any handler runs (the web
+  front's forms refuse them on their pages, in words);
 - validation errors are FastAPI's shape, ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``, but
   never carry the input value, and are never logged with it;
 - an outage of PostgreSQL is a 503 with ``Retry-After`` that says honestly whether anything was saved
@@ -24,8 +25,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
 
+import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -166,6 +168,73 @@ def unprocessable(errors: Iterable[tuple[tuple[str | int, ...], str]]) -> JSONRe
     )
 
 
+# -- If-Match -------------------------------------------------------------------------------------
+# The version a client read, as the ETag we send ("3"), weak (W/"3") or bare (3, as older clients send it).
+_VERSION_TAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description='The version you read, as its ETag (`"3"`); `*` for whatever is there. Stale: 412; none: 428.',
+    ),
+]
+
+
+class PreconditionRequired(Exception):
+    """A change without ``If-Match``: it could silently overwrite someone else's (428)."""
+
+
+class PreconditionFailed(Exception):
+    """``If-Match`` names another version than the current one: someone changed it meanwhile (412)."""
+
+    def __init__(self, current: int | None = None) -> None:
+        super().__init__("stale version")
+        self.current = current
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version ``If-Match`` names; None for ``*``. ``PreconditionRequired`` without one; a 422 naming the
+    header when it is no version we ever sent."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired
+    if if_match.strip() == "*":
+        return None
+    match = _VERSION_TAG.match(if_match.strip())
+    if match is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "loc": ["header", "If-Match"],
+                    "msg": 'expected a version as its ETag, e.g. "3", or *',
+                    "type": "value_error",
+                }
+            ],
+        )
+    return int(match[1])
+
+
+async def _precondition_required(_: Request, __: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_428_PRECONDITION_REQUIRED,
+        content={"detail": "send If-Match with the version you read (its ETag), or * to overwrite whatever is there"},
+    )
+
+
+async def _precondition_failed(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PreconditionFailed)
+    return JSONResponse(
+        status_code=status.HTTP_412_PRECONDITION_FAILED,
+        content={"detail": "If-Match does not match the current version: read it again"},
+        headers={"ETag": etag(exc.current)} if exc.current is not None else None,
+    )
+
+
 # -- hostile input ----------------------------------------------------------------------------------
 # Cheap screen of the raw body: JSON escapes or UTF-8 bytes of anything ``text.FORBIDDEN`` might match.
 # Only a body that trips it is parsed and walked to name the field (a valid surrogate pair trips it too).
@@ -242,6 +311,7 @@ class RequestGuardMiddleware:
         except _TooLarge:
             await self._too_large(send)
             return
+        # Forms (the web front's) are not screened here: its pages refuse such a field themselves, in words.
         if _suspect(body) and not _screens_its_own_rows(scope):
             errors = self._body_errors(body)
             if errors:
@@ -269,7 +339,8 @@ class RequestGuardMiddleware:
 
     @staticmethod
     def _query_errors(query_string: bytes) -> list[dict[str, Any]]:
-        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+        # UTF-8 (raw bytes a client did not percent-encode): as latin-1, an en dash would read as C1 controls.
+        pairs = parse_qsl(query_string.decode("utf-8", "replace"), keep_blank_values=True)
         return [
             {"loc": ["query", name if text.problem(name) is None else "?"], "msg": reason, "type": "value_error"}
             for name, value in pairs
@@ -364,6 +435,10 @@ def _traceback_without_messages(exc: BaseException) -> str:
     return "caused by ".join(parts)
 
 
+_UNSTORABLE = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+_UNSTORABLE_MESSAGE = "contains a character that cannot be stored (NUL, or a lone surrogate)"
+
+
 class ErrorMiddleware:
     """Outages become 503 (``db.is_outage``), anything else unhandled a 500 logged without input values."""
 
@@ -388,6 +463,12 @@ class ErrorMiddleware:
             if db.is_outage(exc):
                 status_code, content, headers = _outage_response(exc, scope["method"])
                 log.warning("database_unavailable", error=type(exc).__name__, status=status_code, code=content["code"])
+            elif isinstance(exc, _UNSTORABLE):
+                # The safety net behind the screening above (a path parameter, a header, a form field a page
+                # did not check): PostgreSQL refused a character. The input's fault, not a bug.
+                status_code, headers = 422, []
+                content = {"detail": [{"loc": ["request"], "msg": _UNSTORABLE_MESSAGE, "type": "value_error"}]}
+                log.info("request_unstorable", error=type(exc).__name__)
             else:
                 status_code, headers = 500, []
                 content = {"detail": "internal error", "correlation_id": current_correlation_id()}
@@ -525,5 +606,7 @@ def install(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier | Non
     app.add_middleware(CorrelationIdMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_failed)
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
+    app.add_exception_handler(PreconditionRequired, _precondition_required)
+    app.add_exception_handler(PreconditionFailed, _precondition_failed)
     app.openapi = _openapi_with_errors(app)  # type: ignore[method-assign]
     app.include_router(health_router(runtime))

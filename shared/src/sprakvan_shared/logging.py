@@ -66,6 +66,10 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request's URL at INFO, query string and all (a search for a name, a sign-up's
+    # campaign): a service calling another must not write its input into its log that way.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 
 def new_correlation_id() -> str:

@@ -14,7 +14,8 @@ The rules (chosen once, here):
   is not a name. Zero-width (non-)joiners inside a name stay: Persian and Kurdish spelling needs them.
 - **Dates** (``Day``) are ISO ``YYYY-MM-DD`` strings (or ``date`` objects from code), never a number: pydantic
   would read ``0`` as 1970-01-01. Their years lie in ``EARLIEST``..``LATEST``, which keeps day arithmetic and
-  time-zone conversion far from ``date.min``/``date.max``. ``Timestamp`` is the same for aware datetimes.
+  time-zone conversion far from ``date.min``/``date.max``. ``Timestamp`` is the same for aware datetimes,
+  ``LocalTimestamp`` for datetimes with or without an offset (a wall-clock time the service places in its zone).
 """
 
 from __future__ import annotations
@@ -140,6 +141,13 @@ Day = Annotated[
 ]
 Timestamp = Annotated[
     AwareDatetime,
+    BeforeValidator(_iso_timestamp),
+    AfterValidator(_in_range),
+    Field(json_schema_extra={"pattern": r"^(19|20|21)[0-9]{2}-"}),
+]
+# A date and time with or without an offset (a local wall-clock time, which the caller places in its zone).
+LocalTimestamp = Annotated[
+    datetime,
     BeforeValidator(_iso_timestamp),
     AfterValidator(_in_range),
     Field(json_schema_extra={"pattern": r"^(19|20|21)[0-9]{2}-"}),

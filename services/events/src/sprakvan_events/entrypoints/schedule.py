@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
+from sprakvan_shared import http
 from sprakvan_shared.http import Reader, Writer
 from sprakvan_shared.text import Day
 
@@ -141,23 +142,31 @@ async def list_occurrences(
 
 
 @router.get("/occurrences/{occurrence_id}", response_model=OccurrenceOut, tags=["occurrences"])
-async def get_occurrence(occurrence_id: uuid.UUID, request: Request, principal: Reader) -> OccurrenceOut:
+async def get_occurrence(occurrence_id: uuid.UUID, request: Request, principal: Reader) -> Response:
+    """One occurrence; its ``ETag`` is the version a PATCH sends back as ``If-Match``."""
     async with pool_of(request).acquire() as conn:
         found = await repo.occurrence_with_seats(conn, principal.organisation_id, occurrence_id)
-    return OccurrenceOut.of(found.occurrence, found)
+    return _occurrence_response(OccurrenceOut.of(found.occurrence, found))
+
+
+def _occurrence_response(out: OccurrenceOut) -> Response:
+    return Response(out.model_dump_json(), media_type="application/json", headers={"ETag": http.etag(out.version)})
 
 
 @router.patch("/occurrences/{occurrence_id}", response_model=OccurrenceOut, tags=["occurrences"])
 async def change_occurrence(
-    occurrence_id: uuid.UUID, body: OccurrencePatch, request: Request, principal: Writer
-) -> OccurrenceOut:
+    occurrence_id: uuid.UUID, body: OccurrencePatch, request: Request, principal: Writer, if_match: http.IfMatch = None
+) -> Response:
     """Move one occurrence (a holiday) without touching its series, give it another venue, or change its
     capacity (a larger one promotes the first in line at once; a smaller one demotes nobody). All of it or
-    nothing: a refused part leaves the occurrence as it was."""
+    nothing: a refused part leaves the occurrence as it was. ``If-Match`` carries the version you read:
+    someone's change in between is a 412, and nothing of this one is saved."""
     org, now, correlation = principal.organisation_id, now_of(request), correlation_of(request)
+    expected = http.expected_version(if_match)
     if (body.starts_at is None) != (body.ends_at is None):
         raise InvalidInput.one("give both starts_at and ends_at to move", "body", "ends_at")
     async with pool_of(request).acquire() as conn, conn.transaction():
+        await activities.lock_at_version(conn, org, occurrence_id, expected)
         if body.starts_at is not None and body.ends_at is not None:
             starts_at, ends_at = instant(body.starts_at, "starts_at"), instant(body.ends_at, "ends_at")
             await activities.move_occurrence(
@@ -171,7 +180,7 @@ async def change_occurrence(
             capacity = None if body.capacity_unlimited else body.capacity
             await activities.resize_occurrence(conn, org, occurrence_id, capacity, now=now, correlation_id=correlation)
         found = await repo.occurrence_with_seats(conn, org, occurrence_id)
-    return OccurrenceOut.of(found.occurrence, found)
+    return _occurrence_response(OccurrenceOut.of(found.occurrence, found))
 
 
 @router.post("/occurrences/{occurrence_id}/cancel", response_model=OccurrenceOut, tags=["occurrences"])

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 
 from sprakvan_shared.contracts.events import AttendanceOutcome, SignupCancelReason
 from sprakvan_shared.contracts.intake import Code
-from sprakvan_shared.text import Day
+from sprakvan_shared.text import Day, LocalTimestamp
 
 from ..adapters.repository import LockedOccurrence
 from ..domain.attendance import AttendanceSheet
@@ -107,8 +107,8 @@ class ActivityFields(_In):
 
 
 class OneOffIn(ActivityFields):
-    starts_at: datetime = Field(description="Local Europe/Stockholm time, or with an offset.")
-    ends_at: datetime
+    starts_at: LocalTimestamp = Field(description="Local Europe/Stockholm time, or with an offset.")
+    ends_at: LocalTimestamp
 
 
 class ScheduleIn(_In):
@@ -207,8 +207,8 @@ class ActivityOut(BaseModel):
 
 
 class OccurrencePatch(_In):
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: LocalTimestamp | None = None
+    ends_at: LocalTimestamp | None = None
     venue_id: uuid.UUID | None = Field(None, description="Another venue for this occurrence alone.")
     capacity: Capacity = None
     capacity_unlimited: StrictBool = Field(False, description="Set to remove the limit (capacity null).")

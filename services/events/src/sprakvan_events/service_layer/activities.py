@@ -16,6 +16,7 @@ import asyncpg
 
 from sprakvan_shared import outbox
 from sprakvan_shared.contracts import events as contracts
+from sprakvan_shared.http import PreconditionFailed
 
 from ..adapters import repository as repo
 from ..domain.model import (
@@ -179,6 +180,16 @@ async def _materialise(
             conn, *(activity_event(contracts.ActivityScheduled, o, activity, correlation_id) for o in created)
         )
     return created
+
+
+async def lock_at_version(
+    conn: asyncpg.Connection, organisation_id: str, occurrence_id_: uuid.UUID, expected: int | None
+) -> None:
+    """Inside the caller's transaction: lock the occurrence, and refuse (``PreconditionFailed``) unless it is
+    at the version the caller read (None: any)."""
+    locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id_)
+    if expected is not None and locked.occurrence.version != expected:
+        raise PreconditionFailed(locked.occurrence.version)
 
 
 async def move_occurrence(

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sprakvan_shared import text
+
 # A district "has a weekly activity" when sessions were held there in at least this share of the
 # period's calendar weeks: a summer break or a holiday week does not make a weekly café irregular.
 WEEKLY_SHARE = 0.75
@@ -85,7 +87,7 @@ class _Frozen(BaseModel):
 
 
 class Partner(_Frozen):
-    name: str = Field(min_length=1, max_length=200, description="The partner organisation, e.g. Linköpings kommun.")
+    name: text.name(200) = Field(description="The partner organisation, e.g. Linköpings kommun.")
     yearly_contribution_sek: int = Field(ge=0, le=10**10, description="Whole kronor per year.")
     covers: str = Field("", max_length=500, description="What the contribution pays for.")
 
@@ -114,10 +116,10 @@ class Goal(_Frozen):
 class PartnershipTerms(_Frozen):
     """What an admin writes: the whole partnership, replaced as a whole."""
 
-    title: str = Field(min_length=1, max_length=300)
+    title: text.line(300)
     programme: Code | None = Field(None, description="One programme, or none for all of the organisation's.")
-    valid_from: date
-    valid_to: date
+    valid_from: text.Day
+    valid_to: text.Day
     purpose: str = Field("", max_length=4000)
     partners: tuple[Partner, ...] = Field(min_length=1, max_length=20)
     goals: tuple[Goal, ...] = Field((), max_length=30)

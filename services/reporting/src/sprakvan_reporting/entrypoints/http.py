@@ -8,13 +8,14 @@ from datetime import date
 from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import StringConstraints
 
 from sprakvan_shared import http
 from sprakvan_shared.auth import Principal, Role
 from sprakvan_shared.http import Reader, Writer, require_role
+from sprakvan_shared.text import Day
 
 from ..adapters import partnerships as repository
 from ..adapters.figures import Scope
@@ -57,8 +58,8 @@ class ReviewQuery:
 
     def __init__(
         self,
-        start: Annotated[date, Query(alias="from", description="First day, inclusive.")],
-        end: Annotated[date, Query(alias="to", description="Last day, inclusive.")],
+        start: Annotated[Day, Query(alias="from", description="First day, inclusive.")],
+        end: Annotated[Day, Query(alias="to", description="Last day, inclusive.")],
         programme: Annotated[ProgrammeCode | None, Query(description="One programme; none for all.")] = None,
         partnership_id: uuid.UUID | None = None,
     ) -> None:
@@ -199,22 +200,23 @@ async def list_partnerships(request: Request, principal: Reader) -> list[dict]:
 
 @partnerships.post("", status_code=status.HTTP_201_CREATED, summary="Record a partnership (admin)")
 async def add_partnership(terms: PartnershipTerms, request: Request, principal: Admin) -> JSONResponse:
-    async with _pool(request).acquire() as conn:
+    async with _pool(request).acquire() as conn, conn.transaction():  # the Idempotency-Key with it
         created = await repository.add(conn, principal.organisation_id, terms, principal.subject)
     return JSONResponse(
         _partnership_out(created),
         status_code=status.HTTP_201_CREATED,
-        headers={"Location": f"/partnerships/{created.id}"},
+        headers={"Location": f"/partnerships/{created.id}", "ETag": http.etag(created.version)},
     )
 
 
 @partnerships.get("/{partnership_id}")
-async def get_partnership(partnership_id: uuid.UUID, request: Request, principal: Reader) -> dict:
+async def get_partnership(partnership_id: uuid.UUID, request: Request, principal: Reader) -> JSONResponse:
+    """One partnership; its ``ETag`` is the version a PUT sends back as ``If-Match``."""
     async with _pool(request).acquire() as conn:
         found = await repository.get(conn, principal.organisation_id, partnership_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership")
-    return _partnership_out(found)
+    return JSONResponse(_partnership_out(found), headers={"ETag": http.etag(found.version)})
 
 
 @partnerships.put("/{partnership_id}", summary="Replace a partnership's terms (admin)")
@@ -223,18 +225,20 @@ async def replace_partnership(
     terms: PartnershipTerms,
     request: Request,
     principal: Admin,
-    if_match: Annotated[int | None, Header(alias="If-Match", description="The version you read.")] = None,
-) -> dict:
+    if_match: http.IfMatch = None,
+) -> JSONResponse:
+    """Replace the terms; ``If-Match`` carries the version you read (412 when someone saved in between)."""
+    expected = http.expected_version(if_match)
     async with _pool(request).acquire() as conn:
         try:
             updated = await repository.replace(
-                conn, principal.organisation_id, partnership_id, terms, principal.subject, if_match
+                conn, principal.organisation_id, partnership_id, terms, principal.subject, expected
             )
         except repository.VersionConflict as exc:
-            raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, "the partnership changed; read it again") from exc
+            raise http.PreconditionFailed() from exc
     if updated is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such partnership")
-    return _partnership_out(updated)
+    return JSONResponse(_partnership_out(updated), headers={"ETag": http.etag(updated.version)})
 
 
 NARRATIVE_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -244,7 +248,7 @@ NARRATIVE_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 def _narrative_out(narrative: Narrative, version: int) -> JSONResponse:
-    return JSONResponse({**narrative.model_dump(), "version": version}, headers={"ETag": str(version)})
+    return JSONResponse({**narrative.model_dump(), "version": version}, headers={"ETag": http.etag(version)})
 
 
 async def _known_partnership(conn: asyncpg.Connection, principal: Principal, partnership_id: uuid.UUID) -> None:
@@ -258,7 +262,7 @@ async def _known_partnership(conn: asyncpg.Connection, principal: Principal, par
     responses=NARRATIVE_RESPONSES,
 )
 async def get_narrative(
-    partnership_id: uuid.UUID, start: date, end: date, request: Request, principal: Reader
+    partnership_id: uuid.UUID, start: Day, end: Day, request: Request, principal: Reader
 ) -> JSONResponse:
     """Empty parts and version 0 while nothing is written."""
     period = _period(start, end, ("path", "end"))
@@ -275,25 +279,24 @@ async def get_narrative(
 )
 async def save_narrative(
     partnership_id: uuid.UUID,
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     narrative: Narrative,
     request: Request,
     principal: Writer,
-    if_match: Annotated[
-        int | None,
-        Header(alias="If-Match", ge=0, le=2**31 - 1, description="The version you read (0: none yet)."),
-    ] = None,
+    if_match: http.IfMatch = None,
 ) -> JSONResponse:
+    """Save the narrative; ``If-Match`` carries the version you read (`"0"` while none is written)."""
+    expected = http.expected_version(if_match)
     period = _period(start, end, ("path", "end"))
     async with _pool(request).acquire() as conn, conn.transaction():
         await _known_partnership(conn, principal, partnership_id)
         try:
             version = await repository.save_narrative(
-                conn, partnership_id, period, narrative, principal.subject, if_match
+                conn, partnership_id, period, narrative, principal.subject, expected
             )
         except repository.NarrativeConflict as exc:
-            raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, "the narrative changed; read it again") from exc
+            raise http.PreconditionFailed() from exc
     return _narrative_out(narrative, version)
 
 

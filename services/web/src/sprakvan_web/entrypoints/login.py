@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sprakvan_shared import text
 from sprakvan_shared.auth import Role
 
 from ..adapters.i18n import Translator
@@ -81,6 +82,8 @@ async def login(request: Request) -> Response:
         return _login_page(request, failed=True)
     await _ensure_bootstrap_admin(request)
     username, password = str(form.get("username", ""))[:200], str(form.get("password", ""))[:1000]
+    if text.problem(username) is not None:  # a NUL or a bidi override: no such user, and never echoed back
+        return _login_page(request, failed=True)
     user = await accounts.authenticate(pool_of(request), username, password)
     if user is None:
         return _login_page(request, username=username, failed=True)

@@ -226,7 +226,12 @@ async def move(request: Request, occurrence_id: str) -> Response:
         if moved.problems:
             return await _occurrence_page(ws, occurrence_id, values=moved.values, problems=moved.problems)
         try:
-            await ws.web.events.write("PATCH", f"/occurrences/{occurrence_id}", ws.caller, moved.body())
+            # The version the page was read at: someone's change in between is refused (412), not overwritten.
+            version = str(form.get("version", ""))
+            headers = {"If-Match": f'"{version}"'} if version.isdigit() else {}
+            await ws.web.events.write(
+                "PATCH", f"/occurrences/{occurrence_id}", ws.caller, moved.body(), headers=headers
+            )
         except ServiceRefused as exc:
             return await _refused(ws, occurrence_id, exc, MoveForm.SERVICE_FIELDS)
         return back(ws, f"{BASE}/occurrences/{occurrence_id}")
