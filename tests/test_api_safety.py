@@ -478,3 +478,22 @@ async def test_a_character_postgresql_cannot_store_is_a_422_wherever_it_slipped_
     response = await intake_service.client.get(f"/lookup/{MARKER}%00")
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["request"]
     assert MARKER not in response.text
+
+
+async def test_a_statement_running_too_long_is_a_503_within_the_command_timeout(
+    start_intake, database_url: str, nats_url: str, db: asyncpg.Connection
+) -> None:  # noqa: ANN001
+    async with start_intake(database_url, nats_url, db_command_timeout=0.5) as (_, client):
+        await db.execute(
+            """CREATE FUNCTION stuck() RETURNS trigger LANGUAGE plpgsql AS
+                   $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
+               CREATE TRIGGER stuck BEFORE INSERT ON participants FOR EACH ROW EXECUTE FUNCTION stuck();"""
+        )
+        started = asyncio.get_running_loop().time()
+        slow = await client.post("/participants", json=newcomer(), headers={"Idempotency-Key": "stuck-1"})
+        assert asyncio.get_running_loop().time() - started < 5
+        assert slow.status_code == 503 and slow.json()["code"] == "not_saved" and slow.headers["retry-after"]
+        assert await count(db, "participants") == 0  # cancelled on the server too, and rolled back
+        await db.execute("DROP TRIGGER stuck ON participants")
+        retried = await client.post("/participants", json=newcomer(), headers={"Idempotency-Key": "stuck-1"})
+        assert retried.status_code == 201
