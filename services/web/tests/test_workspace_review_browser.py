@@ -33,8 +33,9 @@ async def test_every_review_page_in_swedish_and_english_has_no_wcag_a_or_aa_viol
         assert created.status_code == 201, created.text
         partnership = created.json()["id"]
         narrative = f"/partnerships/{partnership}/narratives/{YEAR}-01-01/{YEAR}-12-31"
-        saved = await stack.reporting.client.put(narrative, json={"summary": "Det fungerar."}, headers=admin)
-        assert saved.status_code == 200
+        first = {**admin, "If-Match": '"0"'}  # none written yet
+        saved = await stack.reporting.client.put(narrative, json={"summary": "Det fungerar."}, headers=first)
+        assert saved.status_code == 200, saved.text
         await create_local_user(
             stack.web.pool, organisation_id=ORG_A, username="samordnare", password=PASSWORD, role=Role.ADMIN
         )

@@ -401,11 +401,13 @@ class OutboxRelay:
             marked = ",".join(str(int(row_id)) for row_id in acked)
             mark = f"UPDATE outbox SET published_at = now() WHERE id = ANY('{{{marked}}}'::bigint[]); " if acked else ""
             await conn.execute(mark + "COMMIT")
+            # Counted at the commit, not after the release: a scrape in between saw the backlog empty
+            # and the count not yet raised.
+            self.published_total += len(acked)
         except BaseException:
             await self._close_quietly(batch.conn)
             raise
         await self._pool.release(batch.conn)
-        self.published_total += len(acked)
         # Raised after the commit, so that the acknowledged part of the batch stays marked.
         if transient:
             row, error = transient[0]
