@@ -1,8 +1,9 @@
 """Importing history from a spreadsheet in the workspace (issue 13), on the whole system: an admin uploads
-an XLSX, sees the dry run's summary with the refused row named, confirms, the import runs in the background
-with its progress per sheet on a page of its own, and intake then holds the participants with their real
-registration dates; other roles get 403, another admin or organisation cannot confirm the upload nor see
-the run (404); a file too large or no spreadsheet is refused in words. A run whose process died says so,
+an XLSX, its dry run runs in the background with its progress on the run's page and then shows its summary
+with the refused row named, the admin confirms, the import runs on the same page with its progress per
+sheet, and intake then holds the participants with their real registration dates; other roles get 403,
+another admin or organisation cannot confirm the upload nor see the run (404); a file too large, no
+spreadsheet or unreadable is refused in words. A run (a dry run or the import) whose process died says so,
 and runs again from the same file to completion."""
 
 from __future__ import annotations
@@ -61,9 +62,13 @@ def upload_id_of(html: str) -> str:
     return re.search(r'name="upload" value="([^"]+)"', html).group(1)
 
 
+async def upload_file(client: httpx.AsyncClient, csrf: str, name: str, data: bytes, kind: str = XLSX) -> Any:
+    return await client.post(f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": (name, data, kind)})
+
+
 async def finished_run(client: httpx.AsyncClient, started: httpx.Response, seconds: float = 90.0) -> httpx.Response:
-    """The run's page once the run is over: the confirmation answered 303 to it; the page is asked again, as
-    its reload link does, until it no longer shows progress."""
+    """The run's page once the run (a dry run or the import) is over: the upload or the confirmation answered
+    303 to it; the page is asked again, as its reload link does, until it no longer shows progress."""
     assert started.status_code == 303, started.text
     link = started.headers["location"]
     assert re.fullmatch(rf"{PAGE}/runs/[0-9a-f-]{{36}}\?lang=\w+", link), link
@@ -96,19 +101,21 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             assert template.status_code == 200 and template.content.startswith(b"PK\x03\x04")
 
             async def upload(name: str, data: bytes, kind: str = XLSX) -> Any:
-                return await admin.post(
-                    f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": (name, data, kind)}
-                )
+                return await upload_file(admin, csrf, name, data, kind)
 
             limit = upload_limit_of(stack)
             too_large = await upload("big.xlsx", b"x" * (limit + 1))
             assert too_large.status_code == 413 and "The file is larger than" in too_large.text
             not_a_sheet = await upload("notes.txt", b"hello", "text/plain")
             assert not_a_sheet.status_code == 415 and "not a spreadsheet" in not_a_sheet.text
-            broken = await upload("broken.xlsx", b"PK\x03\x04 not really a zip")
-            assert broken.status_code == 400 and "cannot be read as a spreadsheet" in broken.text
+            broken = await finished_run(admin, await upload("broken.xlsx", b"PK\x03\x04 not really a zip"))
+            assert "The file could not be checked" in broken.text and "cannot be read as a spreadsheet" in broken.text
+            assert "sv-import-again" not in broken.text  # checking the same file again cannot help
+            unknown = await finished_run(admin, await upload("okänt.xlsx", xlsx_bytes([Table("x", ["a"], [[1]])])))
+            assert "No sheet of the file is one Språkvän knows" in unknown.text
 
-            dry_run = await upload("historik.xlsx", history_file())
+            checking = await upload("historik.xlsx", history_file())
+            dry_run = await finished_run(admin, checking)  # 303 to the dry run's page, polled until it is over
             assert dry_run.status_code == 200, dry_run.text
             assert "What the import would do" in dry_run.text
             assert (count(dry_run.text, "participants", "created"), count(dry_run.text, "participants", "refused")) == (
@@ -139,6 +146,7 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             forged = await admin.post(f"{PAGE}/confirm", data={"csrf_token": "ä\u0000", "upload": upload_id})
             assert forged.status_code == 400  # the form expired: nothing imported, and the upload still there
             started = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
+            assert started.headers["location"] == checking.headers["location"]  # the same run, now for real
             done = await finished_run(admin, started)
             assert done.status_code == 200, done.text
             assert "What the import did" in done.text and count(done.text, "participants", "created") == "3"
@@ -146,13 +154,15 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             again = await admin.post(f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id})
             assert again.status_code == 404  # confirmed once, and gone
 
-            # An upload older than an hour is pruned (here by the next visit of the page) and cannot be confirmed.
-            old = upload_id_of((await upload("historik.xlsx", history_file())).text)
+            # A dry run older than an hour shows its summary but cannot be confirmed.
+            old_check = await upload("historik.xlsx", history_file())
+            old = upload_id_of((await finished_run(admin, old_check)).text)
             await stack.web.pool.execute(
-                "UPDATE pending_imports SET created_at = now() - interval '61 minutes' WHERE id = $1", uuid.UUID(old)
+                "UPDATE import_runs SET heartbeat_at = now() - interval '61 minutes' WHERE id = $1", uuid.UUID(old)
             )
-            await admin.get(PAGE)
-            assert await stack.web.pool.fetchval("SELECT count(*) FROM pending_imports") == 0
+            too_old = await admin.get(old_check.headers["location"])
+            assert "What the import would do" in too_old.text and "older than an hour" in too_old.text
+            assert "sv-import-confirm" not in too_old.text
             late = await admin.post(f"{PAGE}/confirm", data={"csrf_token": csrf, "upload": old})
             assert late.status_code == 404
 
@@ -168,13 +178,19 @@ async def test_a_run_shows_its_progress_to_any_replica_and_one_whose_process_die
         pool = stack.web.pool
         async with stack.user("admin") as admin:
             csrf = csrf_of((await admin.get(f"{PAGE}?lang=en")).text)
-            dry_run = await admin.post(
-                f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": ("historik.xlsx", history_file(), XLSX)}
-            )
+            checking = await upload_file(admin, csrf, "historik.xlsx", history_file())
+            first = run_id_of(checking)
+            await stack.web.app.state.import_runs.wait(first)
+            # The dry run reported its progress into the same row, and keeps the file for the confirmation.
+            row = await pool.fetchrow("SELECT status, dry_run, sheets, content FROM import_runs WHERE id = $1", first)
+            assert (row["status"], row["dry_run"], row["content"] is not None) == ("done", True, True)
+            sheets = {s["kind"]: (s["rows"], s["sent"], s["total"], s["finished"]) for s in row["sheets"]}
+            assert sheets == {"participants": (4, 3, 3, True), "pairs": (1, 1, 1, True)}
+            dry_run = await finished_run(admin, checking)
             started = await admin.post(
                 f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id_of(dry_run.text)}
             )
-            first = run_id_of(started)
+            assert run_id_of(started) == first
             await stack.web.app.state.import_runs.wait(first)
             # The importer's progress callback and the end of each sheet reached the run's row; the file went.
             row = await pool.fetchrow("SELECT status, sheets, content FROM import_runs WHERE id = $1", first)
@@ -186,10 +202,21 @@ async def test_a_run_shows_its_progress_to_any_replica_and_one_whose_process_die
             assert (sheets["participants"]["created"], sheets["participants"]["refused"]) == (3, 1)
             assert "What the import did" in (await finished_run(admin, started)).text
 
-            # A shutdown (here only its step for the runs) marks this process's runs stopped at once.
-            dry_run = await admin.post(
-                f"{PAGE}?lang=en", data={"csrf_token": csrf}, files={"file": ("historik.xlsx", history_file(), XLSX)}
+            # A shutdown (here only its step for the runs) marks this process's runs stopped at once: a dry run
+            # says so and offers to check the file again, which ends in its summary and the confirm button.
+            check_stopped = await upload_file(admin, csrf, "historik.xlsx", history_file())
+            await stack.web.app.state.import_runs.stop(pool)  # the dry run takes a second: it is still running
+            stopped_check = await admin.get(check_stopped.headers["location"])
+            assert (
+                "The check stopped before it was done" in stopped_check.text
+                and "Nothing is saved." in stopped_check.text
             )
+            assert "Check historik.xlsx again" in stopped_check.text
+            dry_run = await finished_run(
+                admin, await admin.post(f"{check_stopped.headers['location'].split('?')[0]}/again?lang=en",
+                                        data={"csrf_token": csrf})
+            )  # fmt: skip
+            assert "What the import would do" in dry_run.text and 'class="sv-import-confirm"' in dry_run.text
             interrupted = await admin.post(
                 f"{PAGE}/confirm?lang=en", data={"csrf_token": csrf, "upload": upload_id_of(dry_run.text)}
             )

@@ -1,16 +1,15 @@
 """Import a programme's history from a spreadsheet (issue 13), admin only, under Settings.
 
-Without JavaScript: the upload form; its POST reads the file, keeps it server-side (``imports_store``) and
-shows the dry run's summary with a confirm form that carries only the upload's id; the confirmation starts
-the import in the background (``imports_runs``) and sends the admin to its page, which shows the progress
-per sheet (a reload link; htmx polls it) and then what was done. Nothing of the file (its name, cells or
-the summary) is logged.
+Without JavaScript: the upload form; its POST keeps the file server-side in a run, starts its dry run in the
+background (``imports_runs``) and sends the admin to the run's page, which shows the progress per sheet (a
+reload link; htmx polls it) and then the dry run's summary with a confirm form that carries only the run's
+id; the confirmation runs the same file for real, on the same page, and then shows what was done. Nothing
+of the file (its name, cells or the summary) is logged.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from sprakvan_importer import FileError, NotConfigured, ServiceError
+from sprakvan_importer import ServiceError
 from sprakvan_importer.writing import template, xlsx_bytes
 
 from ..context import pool_of
 from . import WorkspaceRequest, workspace_request
 from . import imports_runs as runs
-from . import imports_store as store
 from .imports_services import services_for
 from .participants import expired
 
@@ -52,6 +50,18 @@ CODE_WORDS = {
     "unknown_reference": _("refers to something that does not exist"),
     "depends_on_refused": _("depends on a refused row"),
     "rule": _("breaks a rule"),
+}
+
+
+RUN_TITLES = {
+    "running": _("Importing %(file)s"),
+    "stopped": _("The import stopped before it was done"),
+    "failed": _("The import could not be finished"),
+}
+DRY_RUN_TITLES = {
+    "running": _("Checking %(file)s"),
+    "stopped": _("The check stopped before it was done"),
+    "failed": _("The file could not be checked"),
 }
 
 
@@ -107,7 +117,7 @@ async def upload_page(request: Request) -> Response:
     ws = await _admin(request)
     if isinstance(ws, Response):
         return ws
-    await store.prune(pool_of(request))
+    await runs.prune(pool_of(request))
     try:
         programmes = await _programmes(ws)
     except ServiceError:
@@ -163,15 +173,13 @@ async def upload(request: Request) -> Response:
     programme = str(form.get("programme") or "") or None
     if programme is not None and programme not in dict(programmes):
         return _upload_page(ws, programmes, problem=ws.t.text("Choose one of the programmes."), status_code=400)
-    outcome = await _dry_run(ws, name, data, programme, programmes)
-    if isinstance(outcome, Response):
-        return outcome
     user = ws.session.user
-    upload_id = await store.keep(
-        pool_of(request), organisation_id=user.organisation_id, user_id=user.id, file_name=name,
-        programme=programme, content=data,
-    )  # fmt: skip
-    return _summary(ws, outcome, name, upload_id=upload_id)
+    pool = pool_of(request)
+    await runs.prune(pool)
+    run_id, claimed = await runs.begin_dry_run(
+        pool, organisation_id=user.organisation_id, user_id=user.id, file_name=name, programme=programme, content=data
+    )
+    return _started(ws, run_id, claimed)
 
 
 @router.post(PATH + "/confirm")
@@ -181,27 +189,23 @@ async def confirm(request: Request) -> Response:
         return posted
     ws, form = posted
     try:
-        upload_id = uuid.UUID(str(form.get("upload", "")))
+        run_id = uuid.UUID(str(form.get("upload", "")))
     except ValueError:
-        upload_id = None
+        run_id = None
     user = ws.session.user
     pool = pool_of(request)
-    await store.prune(pool)
     await runs.prune(pool)
-    begun = upload_id and await runs.begin_from_upload(
-        pool, upload_id, organisation_id=user.organisation_id, user_id=user.id
-    )
-    if not begun:
+    claimed = run_id and await runs.confirm(pool, run_id, organisation_id=user.organisation_id, user_id=user.id)
+    if not claimed:
         gone = _("It was confirmed already, is older than an hour, or is another admin's. Upload the file again.")
         return _say(ws, _("This upload is gone"), gone, 404)
-    run_id, name, programme, content = begun
-    return _started(ws, run_id, name, programme, content)
+    return _started(ws, run_id, claimed)
 
 
-def _started(ws: WorkspaceRequest, run_id: uuid.UUID, name: str, programme: str | None, content: bytes) -> Response:
+def _started(ws: WorkspaceRequest, run_id: uuid.UUID, claimed: runs.Claimed) -> Response:
     web = ws.web
     import_runs: runs.ImportRuns = ws.request.app.state.import_runs
-    import_runs.start(pool_of(ws.request), web.settings, web.issuer, ws.caller, run_id, name, programme, content)
+    import_runs.start(pool_of(ws.request), web.settings, web.issuer, ws.caller, run_id, claimed)
     return RedirectResponse(ws.url(f"{PATH}/runs/{run_id}"), status_code=303)
 
 
@@ -221,8 +225,9 @@ def _no_run(ws: WorkspaceRequest) -> Response:
 
 @router.get(PATH + "/runs/{run_id}")
 async def run_page(request: Request, run_id: str) -> Response:
-    """The run's progress while it runs; then what it did, or that it stopped or failed. With ``HX-Request``
-    (htmx polls while it runs) only the progress, or ``HX-Refresh`` once it is over: the whole page then."""
+    """The run's progress while it runs; then the dry run's summary with the confirm form, what the import
+    did, or that it stopped or failed. With ``HX-Request`` (htmx polls while it runs) only the progress, or
+    ``HX-Refresh`` once it is over: the whole page then."""
     ws = await _admin(request)
     if isinstance(ws, Response):
         return ws
@@ -233,7 +238,7 @@ async def run_page(request: Request, run_id: str) -> Response:
     if polled and run.status != "running":
         return Response(status_code=200, headers={"HX-Refresh": "true"})
     if run.status == "done" and run.report is not None:
-        return _summary(ws, run.report, run.file_name, upload_id=None)
+        return _summary(ws, run.report, run.file_name, upload_id=run.id if run.confirmable else None)
     link = ws.url(f"{PATH}/runs/{run.id}")
     context = {
         "run": run,
@@ -244,12 +249,9 @@ async def run_page(request: Request, run_id: str) -> Response:
         "number": lambda n: format_decimal(n or 0, locale=ws.locale.code),
     }
     template = "workspace/import/_run_progress.html" if polled else "workspace/import/run.html"
-    titles = {
-        "running": ws.t.text("Importing %(file)s") % {"file": run.file_name},
-        "stopped": ws.t.text("The import stopped before it was done"),
-        "failed": ws.t.text("The import could not be finished"),
-    }
-    return ws.page(template, title=titles.get(run.status, titles["failed"]), section=SECTION, **context)
+    titles = DRY_RUN_TITLES if run.dry_run else RUN_TITLES
+    title = ws.t.text(titles.get(run.status, titles["failed"])) % {"file": run.file_name}
+    return ws.page(template, title=title, section=SECTION, **context)
 
 
 @router.post(PATH + "/runs/{run_id}/again")
@@ -266,31 +268,7 @@ async def run_again(request: Request, run_id: str) -> Response:
     claimed = await runs.claim_again(pool_of(request), run.id, organisation_id=user.organisation_id, user_id=user.id)
     if claimed is None:  # it runs already (a double click, another replica) or is done: its page says which
         return RedirectResponse(ws.url(f"{PATH}/runs/{run.id}"), status_code=303)
-    return _started(ws, run.id, *claimed)
-
-
-async def _dry_run(
-    ws: WorkspaceRequest, name: str, data: bytes, programme: str | None, programmes: Sequence[tuple[str, str]]
-) -> Any:
-    """The report as a dict, or the page that says why there is none."""
-    web = ws.web
-    try:
-        return await runs.execute(web.settings, web.issuer, ws.caller, name, data, programme, dry_run=True)
-    except runs.NoKnownSheet:
-        problem = ws.t.text("No sheet of the file is one Språkvän knows. Start from a template.")
-        return _upload_page(ws, list(programmes), problem=problem, status_code=400)
-    except FileError as exc:
-        problem = ws.t.text("The file cannot be read as a spreadsheet: %(reason)s.") % {"reason": exc}
-        return _upload_page(ws, list(programmes), problem=problem, status_code=400)
-    except NotConfigured:
-        return _not_configured(ws)
-    except ServiceError:
-        return ws.unavailable(SECTION)
-
-
-def _not_configured(ws: WorkspaceRequest) -> Response:
-    words = _("The organisation has no programmes and districts yet: the file's codes have nothing to match.")
-    return _say(ws, _("Set up the vocabularies first"), words, 409)
+    return _started(ws, run.id, claimed)
 
 
 def _say(ws: WorkspaceRequest, title: str, words: str, status_code: int) -> Response:
@@ -308,6 +286,7 @@ def _summary(ws: WorkspaceRequest, report: dict[str, Any], name: str, *, upload_
         report=report,
         file_name=name,
         upload_id=upload_id,
+        too_old=report["dry_run"] and upload_id is None,
         code_words={code: ws.t.text(words) for code, words in CODE_WORDS.items()},
         confirm_action=ws.url(PATH + "/confirm"),
         again=ws.url(PATH),

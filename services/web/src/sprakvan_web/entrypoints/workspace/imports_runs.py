@@ -1,12 +1,15 @@
-"""A confirmed import, run in the background of the web service (``import_runs``), so that a file of
-thousands of rows shows its progress instead of holding a request for minutes.
+"""An import's dry run and then its confirmed run, each in the background of the web service (``import_runs``),
+so that a file of thousands of rows shows its progress instead of holding a request for minutes.
 
-The confirmation moves the upload into a run and starts a task; the task reports each chunk the importer
+The upload keeps the file in a run that is a dry run (``begin_dry_run``) and starts a task; once the dry run
+is done, its row holds the summary and the file, and the confirmation (``confirm``, within ``CONFIRM_WITHIN``)
+turns the same row into the real run and starts a task again. Each task reports each chunk the importer
 sends (``run_import``'s ``progress``, as the CLI's) and each sheet it finishes into the run's row, at most
 every ``FLUSH`` seconds, and writes ``heartbeat_at`` at least every ``HEARTBEAT`` seconds while it lives. Any
 replica's page reads only the row: a run still ``running`` whose heartbeat is older than ``STALE`` belonged
 to a process that died. A stopped or failed run keeps its file and can be run again (``claim_again``, one
-replica wins): imports are idempotent by key, so the rows that got in are then unchanged and the rest goes in.
+replica wins), a dry run as a dry run: imports are idempotent by key, so the rows that got in are then
+unchanged and the rest goes in.
 Nothing of the file (its name, cells or the summary) is logged.
 """
 
@@ -28,7 +31,6 @@ from sprakvan_importer.run import KindReport
 from ...adapters.services import Caller
 from ...adapters.tokens import TokenIssuer
 from ...settings import WebSettings
-from . import imports_store as pending
 from .imports_services import services_for
 
 log = structlog.get_logger(__name__)
@@ -37,6 +39,9 @@ HEARTBEAT = 5.0  # seconds between two signs of life of a running run
 FLUSH = 1.0  # at most one progress write a second
 STALE = "30 seconds"  # a running run silent this long has lost its process
 LIFETIME = "1 day"  # after its last sign, a run (and its file) goes
+CONFIRM_WITHIN = "1 hour"  # a dry run older than this is not confirmed: the data may have changed since
+# A dry run that failed on its file: checking the same file again cannot help.
+FILE_PROBLEMS = ("unreadable", "no_known_sheet")
 
 
 class NoKnownSheet(FileError):
@@ -48,13 +53,15 @@ class Run:
     id: uuid.UUID
     file_name: str
     status: str  # running, done, stopped (also a running run whose process died), failed
-    problem: str | None  # failed: unavailable, not_configured, unreadable, error
+    problem: str | None  # failed: unavailable, not_configured, unreadable, no_known_sheet, error
     sheets: list[dict[str, Any]]
     report: dict[str, Any] | None
+    dry_run: bool
+    confirmable: bool  # a done dry run, recent enough
 
     @property
     def may_run_again(self) -> bool:
-        return self.status in ("stopped", "failed")
+        return self.status in ("stopped", "failed") and self.problem not in FILE_PROBLEMS
 
 
 async def execute(
@@ -138,9 +145,9 @@ class ImportRuns:
 
     def start(
         self, pool: asyncpg.Pool, settings: WebSettings, issuer: TokenIssuer, caller: Caller, run_id: uuid.UUID,
-        file_name: str, programme: str | None, content: bytes,
+        claimed: Claimed,
     ) -> None:  # fmt: skip
-        run = self._run(pool, settings, issuer, caller, run_id, file_name, programme, content)
+        run = self._run(pool, settings, issuer, caller, run_id, claimed)
         task = asyncio.create_task(run, name=f"import-{run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
@@ -166,14 +173,15 @@ class ImportRuns:
 
     async def _run(
         self, pool: asyncpg.Pool, settings: WebSettings, issuer: TokenIssuer, caller: Caller, run_id: uuid.UUID,
-        file_name: str, programme: str | None, content: bytes,
+        claimed: Claimed,
     ) -> None:  # fmt: skip
         progress = Progress(pool, run_id)
         beating = asyncio.create_task(progress.beat(), name=f"import-{run_id}-progress")
         status, problem, report = "failed", "error", None
         try:
             report = await execute(
-                settings, issuer, caller, file_name, content, programme, dry_run=False,
+                settings, issuer, caller, claimed.file_name, claimed.content, claimed.programme,
+                dry_run=claimed.dry_run,
                 planned=progress.planned, progress=progress.progress, after_kind=progress.after_kind,
             )  # fmt: skip
             status, problem = "done", None
@@ -181,6 +189,8 @@ class ImportRuns:
             problem = "not_configured"
         except ServiceError:
             problem = "unavailable"
+        except NoKnownSheet:
+            problem = "no_known_sheet"
         except FileError:
             problem = "unreadable"
         except Exception:  # noqa: BLE001 - a bug: the run says it failed, the traceback goes to the log
@@ -196,12 +206,12 @@ async def _finish(
     pool: asyncpg.Pool, run_id: uuid.UUID, status: str, problem: str | None, sheets: list[dict[str, Any]],
     report: dict[str, Any] | None,
 ) -> None:  # fmt: skip
-    """The run's end; a done run's file goes. Should this write fail, the run looks stopped (its heartbeat
-    ages) and running it again completes it."""
+    """The run's end; a done run's file goes (a done dry run keeps it for its confirmation). Should this write
+    fail, the run looks stopped (its heartbeat ages) and running it again completes it."""
     try:
         await pool.execute(
             "UPDATE import_runs SET status = $2, problem = $3, sheets = $4, report = $5, heartbeat_at = now(),"
-            " content = CASE WHEN $2 = 'done' THEN NULL ELSE content END WHERE id = $1",
+            " content = CASE WHEN $2 = 'done' AND NOT dry_run THEN NULL ELSE content END WHERE id = $1",
             run_id, status, problem, sheets, report,
         )  # fmt: skip
     except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
@@ -212,22 +222,50 @@ async def prune(conn: asyncpg.Pool | asyncpg.Connection) -> None:
     await conn.execute(f"DELETE FROM import_runs WHERE heartbeat_at < now() - interval '{LIFETIME}'")
 
 
-async def begin_from_upload(
-    pool: asyncpg.Pool, upload_id: uuid.UUID, *, organisation_id: str, user_id: uuid.UUID
-) -> tuple[uuid.UUID, str, str | None, bytes] | None:
-    """The pending upload becomes a running run, in one statement (a second confirmation finds nothing):
-    (run id, file name, programme, content), or None."""
+@dataclass(frozen=True)
+class Claimed:
+    """What a run that starts now runs: its file, and whether it is a dry run."""
+
+    file_name: str
+    programme: str | None
+    content: bytes
+    dry_run: bool
+
+    @classmethod
+    def of(cls, row: asyncpg.Record | None) -> Claimed | None:
+        return cls(row["file_name"], row["programme"], bytes(row["content"]), row["dry_run"]) if row else None
+
+
+async def begin_dry_run(
+    pool: asyncpg.Pool, *, organisation_id: str, user_id: uuid.UUID, file_name: str, programme: str | None,
+    content: bytes,
+) -> tuple[uuid.UUID, Claimed]:  # fmt: skip
+    """An uploaded file, kept in a new run that is a running dry run."""
     run_id = uuid.uuid4()
     row = await pool.fetchrow(
-        f"""WITH taken AS (
-                DELETE FROM pending_imports WHERE id = $2 AND organisation_id = $3 AND user_id = $4
-                AND created_at >= now() - interval '{pending.LIFETIME}' RETURNING *)
-            INSERT INTO import_runs (id, organisation_id, user_id, file_name, programme, content, status)
-            SELECT $1, organisation_id, user_id, file_name, programme, content, 'running' FROM taken
-            RETURNING id, file_name, programme, content""",
-        run_id, upload_id, organisation_id, user_id,
+        "INSERT INTO import_runs (id, organisation_id, user_id, file_name, programme, content, status, dry_run)"
+        " VALUES ($1, $2, $3, $4, $5, $6, 'running', true) RETURNING file_name, programme, content, dry_run",
+        run_id, organisation_id, user_id, file_name, programme, content,
     )  # fmt: skip
-    return (row["id"], row["file_name"], row["programme"], bytes(row["content"])) if row else None
+    claimed = Claimed.of(row)
+    assert claimed is not None  # an INSERT ... RETURNING returns its row
+    return run_id, claimed
+
+
+_CONFIRMABLE = f"(dry_run AND status = 'done' AND heartbeat_at >= now() - interval '{CONFIRM_WITHIN}')"
+_RESTART = "status = 'running', problem = NULL, sheets = '[]', report = NULL, started_at = now(), heartbeat_at = now()"
+
+
+async def confirm(pool: asyncpg.Pool, run_id: uuid.UUID, *, organisation_id: str, user_id: uuid.UUID) -> Claimed | None:
+    """The admin's done dry run becomes the real run, in one statement (a second confirmation finds nothing);
+    None when it is not the admin's, not a done dry run, or older than ``CONFIRM_WITHIN``."""
+    row = await pool.fetchrow(
+        f"UPDATE import_runs SET dry_run = false, {_RESTART}"
+        f" WHERE id = $1 AND organisation_id = $2 AND user_id = $3 AND {_CONFIRMABLE}"
+        " RETURNING file_name, programme, content, dry_run",
+        run_id, organisation_id, user_id,
+    )  # fmt: skip
+    return Claimed.of(row)
 
 
 _STALE = f"(status = 'running' AND heartbeat_at < now() - interval '{STALE}')"
@@ -236,25 +274,23 @@ _NOT_RUNNING = f"(status IN ('stopped', 'failed') OR {_STALE})"
 
 async def claim_again(
     pool: asyncpg.Pool, run_id: uuid.UUID, *, organisation_id: str, user_id: uuid.UUID
-) -> tuple[str, str | None, bytes] | None:
-    """A stopped or failed run, running again from its file; None when it is not the admin's, is done, or
-    runs (another replica or a double click claimed it first)."""
+) -> Claimed | None:
+    """A stopped or failed run (a dry run stays one), running again from its file; None when it is not the
+    admin's, is done, runs (another replica or a double click claimed it first), or failed on its file."""
     row = await pool.fetchrow(
-        "UPDATE import_runs SET status = 'running', problem = NULL, sheets = '[]', report = NULL,"
-        " started_at = now(), heartbeat_at = now()"
+        f"UPDATE import_runs SET {_RESTART}"
         f" WHERE id = $1 AND organisation_id = $2 AND user_id = $3 AND content IS NOT NULL AND {_NOT_RUNNING}"
-        " RETURNING file_name, programme, content",
-        run_id, organisation_id, user_id,
+        " AND (problem IS NULL OR problem <> ALL($4::text[])) RETURNING file_name, programme, content, dry_run",
+        run_id, organisation_id, user_id, list(FILE_PROBLEMS),
     )  # fmt: skip
-    return (row["file_name"], row["programme"], bytes(row["content"])) if row else None
+    return Claimed.of(row)
 
 
 async def find(pool: asyncpg.Pool, run_id: uuid.UUID, *, organisation_id: str, user_id: uuid.UUID) -> Run | None:
     row = await pool.fetchrow(
-        f"SELECT id, file_name, CASE WHEN {_STALE} THEN 'stopped' ELSE status END"
-        " AS status, problem, sheets, report FROM import_runs WHERE id = $1 AND organisation_id = $2 AND user_id = $3",
+        f"SELECT id, file_name, CASE WHEN {_STALE} THEN 'stopped' ELSE status END AS status, problem, sheets,"
+        f" report, dry_run, {_CONFIRMABLE} AS confirmable"
+        " FROM import_runs WHERE id = $1 AND organisation_id = $2 AND user_id = $3",
         run_id, organisation_id, user_id,
     )  # fmt: skip
-    if row is None:
-        return None
-    return Run(row["id"], row["file_name"], row["status"], row["problem"], row["sheets"], row["report"])
+    return Run(**dict(row)) if row else None
