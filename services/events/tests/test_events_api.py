@@ -145,6 +145,7 @@ async def test_withdrawal_cancels_future_sign_ups_and_erasure_forgets_the_person
     walk_ins = await stack.api.put(
         f"/occurrences/{occurrence['id']}/walk-ins",
         json={"counts": [{"role": "newcomer", "gender": "man", "count": 4}]},
+        headers={"If-Match": "*"},
     )
     assert walk_ins.json()["totals"]["walk_ins"] == 4
 
@@ -383,24 +384,32 @@ async def test_codes_are_checked_against_the_organisation_configuration(stack: S
     stand = (await one_off(api, district="skaggetorp", type_code="fair_stand", campaign="tartkalas"))["occurrences"][0]
     path = f"/occurrences/{stand['id']}/campaign-signups"
     assert ("body", "campaign_signups", 0, "campaign") in fields(
-        await api.put(path, json={"counts": [{"campaign": "other", "count": 3}]})
+        await api.put(path, json={"counts": [{"campaign": "other", "count": 3}]}, headers={"If-Match": "*"})
     )
     assert ("body", "programme") in fields(
         await api.put("/activity-types/kor", json={"labels": {"sv": "Kör"}, "programme": "x"})
     )
     choir = await api.put("/activity-types/kor", json={"labels": {"sv": "Kör"}, "programme": "sprakvan"})
-    assert choir.status_code == 200
+    assert choir.status_code == 201 and choir.headers["etag"] == '"1"'  # a new type: no If-Match needed
     open_to_all = {"title": "Kör", "type_code": "kor", "district": "ryd", "starts_at": soon(), "ends_at": soon(hour=20)}
     assert ("body", "type_code") in fields(await api.post("/activities", json=open_to_all))
     assert (await api.post("/activities", json={**open_to_all, "programmes": ["sprakvan"]})).status_code == 201
     assert (await api.put("/activity-types/language_cafe", json={"labels": {"sv": "x"}})).status_code == 409
     types = {t["code"]: t for t in (await api.get("/activity-types")).json()}
-    assert types["kor"] == {"code": "kor", "labels": {"sv": "Kör"}, "programme": "sprakvan", "built_in": False}
+    assert types["kor"] == {
+        "code": "kor",
+        "labels": {"sv": "Kör"},
+        "programme": "sprakvan",
+        "built_in": False,
+        "version": 1,
+    }
     assert sum(t["built_in"] for t in types.values()) == 10 and types["group_matching"]["built_in"]
     assert "kor" not in {
         t["code"] for t in (await api.get("/activity-types", headers=stack.events.as_(org=ORG_B))).json()
     }
-    recorded = await api.put(path, json={"counts": [{"campaign": "tartkalas", "count": 50}]})
+    recorded = await api.put(
+        path, json={"counts": [{"campaign": "tartkalas", "count": 50}]}, headers={"If-Match": '"1"'}
+    )
     assert recorded.status_code == 200 and recorded.json()["totals"]["campaign_signups"] == 50
     assert json.loads(recorded.content)["campaign_signups"] == [{"campaign": "tartkalas", "count": 50}]
 
@@ -497,16 +506,19 @@ async def test_a_venue_is_changed_in_place_and_feeds_are_listed_without_their_ur
     api, other = stack.api, stack.events.as_(org=ORG_B)
     venue = (await api.post("/venues", json={"name": "Agora", "district": "skaggetorp", "capacity": 20})).json()
     body = {"name": "Agora, stora salen", "district": "berga", "capacity": 35, "accessibility": "Hörselslinga"}
-    changed = await api.put(f"/venues/{venue['id']}", json=body)
-    assert changed.status_code == 200 and changed.json() == {"id": venue["id"], "address": "", **body}
+    changed = await api.put(f"/venues/{venue['id']}", json=body, headers={"If-Match": '"1"'})
+    assert changed.status_code == 200 and changed.json() == {"id": venue["id"], "address": "", "version": 2, **body}
     assert (await api.get("/venues")).json() == [changed.json()]
-    assert ("body", "district") in fields(await api.put(f"/venues/{venue['id']}", json=body | {"district": "atlantis"}))
+    anyhow = {"If-Match": "*"}
+    atlantis = await api.put(f"/venues/{venue['id']}", json=body | {"district": "atlantis"}, headers=anyhow)
+    assert ("body", "district") in fields(atlantis)
     for capacity in (-1, False, "12"):
         assert ("body", "capacity") in fields(
-            await api.put(f"/venues/{venue['id']}", json=body | {"capacity": capacity})
+            await api.put(f"/venues/{venue['id']}", json=body | {"capacity": capacity}, headers=anyhow)
         )
-    assert (await api.put(f"/venues/{venue['id']}", json=body | {"name": "x"}, headers=other)).status_code == 404
-    assert (await api.put(f"/venues/{uuid.uuid4()}", json=body)).status_code == 404
+    theirs = await api.put(f"/venues/{venue['id']}", json=body | {"name": "x"}, headers=other | anyhow)
+    assert theirs.status_code == 404
+    assert (await api.put(f"/venues/{uuid.uuid4()}", json=body, headers=anyhow)).status_code == 404
     viewer = stack.events.as_(role=Role.VIEWER)
     assert (await api.put(f"/venues/{venue['id']}", json=body, headers=viewer)).status_code == 403
     assert (await api.get("/venues")).json()[0]["name"] == "Agora, stora salen"
@@ -576,10 +588,12 @@ async def test_partners_strict_numbers_and_an_occurrence_change_that_is_all_or_n
             await api.post("/series", json={**body, "schedule": {**weekly, "count": odd}})
         )
         walk_in = {"role": "newcomer", "gender": "man", "count": odd}
-        assert ("body", "counts", 0, "count") in fields(await api.put(f"{url}/walk-ins", json={"counts": [walk_in]}))
+        anyhow = {"If-Match": "*"}
+        walk_ins = await api.put(f"{url}/walk-ins", json={"counts": [walk_in]}, headers=anyhow)
+        assert ("body", "counts", 0, "count") in fields(walk_ins)
         campaign = {"campaign": "cake-party-city-hall-2019", "count": odd}
         assert ("body", "counts", 0, "count") in fields(
-            await api.put(f"{url}/campaign-signups", json={"counts": [campaign]})
+            await api.put(f"{url}/campaign-signups", json={"counts": [campaign]}, headers=anyhow)
         )
     for odd in (1, "yes", "true"):
         forced = await api.post(f"{url}/signups", json={"participant_id": pid, "over_capacity": odd})
@@ -603,3 +617,66 @@ async def test_partners_strict_numbers_and_an_occurrence_change_that_is_all_or_n
     changed = await api.patch(url, json={**move, "capacity": 12}, headers=read)
     assert changed.status_code == 200 and changed.json()["starts_at"][11:16] == "17:00"
     assert changed.json()["capacity"] == 12
+
+
+async def test_whole_puts_take_the_version_they_read_and_a_stale_one_changes_nothing(stack: Stack) -> None:
+    """Venues, a programme's types and an occurrence's count tables: 428 without If-Match, 412 (with the
+    current ETag) on a stale one and nothing saved, the right one saves and moves the ETag."""
+    api = stack.api
+    venue = (await api.post("/venues", json={"name": "Agora", "district": "skaggetorp"})).json()
+    read = await api.get(f"/venues/{venue['id']}")
+    assert read.headers["etag"] == '"1"' == f'"{read.json()["version"]}"'
+    first = {"name": "Agora, lilla salen", "district": "skaggetorp"}
+    assert (await api.put(f"/venues/{venue['id']}", json=first)).status_code == 428
+    saved = await api.put(f"/venues/{venue['id']}", json=first, headers={"If-Match": read.headers["etag"]})
+    assert saved.status_code == 200 and saved.headers["etag"] == '"2"'
+    second = {"name": "Agora, stora salen", "district": "berga"}
+    stale = await api.put(f"/venues/{venue['id']}", json=second, headers={"If-Match": read.headers["etag"]})
+    assert stale.status_code == 412 and stale.headers["etag"] == '"2"'
+    now = await api.get(f"/venues/{venue['id']}")
+    assert now.json()["name"] == "Agora, lilla salen" and now.headers["etag"] == '"2"'
+    assert (await api.get(f"/venues/{uuid.uuid4()}")).status_code == 404
+    assert (await api.get(f"/venues/{venue['id']}", headers=stack.events.as_(org=ORG_B))).status_code == 404
+
+    labels = {"labels": {"sv": "Kör"}}
+    created = await api.put("/activity-types/kor", json=labels)
+    assert created.status_code == 201 and created.headers["etag"] == '"1"'
+    assert (await api.put("/activity-types/kor", json={"labels": {"sv": "Sång"}})).status_code == 428
+    assert (await api.put("/activity-types/ny", json=labels, headers={"If-Match": '"1"'})).status_code == 412
+    renamed = await api.put("/activity-types/kor", json={"labels": {"sv": "Sång"}}, headers={"If-Match": '"1"'})
+    assert renamed.status_code == 200 and renamed.headers["etag"] == '"2"'
+    late = await api.put("/activity-types/kor", json={"labels": {"sv": "Kör"}}, headers={"If-Match": '"1"'})
+    assert late.status_code == 412 and late.headers["etag"] == '"2"'
+    types = {t["code"]: t for t in (await api.get("/activity-types")).json()}
+    assert types["kor"]["labels"] == {"sv": "Sång"} and types["kor"]["version"] == 2 and "ny" not in types
+
+    occurrence = (await one_off(api, capacity=None))["occurrences"][0]
+    url = f"/occurrences/{occurrence['id']}"
+    sheet = await api.get(f"{url}/attendance")
+    assert sheet.headers["etag"] == '"1"' == f'"{sheet.json()["counts_version"]}"'
+    table = {"counts": [{"role": "newcomer", "gender": "man", "count": 4}]}
+    assert (await api.put(f"{url}/walk-ins", json=table)).status_code == 428
+    assert (await api.put(f"{url}/campaign-signups", json={"counts": []})).status_code == 428
+    # Another phone's step in between makes the table this one read stale: the step is not overwritten.
+    stepped = await api.post(f"{url}/walk-ins/step", json={"role": "newcomer", "gender": "woman", "step": 1})
+    assert stepped.headers["etag"] == '"2"'
+    stale = await api.put(f"{url}/walk-ins", json=table, headers={"If-Match": sheet.headers["etag"]})
+    assert stale.status_code == 412 and stale.headers["etag"] == '"2"'
+    kept = await api.get(f"{url}/attendance")
+    assert kept.json()["walk_ins"] == [{"role": "newcomer", "gender": "woman", "count": 1}]
+    # A check-in is one person's line, not the tables: it leaves their version.
+    pid = await stack.register()
+    assert (await api.put(f"{url}/check-ins/{pid}", json={"outcome": "came"})).status_code == 200
+    assert (await api.get(f"{url}/attendance")).headers["etag"] == '"2"'
+    replaced = await api.put(f"{url}/walk-ins", json=table, headers={"If-Match": kept.headers["etag"]})
+    assert replaced.status_code == 200 and replaced.headers["etag"] == '"3"'
+    assert replaced.json()["walk_ins"] == table["counts"]
+    late = await api.put(f"{url}/campaign-signups", json={"counts": []}, headers={"If-Match": '"2"'})
+    assert late.status_code == 412
+    assert (await api.get(f"{url}/attendance")).json()["walk_ins"] == table["counts"]
+
+    document = (await api.get("/openapi.json")).json()["paths"]
+    for path in ("/venues/{venue_id}", "/activity-types/{code}", "/occurrences/{occurrence_id}/walk-ins"):
+        operation = document[path]["put"]
+        assert {"412", "428"} <= set(operation["responses"]), path
+        assert "If-Match" in {p["name"] for p in operation["parameters"]}, path

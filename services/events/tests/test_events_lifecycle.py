@@ -157,9 +157,17 @@ async def test_attendance_withdrawal_and_erasure(pool: asyncpg.Pool) -> None:
         after = past.ends_at + timedelta(hours=1)
         await attendance.check_in(conn, ORG, past.id, erased, Outcome.CAME, now=after)
         await attendance.check_in(conn, ORG, past.id, leaving, Outcome.NO_SHOW, now=after)
-        await attendance.record_walk_ins(conn, ORG, past.id, [Headcount("newcomer", "woman", 3)], now=after)
+        await attendance.record_walk_ins(
+            conn, ORG, past.id, [Headcount("newcomer", "woman", 3)], expected_counts=None, now=after
+        )
         sheet = await attendance.record_campaign_signups(
-            conn, ORG, past.id, [CampaignCount("tartkalas", 2)], frozenset({"tartkalas"}), now=after
+            conn,
+            ORG,
+            past.id,
+            [CampaignCount("tartkalas", 2)],
+            frozenset({"tartkalas"}),
+            expected_counts=None,
+            now=after,
         )
         before = sheet.totals()
         assert before == {"came": 1, "no_show": 1, "cancelled_late": 0, "walk_ins": 3, "campaign_signups": 2}

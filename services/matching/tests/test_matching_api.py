@@ -317,6 +317,21 @@ async def test_settings_are_the_admins_and_hostile_input_gets_a_4xx(matching: Ru
     )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "languages"
 
+    # Saved settings are replaced at the version read (If-Match): two admins never overwrite each other.
+    settings = "/programmes/sprakvan/settings"
+    assert saved.headers["etag"] == '"1"' == (await matching.client.get(settings)).headers["etag"]
+    assert (await matching.client.put(settings, json={"follow_up_days": [7]}, headers=admin)).status_code == 428
+    mine = await matching.client.put(settings, json={"follow_up_days": [7]}, headers={**admin, "If-Match": '"1"'})
+    assert mine.status_code == 200 and mine.headers["etag"] == '"2"'
+    theirs = await matching.client.put(settings, json={"follow_up_days": [9]}, headers={**admin, "If-Match": '"1"'})
+    assert theirs.status_code == 412 and theirs.headers["etag"] == '"2"'
+    now = await matching.client.get(settings)
+    assert now.json()["follow_up_days"] == [7] and now.json()["eligibility"] == "interviewed"  # the PUT is whole
+    assert now.headers["etag"] == '"2"'
+    operation = (await matching.client.get("/openapi.json")).json()["paths"]["/programmes/{programme}/settings"]
+    assert {"412", "428"} <= set(operation["put"]["responses"])
+    assert "If-Match" in {p["name"] for p in operation["put"]["parameters"]}
+
     assert (await matching.client.get("/programmes/nope/settings")).status_code == 404
     assert (await matching.client.get("/programmes/NOT%20A%20CODE/waiting")).status_code == 422
     assert (await matching.client.get("/pairs/not-a-uuid")).status_code == 422

@@ -96,8 +96,16 @@ async def test_a_coordinator_runs_the_activities_and_the_door_and_a_viewer_only_
                 coordinator,
                 f"{A}/venues/{venue['id']}",
                 f"{A}/venues/{venue['id']}?lang=sv",
-                {"name": "Skäggetorps bibliotek, salen", "district": "skaggetorp", "capacity": "", "accessibility": ""},
+                {
+                    "name": "Skäggetorps bibliotek, salen",
+                    "district": "skaggetorp",
+                    "capacity": "",
+                    "accessibility": "",
+                    "version": str(venue["version"]),
+                },
             )
+            shown = await coordinator.get(f"{A}/venues/{venue['id']}")
+            assert 'name="version" value="2"' in shown.text  # the version the edit page shows, to send back
             assert changed.status_code == 303
             assert (await events.get("/venues")).json()[0] | {"id": None} == {
                 "id": None,
@@ -106,7 +114,18 @@ async def test_a_coordinator_runs_the_activities_and_the_door_and_a_viewer_only_
                 "address": "",
                 "capacity": None,
                 "accessibility": "",
+                "version": 2,
             }
+            # A second coordinator's form, opened at version 1: refused in words, nothing overwritten.
+            stale = await post(
+                coordinator,
+                f"{A}/venues/{venue['id']}",
+                f"{A}/venues/{venue['id']}?lang=sv",
+                {"name": "Gamla namnet", "district": "skaggetorp", "capacity": "", "accessibility": "", "version": "1"},
+            )
+            assert stale.status_code == 422 and "Inte sparat: ändrat av någon annan" in stale.text
+            assert 'name="version" value="2"' in stale.text
+            assert (await events.get("/venues")).json()[0]["name"] == "Skäggetorps bibliotek, salen"
             listed = await coordinator.get(f"{A}/venues?lang=sv")
             assert "Skäggetorps bibliotek, salen" in listed.text and "Ingen gräns" in listed.text
 

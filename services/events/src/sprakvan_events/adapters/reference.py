@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
+
+from sprakvan_shared.http import PreconditionFailed, PreconditionRequired
 
 from ..domain.model import (
     ActivityType,
@@ -17,6 +19,7 @@ from ..domain.model import (
 )
 from ..domain.signups import KnownParticipant, ParticipantStanding
 from .rows import (
+    NotFound,
     from_json,
 )
 
@@ -39,11 +42,15 @@ async def save_venue(conn: asyncpg.Connection, venue: Venue) -> None:
     )
 
 
-async def update_venue(conn: asyncpg.Connection, venue: Venue) -> bool:
-    """Replaces the venue's details; False when the organisation has no such venue."""
-    done = await conn.execute(
-        """UPDATE venues SET name = $3, district = $4, address = $5, capacity = $6, accessibility = $7
-           WHERE id = $1 AND organisation_id = $2""",
+async def update_venue(conn: asyncpg.Connection, venue: Venue, expected: int | None) -> Venue:
+    """Replaces the venue's details if it is at ``expected`` (None: any), one version on. ``NotFound`` when
+    the organisation has no such venue, ``PreconditionFailed`` (with the current version) when it is at
+    another version: compared and written in one statement, so two writers never both win."""
+    version = await conn.fetchval(
+        """UPDATE venues SET name = $3, district = $4, address = $5, capacity = $6, accessibility = $7,
+                  version = version + 1
+           WHERE id = $1 AND organisation_id = $2 AND ($8::integer IS NULL OR version = $8)
+           RETURNING version""",
         venue.id,
         venue.organisation_id,
         venue.name,
@@ -51,8 +58,16 @@ async def update_venue(conn: asyncpg.Connection, venue: Venue) -> bool:
         venue.address,
         venue.capacity,
         venue.accessibility,
+        expected,
     )
-    return done.endswith(" 1")
+    if version is None:
+        current = await conn.fetchval(
+            "SELECT version FROM venues WHERE id = $1 AND organisation_id = $2", venue.id, venue.organisation_id
+        )
+        if current is None:
+            raise NotFound("venue")
+        raise PreconditionFailed(current)
+    return replace(venue, version=version)
 
 
 def _venue_from(row: asyncpg.Record) -> Venue:
@@ -64,6 +79,7 @@ def _venue_from(row: asyncpg.Record) -> Venue:
         row["address"],
         row["capacity"],
         row["accessibility"],
+        row["version"],
     )
 
 
@@ -108,21 +124,52 @@ async def known_partners(conn: asyncpg.Connection, organisation_id: str, ids: Se
     return {r["id"] for r in rows}
 
 
-async def upsert_type(conn: asyncpg.Connection, organisation_id: str, activity_type: ActivityType) -> None:
-    await conn.execute(
-        """INSERT INTO activity_types (organisation_id, code, labels, programme) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (organisation_id, code)
-           DO UPDATE SET labels = EXCLUDED.labels, programme = EXCLUDED.programme""",
+async def put_type(
+    conn: asyncpg.Connection,
+    organisation_id: str,
+    activity_type: ActivityType,
+    expected: int | None,
+    *,
+    precondition: bool,
+) -> tuple[ActivityType, bool]:
+    """Define a programme's type (new: no If-Match needed, as intake's first configuration) or replace it at
+    ``expected`` (None: any). The type as stored and whether it was created. Without a ``precondition`` a
+    type already there is ``PreconditionRequired``; at another version, or a precondition naming a type that
+    does not exist, ``PreconditionFailed``. Compared and written in one statement."""
+    if not precondition:
+        created = await conn.fetchval(
+            """INSERT INTO activity_types (organisation_id, code, labels, programme) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (organisation_id, code) DO NOTHING RETURNING version""",
+            organisation_id,
+            activity_type.code,
+            activity_type.labels,
+            activity_type.programme,
+        )
+        if created is None:
+            raise PreconditionRequired
+        return replace(activity_type, version=created), True
+    version = await conn.fetchval(
+        """UPDATE activity_types SET labels = $3, programme = $4, version = version + 1
+           WHERE organisation_id = $1 AND code = $2 AND ($5::integer IS NULL OR version = $5) RETURNING version""",
         organisation_id,
         activity_type.code,
         activity_type.labels,
         activity_type.programme,
+        expected,
     )
+    if version is None:
+        current = await conn.fetchval(
+            "SELECT version FROM activity_types WHERE organisation_id = $1 AND code = $2",
+            organisation_id,
+            activity_type.code,
+        )
+        raise PreconditionFailed(current)
+    return replace(activity_type, version=version), False
 
 
 async def custom_types(conn: asyncpg.Connection, organisation_id: str) -> dict[str, ActivityType]:
     rows = await conn.fetch("SELECT * FROM activity_types WHERE organisation_id = $1", organisation_id)
-    return {r["code"]: ActivityType(r["code"], from_json(r["labels"]), r["programme"]) for r in rows}
+    return {r["code"]: ActivityType(r["code"], from_json(r["labels"]), r["programme"], r["version"]) for r in rows}
 
 
 async def load_participant(

@@ -22,10 +22,10 @@ from .reference import (
     load_venue,
     load_venues,
     load_vocabulary,
+    put_type,
     save_venue,
     update_venue,
     upsert_participant,
-    upsert_type,
     upsert_vocabulary,
 )
 from .rows import (
@@ -111,7 +111,7 @@ __all__ = [
     "update_activity",
     "update_venue",
     "upsert_participant",
-    "upsert_type",
+    "put_type",
     "upsert_vocabulary",
     "waiting_in_line",
 ]

@@ -24,7 +24,8 @@ async def load_attendance(conn: asyncpg.Connection, organisation_id: str, occurr
 
 async def _load_attendance(conn: asyncpg.Connection, organisation_id: str, occurrence_id: uuid.UUID) -> AttendanceSheet:
     counts = await conn.fetchrow(
-        "SELECT walk_ins, campaign_signups, anonymous FROM occurrences WHERE id = $1 AND organisation_id = $2",
+        """SELECT walk_ins, campaign_signups, anonymous, counts_version FROM occurrences
+           WHERE id = $1 AND organisation_id = $2""",
         occurrence_id,
         organisation_id,
     )
@@ -45,13 +46,15 @@ async def _load_attendance(conn: asyncpg.Connection, organisation_id: str, occur
         walk_ins=tuple(Headcount(**c) for c in walk_ins),
         campaign_signups=tuple(CampaignCount(**c) for c in campaigns),
         anonymous=tuple(AnonymousCount(Outcome(c["outcome"]), c["role"], c["gender"], c["count"]) for c in anonymous),
+        counts_version=counts["counts_version"],
     )
 
 
 async def save_attendance(conn: asyncpg.Connection, organisation_id: str, sheet: AttendanceSheet) -> None:
     """Store the whole sheet (check-ins replaced, counts rewritten): idempotent by state."""
     await conn.execute(
-        """UPDATE occurrences SET walk_ins = $3::jsonb, campaign_signups = $4::jsonb, anonymous = $5::jsonb
+        """UPDATE occurrences SET walk_ins = $3::jsonb, campaign_signups = $4::jsonb, anonymous = $5::jsonb,
+                  counts_version = $6
            WHERE id = $1 AND organisation_id = $2""",
         sheet.occurrence_id,
         organisation_id,
@@ -59,6 +62,7 @@ async def save_attendance(conn: asyncpg.Connection, organisation_id: str, sheet:
         [{"role": c.role, "gender": c.gender, "count": c.count} for c in sheet.walk_ins],
         [{"campaign": c.campaign, "count": c.count} for c in sheet.campaign_signups],
         [{"outcome": a.outcome.value, "role": a.role, "gender": a.gender, "count": a.count} for a in sheet.anonymous],
+        sheet.counts_version,
     )
     await conn.execute(
         "DELETE FROM check_ins WHERE occurrence_id = $1 AND organisation_id = $2", sheet.occurrence_id, organisation_id

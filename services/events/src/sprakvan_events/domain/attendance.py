@@ -60,6 +60,9 @@ class AttendanceSheet:
     walk_ins: tuple[Headcount, ...] = ()
     campaign_signups: tuple[CampaignCount, ...] = ()
     anonymous: tuple[AnonymousCount, ...] = ()
+    # The version of the counts (walk-ins, campaign sign-ups) that a whole-table PUT sends as If-Match.
+    # Check-ins and erasures leave it: they never make a volunteer's headcount table stale.
+    counts_version: int = 1
 
     def check_in(self, occurrence: Occurrence, check_in: CheckIn) -> AttendanceSheet:
         """Record (or correct) one registered participant's outcome."""
@@ -86,7 +89,7 @@ class AttendanceSheet:
         if errors:
             raise InvalidInput(errors)
         kept = tuple(sorted((c for c in counts if c.count), key=lambda c: (c.role, c.gender)))
-        return replace(self, walk_ins=kept)
+        return replace(self, walk_ins=kept, counts_version=self.counts_version + 1)
 
     def with_walk_in_step(self, occurrence: Occurrence, role: str, gender: str, step: int) -> AttendanceSheet:
         """One more (or one fewer, never below zero) walk-in of this role and gender: what a counter's button
@@ -111,7 +114,8 @@ class AttendanceSheet:
             errors.append(FieldError(("campaign_signups",), "a campaign is listed twice"))
         if errors:
             raise InvalidInput(errors)
-        return replace(self, campaign_signups=tuple(sorted((c for c in counts if c.count), key=lambda c: c.campaign)))
+        kept = tuple(sorted((c for c in counts if c.count), key=lambda c: c.campaign))
+        return replace(self, campaign_signups=kept, counts_version=self.counts_version + 1)
 
     def erase(self, participant_id: uuid.UUID) -> AttendanceSheet:
         """Forget who; keep that someone of this role and gender came (or did not)."""

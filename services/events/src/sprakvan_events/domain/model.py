@@ -50,6 +50,7 @@ class ActivityType:
     code: str
     labels: dict[str, str]
     programme: str | None = None
+    version: int = 0  # 0: built in (never written); a programme's own type starts at 1
 
 
 _BUILT_IN_LABELS = {
@@ -109,6 +110,7 @@ class Venue:
     address: str
     capacity: int | None = None
     accessibility: str = ""
+    version: int = 1
 
 
 def check_capacity(capacity: int | None, *field_path: str | int) -> list[FieldError]:

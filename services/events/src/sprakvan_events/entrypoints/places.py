@@ -6,7 +6,9 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from sprakvan_shared import http
 from sprakvan_shared.http import Reader, Writer, unprocessable
 
 from ..adapters import repository as repo
@@ -37,17 +39,37 @@ async def create_venue(body: VenueIn, request: Request, principal: Writer) -> Ve
 
 
 @router.put("/venues/{venue_id}", response_model=VenueOut, tags=["venues"])
-async def change_venue(venue_id: uuid.UUID, body: VenueIn, request: Request, principal: Writer) -> VenueOut:
-    """Replace a venue's details. Occurrences already scheduled keep the district and capacity they were
-    given; later ones (and feeds, calendars) show the venue as it is now."""
+async def change_venue(
+    venue_id: uuid.UUID, body: VenueIn, request: Request, principal: Writer, if_match: http.IfMatch = None
+) -> Response:
+    """Replace a venue's details, at the version you read (``If-Match``, the ``ETag`` of ``GET
+    /venues/{id}`` or the listed ``version``): a change someone saved in between is a 412 and nothing of this
+    one is saved. Occurrences already scheduled keep the district and capacity they were given; later ones
+    (and feeds, calendars) show the venue as it is now."""
+    expected = http.expected_version(if_match)
     venue = Venue(venue_id, principal.organisation_id, **body.model_dump())
     async with pool_of(request).acquire() as conn:
         vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
         if vocabulary is not None and venue.district not in vocabulary.districts:
             raise InvalidInput.one(f"unknown district {venue.district!r}", "body", "district")
-        if not await repo.update_venue(conn, venue):
-            raise repo.NotFound("venue")
-    return VenueOut.of(venue)
+        venue = await repo.update_venue(conn, venue, expected)
+    return _versioned(VenueOut.of(venue), venue.version)
+
+
+@router.get("/venues/{venue_id}", response_model=VenueOut, tags=["venues"])
+async def get_venue(venue_id: uuid.UUID, request: Request, principal: Reader) -> Response:
+    """One venue; its ``ETag`` is the version a PUT sends back as ``If-Match``."""
+    async with pool_of(request).acquire() as conn:
+        venue = await repo.load_venue(conn, principal.organisation_id, venue_id)
+    if venue is None:
+        raise repo.NotFound("venue")
+    return _versioned(VenueOut.of(venue), venue.version)
+
+
+def _versioned(out: BaseModel, version: int, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(
+        out.model_dump_json(), status_code, media_type="application/json", headers={"ETag": http.etag(version)}
+    )
 
 
 @router.get("/venues", response_model=list[VenueOut], tags=["venues"])
@@ -71,20 +93,32 @@ async def list_partners(request: Request, principal: Reader) -> list[PartnerOut]
     return [PartnerOut(id=p.id, name=p.name, kind=p.kind) for p in found]
 
 
-@router.put("/activity-types/{code}", response_model=ActivityTypeOut, tags=["activities"])
-async def define_type(code: str, body: ActivityTypeIn, request: Request, principal: Writer) -> Response:
+@router.put(
+    "/activity-types/{code}",
+    response_model=ActivityTypeOut,
+    responses={201: {"model": ActivityTypeOut, "description": "A new type (no If-Match needed)."}},
+    tags=["activities"],
+)
+async def define_type(
+    code: str, body: ActivityTypeIn, request: Request, principal: Writer, if_match: http.IfMatch = None
+) -> Response:
+    """Define a programme's own type (201; no ``If-Match`` needed for a new one) or replace it (200) at the
+    version you read (``If-Match``, the listed ``version``): a change in between is a 412, none sent 428."""
     if code in BUILT_IN_TYPES:
         return JSONResponse({"detail": "a built-in type cannot be redefined"}, status.HTTP_409_CONFLICT)
     if not (1 <= len(code) <= 40 and code.replace("_", "").replace("-", "").isalnum() and code.islower()):
         return unprocessable([(("path", "code"), "a code is 1-40 lower-case letters, digits, _ or -")])
+    expected = None if if_match is None else http.expected_version(if_match)
     async with pool_of(request).acquire() as conn:
         vocabulary = await repo.load_vocabulary(conn, principal.organisation_id)
         if body.programme and vocabulary is not None and body.programme not in vocabulary.programmes:
             raise InvalidInput.one(f"unknown programme {body.programme!r}", "body", "programme")
-        await repo.upsert_type(conn, principal.organisation_id, ActivityType(code, dict(body.labels), body.programme))
-    return JSONResponse(
-        ActivityTypeOut(code=code, labels=dict(body.labels), programme=body.programme, built_in=False).model_dump()
-    )
+        wanted = ActivityType(code, dict(body.labels), body.programme)
+        stored, created = await repo.put_type(
+            conn, principal.organisation_id, wanted, expected, precondition=if_match is not None
+        )
+    out = ActivityTypeOut.of(stored, built_in=False)
+    return _versioned(out, stored.version, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 @router.get("/activity-types", response_model=list[ActivityTypeOut], tags=["activities"])
@@ -92,4 +126,4 @@ async def list_types(request: Request, principal: Reader) -> list[ActivityTypeOu
     async with pool_of(request).acquire() as conn:
         custom = await repo.custom_types(conn, principal.organisation_id)
     every = [(t, True) for t in BUILT_IN_TYPES.values()] + [(t, False) for t in custom.values()]
-    return [ActivityTypeOut(code=t.code, labels=t.labels, programme=t.programme, built_in=b) for t, b in every]
+    return [ActivityTypeOut.of(t, built_in=b) for t, b in every]

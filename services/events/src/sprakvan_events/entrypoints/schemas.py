@@ -14,7 +14,7 @@ from sprakvan_shared.text import Day, LocalTimestamp
 
 from ..adapters.repository import LockedOccurrence
 from ..domain.attendance import AttendanceSheet
-from ..domain.model import Activity, ActivityDetails, Occurrence, PartnerKind, Venue
+from ..domain.model import Activity, ActivityDetails, ActivityType, Occurrence, PartnerKind, Venue
 from ..domain.recurrence import LOCAL, Schedule
 from ..domain.signups import Signup
 
@@ -46,10 +46,12 @@ class VenueOut(BaseModel):
     address: str
     capacity: int | None
     accessibility: str
+    version: int = Field(description="What a PUT sends back as If-Match (also the ETag of GET /venues/{id}).")
 
     @classmethod
     def of(cls, v: Venue) -> VenueOut:
         return cls(
+            version=v.version,
             id=v.id,
             name=v.name,
             district=v.district,
@@ -79,6 +81,11 @@ class ActivityTypeOut(BaseModel):
     labels: dict[str, str]
     programme: str | None
     built_in: bool
+    version: int = Field(description="What a PUT sends back as If-Match (the ETag of its answer); 0 built in.")
+
+    @classmethod
+    def of(cls, t: ActivityType, *, built_in: bool) -> ActivityTypeOut:
+        return cls(code=t.code, labels=t.labels, programme=t.programme, built_in=built_in, version=t.version)
 
 
 class ActivityFields(_In):
@@ -303,10 +310,15 @@ class AttendanceOut(BaseModel):
     campaign_signups: list[dict[str, object]]
     anonymous: list[dict[str, object]]
     totals: dict[str, int]
+    counts_version: int = Field(
+        description="The version of walk_ins and campaign_signups (the ETag): what a whole-table PUT sends as "
+        "If-Match. Check-ins leave it; a walk-in step moves it."
+    )
 
     @classmethod
     def of(cls, sheet: AttendanceSheet) -> AttendanceOut:
         return cls(
+            counts_version=sheet.counts_version,
             occurrence_id=sheet.occurrence_id,
             check_ins=[
                 {"participant_id": c.participant_id, "outcome": c.outcome.value, "recorded_at": c.recorded_at}

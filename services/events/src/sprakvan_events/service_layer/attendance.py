@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from sprakvan_shared import outbox
+from sprakvan_shared.http import PreconditionFailed
 
 from ..adapters import repository as repo
 from ..domain.attendance import AttendanceSheet, CampaignCount, CheckIn, Headcount, Outcome
@@ -24,9 +25,15 @@ async def _record(
     change: Callable[[Occurrence, AttendanceSheet], AttendanceSheet],
     now: datetime,
     correlation_id: str | None,
+    expected_counts: int | None = None,
 ) -> AttendanceSheet:
+    """Under the occurrence's lock; ``expected_counts`` (a whole-table PUT's If-Match; None: any) must be the
+    counts' version, or nothing changes (``PreconditionFailed``)."""
     locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id)
-    sheet = change(locked.occurrence, await repo.load_attendance(conn, organisation_id, occurrence_id))
+    before = await repo.load_attendance(conn, organisation_id, occurrence_id)
+    if expected_counts is not None and before.counts_version != expected_counts:
+        raise PreconditionFailed(before.counts_version)
+    sheet = change(locked.occurrence, before)
     occurrence = locked.occurrence.touched(now)
     await repo.save_occurrence(conn, occurrence)
     await repo.save_attendance(conn, organisation_id, sheet)
@@ -65,13 +72,20 @@ async def record_walk_ins(
     occurrence_id: uuid.UUID,
     counts: Iterable[Headcount],
     *,
+    expected_counts: int | None,
     now: datetime,
     correlation_id: str | None = None,
 ) -> AttendanceSheet:
     counts = tuple(counts)
     async with conn.transaction():
         return await _record(
-            conn, organisation_id, occurrence_id, lambda o, s: s.with_walk_ins(o, counts), now, correlation_id
+            conn,
+            organisation_id,
+            occurrence_id,
+            lambda o, s: s.with_walk_ins(o, counts),
+            now,
+            correlation_id,
+            expected_counts,
         )
 
 
@@ -104,6 +118,7 @@ async def record_campaign_signups(
     counts: Iterable[CampaignCount],
     known_campaigns: frozenset[str] | None,
     *,
+    expected_counts: int | None,
     now: datetime,
     correlation_id: str | None = None,
 ) -> AttendanceSheet:
@@ -117,6 +132,7 @@ async def record_campaign_signups(
             lambda o, s: s.with_campaign_signups(o, counts, known_campaigns),
             now,
             correlation_id,
+            expected_counts,
         )
 
 

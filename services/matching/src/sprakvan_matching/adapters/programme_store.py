@@ -66,28 +66,48 @@ async def forget_forbids_of(conn: asyncpg.Connection, organisation_id: str, part
 
 
 async def load_settings(conn: asyncpg.Connection, organisation_id: str, programme: str) -> ProgrammeSettings:
-    raw = await conn.fetchval(
-        "SELECT settings FROM programme_settings WHERE organisation_id = $1 AND programme = $2",
+    return (await load_versioned_settings(conn, organisation_id, programme))[0]
+
+
+async def load_versioned_settings(
+    conn: asyncpg.Connection, organisation_id: str, programme: str, *, for_update: bool = False
+) -> tuple[ProgrammeSettings, int]:
+    """The settings and their version; the defaults at version 0 when none were ever saved."""
+    row = await conn.fetchrow(
+        "SELECT settings, version FROM programme_settings WHERE organisation_id = $1 AND programme = $2"
+        + (" FOR UPDATE" if for_update else ""),
         organisation_id,
         programme,
     )
-    return ProgrammeSettings.model_validate(raw) if raw else ProgrammeSettings()
+    return (ProgrammeSettings.model_validate(row["settings"]), row["version"]) if row else (ProgrammeSettings(), 0)
 
 
 async def save_settings(
-    conn: asyncpg.Connection, organisation_id: str, programme: str, settings: ProgrammeSettings, by: str
-) -> None:
-    await conn.execute(
+    conn: asyncpg.Connection,
+    organisation_id: str,
+    programme: str,
+    settings: ProgrammeSettings,
+    by: str,
+    *,
+    replacing: bool,
+) -> int | None:
+    """Store the settings one version on (the first ones at 1). ``replacing``: the caller locked the row it
+    replaces; otherwise it saves the first ones, and gets None when another transaction did meanwhile."""
+    return await conn.fetchval(
         """
         INSERT INTO programme_settings (organisation_id, programme, settings, updated_by)
         VALUES ($1, $2, $3::jsonb, $4)
         ON CONFLICT (organisation_id, programme) DO UPDATE
-        SET settings = EXCLUDED.settings, updated_by = EXCLUDED.updated_by, updated_at = now()
+        SET settings = EXCLUDED.settings, updated_by = EXCLUDED.updated_by, updated_at = now(),
+            version = programme_settings.version + 1
+        WHERE $5
+        RETURNING version
         """,
         organisation_id,
         programme,
         settings.model_dump(mode="json"),
         by,
+        replacing,
     )
 
 

@@ -59,8 +59,8 @@ def context(request: Request) -> Context:
     return found
 
 
-def _json(body: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(body.model_dump_json(), status_code, media_type="application/json")
+def _json(body: BaseModel, status_code: int = status.HTTP_200_OK, headers: dict[str, str] | None = None) -> Response:
+    return Response(body.model_dump_json(), status_code, headers, media_type="application/json")
 
 
 async def _pair_out(request: Request, principal: Principal, pair) -> Response:  # noqa: ANN001 - a domain Pair
@@ -121,13 +121,22 @@ async def waiting_list(
 
 @programmes.get("/settings", response_model=ProgrammeSettings)
 async def get_settings(programme: Programme, request: Request, principal: Reader) -> Response:
-    return _json(await rounds.get_settings(context(request), principal, programme))
+    """The settings; their ``ETag`` is the version a PUT sends back as ``If-Match`` (``"0"``: the defaults,
+    never saved)."""
+    settings, version = await rounds.get_settings(context(request), principal, programme)
+    return _json(settings, headers={"ETag": http.etag(version)})
 
 
 @programmes.put("/settings", response_model=ProgrammeSettings)
-async def put_settings(programme: Programme, body: ProgrammeSettings, request: Request, principal: Admin) -> Response:
-    """Eligibility, weights, language preference, longest wait that counts, follow-up days (admin only)."""
-    return _json(await rounds.put_settings(context(request), principal, programme, body))
+async def put_settings(
+    programme: Programme, body: ProgrammeSettings, request: Request, principal: Admin, if_match: http.IfMatch = None
+) -> Response:
+    """Eligibility, weights, language preference, longest wait that counts, follow-up days (admin only), at
+    the version you read (``If-Match``, the GET's ``ETag``): another admin's change in between is a 412 and
+    nothing is saved; none sent is a 428, except for a programme's first settings."""
+    expected = False if if_match is None else http.expected_version(if_match)
+    settings, version = await rounds.put_settings(context(request), principal, programme, body, expected)
+    return _json(settings, headers={"ETag": http.etag(version)})
 
 
 @programmes.post("/forbidden", status_code=status.HTTP_204_NO_CONTENT)

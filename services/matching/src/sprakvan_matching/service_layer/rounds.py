@@ -6,11 +6,13 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import asyncpg
 import structlog
 
 from sprakvan_shared.auth import Principal
+from sprakvan_shared.http import PreconditionFailed, PreconditionRequired
 
 from ..adapters import candidate_store, pair_store, programme_store
 from ..domain.model import EndReason, Pair, Role
@@ -130,20 +132,39 @@ async def waiting(ctx: Context, principal: Principal, programme: str) -> Waiting
     )
 
 
-async def get_settings(ctx: Context, principal: Principal, programme: str) -> ProgrammeSettings:
+async def get_settings(ctx: Context, principal: Principal, programme: str) -> tuple[ProgrammeSettings, int]:
+    """The settings and their version (0: the defaults, never saved)."""
     async with ctx.pool.acquire() as conn:
         await _organisation(conn, principal, programme)
-        return await programme_store.load_settings(conn, principal.organisation_id, programme)
+        return await programme_store.load_versioned_settings(conn, principal.organisation_id, programme)
 
 
 async def put_settings(
-    ctx: Context, principal: Principal, programme: str, settings: ProgrammeSettings
-) -> ProgrammeSettings:
+    ctx: Context,
+    principal: Principal,
+    programme: str,
+    settings: ProgrammeSettings,
+    expected: int | None | Literal[False],
+) -> tuple[ProgrammeSettings, int]:
+    """Replace the settings at the version the admin read (``expected``; None: any). ``False``: no
+    precondition, allowed only for the first settings (as intake's first configuration): replacing saved
+    ones without is ``PreconditionRequired``, at another version ``PreconditionFailed``, nothing saved."""
     async with transaction(ctx) as conn:
         await _organisation(conn, principal, programme)
-        await programme_store.save_settings(conn, principal.organisation_id, programme, settings, principal.subject)
-    log.info("settings_changed", programme=programme)
-    return settings
+        _, current = await programme_store.load_versioned_settings(
+            conn, principal.organisation_id, programme, for_update=True
+        )
+        if current and expected is False:
+            raise PreconditionRequired
+        if expected not in (None, False) and expected != current:
+            raise PreconditionFailed(current)
+        version = await programme_store.save_settings(
+            conn, principal.organisation_id, programme, settings, principal.subject, replacing=bool(current)
+        )
+        if version is None:  # the first settings, saved by someone else meanwhile: read them again
+            raise PreconditionFailed(None)
+    log.info("settings_changed", programme=programme, version=version)
+    return settings, version
 
 
 async def interest_labels(ctx: Context, principal: Principal) -> dict[str, dict[str, str]]:

@@ -123,6 +123,7 @@ def _venue_values(venue: dict[str, Any]) -> dict[str, str]:
         "address": venue["address"],
         "capacity": "" if capacity is None else str(capacity),
         "accessibility": venue["accessibility"],
+        "version": str(venue["version"]),
     }
 
 
@@ -162,17 +163,26 @@ async def change_venue(request: Request, venue_id: str) -> Response:
         return got
     ws, form = got
     venue = VenueForm.read(ws, form)
+    # The version the page showed: a change someone saved in between is refused (412), not overwritten.
+    version = str(form.get("version", ""))
+    venue.values["version"] = version
     try:
         if await _venue(ws, venue_id) is None:
             return not_found(ws)
         if not venue.problems:
             try:
-                await ws.web.events.write("PUT", f"/venues/{venue_id}", ws.caller, venue.body())
+                headers = {"If-Match": f'"{version}"'} if version.isdigit() else {}
+                await ws.web.events.write("PUT", f"/venues/{venue_id}", ws.caller, venue.body(), headers=headers)
                 return back(ws, f"{BASE}/venues")
             except ServiceRefused as exc:
                 if exc.status_code == 404:
                     return not_found(ws)
-                venue.problems.update(refusal_problems(ws, exc, VenueForm.SERVICE_FIELDS))
+                if exc.status_code in (412, 428):  # the form kept; saving again replaces the version now there
+                    current = await _venue(ws, venue_id)
+                    venue.values["version"] = str(current["version"]) if current else ""
+                    venue.problems["form"] = ws.t.text("Not saved: changed by someone else")
+                else:
+                    venue.problems.update(refusal_problems(ws, exc, VenueForm.SERVICE_FIELDS))
         return await _venue_page(ws, venue_id, venue.values, venue.problems)
     except ServiceUnavailable:
         return ws.unavailable(SECTION)

@@ -235,11 +235,21 @@ async def campaign_signups(request: Request, occurrence_id: str) -> Response:
     campaign = field(form, "campaign", 40)
 
     async def change() -> None:
-        attendance = await ws.web.events.get(f"/occurrences/{occurrence_id}/attendance", ws.caller)
-        counts = {c["campaign"]: int(c["count"]) for c in attendance["campaign_signups"]}
-        counts[campaign] = max(0, counts.get(campaign, 0) + _step(form))
-        body = {"counts": [{"campaign": c, "count": n} for c, n in counts.items()]}
-        await ws.web.events.write("PUT", f"/occurrences/{occurrence_id}/campaign-signups", ws.caller, body)
+        # A step on the table as read, written back at the version read (If-Match): another phone's step in
+        # between is a 412, and this step is applied again to the table as it is then, never overwriting.
+        for attempt in range(3):
+            attendance = await ws.web.events.get(f"/occurrences/{occurrence_id}/attendance", ws.caller)
+            counts = {c["campaign"]: int(c["count"]) for c in attendance["campaign_signups"]}
+            counts[campaign] = max(0, counts.get(campaign, 0) + _step(form))
+            body = {"counts": [{"campaign": c, "count": n} for c, n in counts.items()]}
+            headers = {"If-Match": f'"{attendance["counts_version"]}"'}
+            try:
+                path = f"/occurrences/{occurrence_id}/campaign-signups"
+                await ws.web.events.write("PUT", path, ws.caller, body, headers=headers)
+                return
+            except ServiceRefused as exc:
+                if exc.status_code != 412 or attempt == 2:
+                    raise
 
     try:
         problem = await _recorded(ws, change)

@@ -30,9 +30,10 @@ async def _page(
     status_code: int = 200,
 ) -> Response:
     programmes = await programmes_of(ws, requested)
-    current = (
-        await ws.web.matching.get(f"/programmes/{programmes.chosen}/settings", ws.caller) if programmes.chosen else None
-    )
+    current, version = None, ""
+    if programmes.chosen:
+        read = await ws.web.matching.get_bytes(f"/programmes/{programmes.chosen}/settings", ws.caller)
+        current, version = read.json(), read.headers.get("etag", "").strip('"')
     return ws.page(
         "workspace/matching/settings.html",
         title=ws.t.text("Matching settings"),
@@ -45,6 +46,7 @@ async def _page(
         preferences=choices(ws.t, "language_preference"),
         problems=problems or {},
         saved=saved,
+        version=version,  # the settings' version shown, sent back as If-Match
     )
 
 
@@ -94,12 +96,17 @@ async def save_settings(request: Request) -> Response:
         if wrong:
             message = ws.t.text("Give a whole number.")
             return await _page(ws, programme, problems=dict.fromkeys(wrong, message), values=shown, status_code=422)
-        await ws.web.matching.write("PUT", f"/programmes/{programme}/settings", ws.caller, body)
+        # The version the page showed: another admin's save in between is refused (412), not overwritten.
+        version = str(form.get("version", ""))
+        headers = {"If-Match": f'"{version}"'} if version.isdigit() else {}
+        await ws.web.matching.write("PUT", f"/programmes/{programme}/settings", ws.caller, body, headers=headers)
     except ServiceUnavailable:
         return ws.unavailable(SETTINGS_SECTION)
     except ServiceRefused as exc:
         fields = {f"weights-{code}": f"weights-{code}" for code in WORDS["weight"]}
         fields |= {name: name for name in (*NUMBERS, "follow_up_days", "eligibility", "language_preference")}
         problems = problems_of(ws, exc, fields, default="eligibility")
+        if exc.status_code in (412, 428):  # the form kept; saving again replaces the version now there
+            problems = {"eligibility": ws.t.text("Not saved: changed by someone else")}
         return await _page(ws, programme, problems=problems, values=shown, status_code=exc.status_code)
     return redirect(ws, PATH, programme=programme, saved="1")
