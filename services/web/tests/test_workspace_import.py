@@ -110,6 +110,7 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             assert not_a_sheet.status_code == 415 and "not a spreadsheet" in not_a_sheet.text
             broken = await finished_run(admin, await upload("broken.xlsx", b"PK\x03\x04 not really a zip"))
             assert "The file could not be checked" in broken.text and "cannot be read as a spreadsheet" in broken.text
+            assert "What is wrong: not a readable XLSX file (BadZipFile)." in broken.text  # the reader's reason
             assert "sv-import-again" not in broken.text  # checking the same file again cannot help
             unknown = await finished_run(admin, await upload("okänt.xlsx", xlsx_bytes([Table("x", ["a"], [[1]])])))
             assert "No sheet of the file is one Språkvän knows" in unknown.text

@@ -191,8 +191,8 @@ class ImportRuns:
             problem = "unavailable"
         except NoKnownSheet:
             problem = "no_known_sheet"
-        except FileError:
-            problem = "unreadable"
+        except FileError as exc:  # the reader's own words (no cell values): what to mend in the file
+            problem, report = "unreadable", {"file_problem": str(exc)}
         except Exception:  # noqa: BLE001 - a bug: the run says it failed, the traceback goes to the log
             log.exception("import_run_failed", run_id=str(run_id))
         finally:
