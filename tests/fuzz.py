@@ -1,7 +1,7 @@
 """Schema fuzzing of any service's HTTP API: schemathesis (all checks) against the OpenAPI document
 the service serves, over real HTTP (uvicorn), with the service on real NATS and PostgreSQL.
 
-A service gets it with one line in its tests (see ``tests/test_api_fuzz.py``)::
+A service gets it with one line in its tests (see ``tests/test_api_fuzz_intake.py``)::
 
     test_matching_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_matching.service:SERVICE")
 

@@ -1,0 +1,11 @@
+"""reporting's OpenAPI document fuzzed with schemathesis (all checks); a file per service, so that the fuzzers of
+different services run on different test workers."""
+
+from __future__ import annotations
+
+from .fuzz import IMPORTS, schema_fuzz_test
+
+test_reporting_survives_the_schema_fuzzer = schema_fuzz_test("sprakvan_reporting.service:SERVICE")
+test_reporting_imports_survive_the_schema_fuzzer = schema_fuzz_test(
+    "sprakvan_reporting.service:SERVICE", role="admin", paths=IMPORTS
+)
