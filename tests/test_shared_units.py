@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from sprakvan_shared.auth import (
 from sprakvan_shared.consumer import RetryPolicy
 from sprakvan_shared.contracts.intake import INTAKE_EVENTS, ParticipantErased, ParticipantErasedPayload
 from sprakvan_shared.contracts.subjects import INTAKE_STREAM, stream_of_subject
-from sprakvan_shared.logging import drop_personal_data
+from sprakvan_shared.logging import configure_logging, drop_personal_data
 
 PRIVATE_KEY = generate_private_key_pem()
 PRIVATE_KEY_OBJECT = serialization.load_pem_private_key(PRIVATE_KEY.encode(), password=None)
@@ -187,6 +188,17 @@ def test_logs_never_carry_names_or_contacts() -> None:
         None, "info", {"event": "x", "participant_id": "p1", "email": "a@b.se", "first_name": "A"}
     )
     assert line == {"event": "x", "participant_id": "p1", "email": "[redacted]", "first_name": "[redacted]"}
+
+
+def test_access_log_lines_keep_the_path_but_not_the_query_or_the_client(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("intake", "INFO", json=True)
+    # The very call uvicorn's h11 protocol makes for each request when `--access-log` is on.
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "203.0.113.7:51234", "GET", "/participants?q=Amina%20Hassan", "1.1", 200
+    )
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["event"] == '- - "GET /participants HTTP/1.1" 200'
+    assert line["service"] == "intake"
 
 
 def test_a_token_verified_once_still_expires_on_time() -> None:

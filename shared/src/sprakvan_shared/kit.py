@@ -34,7 +34,8 @@ Tests start any service with the ``start_service`` fixture (``tests/kit.py``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -64,6 +65,9 @@ class Service:
     # The package whose ``migrations/`` directory holds the service's SQL; ``sprakvan_<name>`` by default.
     package: str = ""
     tags: Sequence[dict[str, str]] = field(default_factory=tuple)
+    # What the service runs beside the kit's parts (a worker, a registry of background jobs): entered once the
+    # kit has started (the pool is in ``app.state.runtime``), left before the kit stops.
+    running: Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]] | None = None
 
     def __post_init__(self) -> None:
         for consumer in self.consumers:
@@ -97,7 +101,7 @@ class Service:
             title=f"Språkvän {self.name}",
             description=self.description,
             version="1",
-            lifespan=runtime.lifespan,
+            lifespan=self._lifespan(runtime),
             openapi_tags=list(self.tags) or None,
         )
         app.state.settings = settings
@@ -108,3 +112,15 @@ class Service:
         for router in self.routers:
             app.include_router(router)
         return app
+
+    def _lifespan(self, runtime: ServiceRuntime) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+        running = self.running
+        if running is None:
+            return runtime.lifespan
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            async with runtime.lifespan(app), running(app):
+                yield
+
+        return lifespan

@@ -33,6 +33,20 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+class AccessLogWithoutInput(logging.Filter):
+    """uvicorn's access lines (``sprakvan serve --access-log``) with the path only: a query string carries
+    input (a search for a name, a feed's secret) and the client's address is personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            _client, method, path, version, status = record.args
+            record.args = ("-", method, str(path).split("?", 1)[0], version, status)
+        return True
+
+
+_ACCESS_FILTER = AccessLogWithoutInput()
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
 
@@ -70,6 +84,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     # campaign): a service calling another must not write its input into its log that way.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("uvicorn.access").addFilter(_ACCESS_FILTER)  # a set: adding it again changes nothing
 
 
 def new_correlation_id() -> str:

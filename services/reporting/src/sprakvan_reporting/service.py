@@ -70,29 +70,19 @@ async def _replay(settings: ServiceSettings) -> object:
     return f"replayed {result.events} events ({result.skipped} skipped) in {result.seconds:.1f} s"
 
 
-class ReportingService(Service):
-    """The kit's service plus the PDF worker process, started and stopped with it."""
-
-    def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:
-        app = super().create_app(settings)
-        kit_lifespan = app.router.lifespan_context
-
-        @contextlib.asynccontextmanager
-        async def lifespan(the_app: FastAPI) -> AsyncIterator[None]:
-            async with kit_lifespan(the_app):
-                the_app.state.pdf = PdfRenderer(the_app.state.runtime.pool)
-                the_app.state.run_in_thread = run_in_thread
-                await the_app.state.pdf.start()
-                try:
-                    yield
-                finally:
-                    await the_app.state.pdf.stop()
-
-        app.router.lifespan_context = lifespan
-        return app
+@contextlib.asynccontextmanager
+async def pdf_worker(app: FastAPI) -> AsyncIterator[None]:
+    """The PDF worker process, started and stopped with the service."""
+    app.state.pdf = PdfRenderer(app.state.runtime.pool)
+    app.state.run_in_thread = run_in_thread
+    await app.state.pdf.start()
+    try:
+        yield
+    finally:
+        await app.state.pdf.stop()
 
 
-SERVICE = ReportingService(
+SERVICE = Service(
     name=NAME,
     default_port=8004,
     description="The partnership review (IOP) for funders, computed from intake's, matching's and the events "
@@ -102,4 +92,5 @@ SERVICE = ReportingService(
     consumers=CONSUMERS,
     error_handlers=install_error_handlers,
     replay=_replay,
+    running=pdf_worker,
 )

@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 from sprakvan_shared.consumer import EventConsumer
 from sprakvan_shared.contracts.intake import INTAKE_STREAM, ParticipantErased
 from sprakvan_shared.kit import Service
-from sprakvan_shared.settings import ServiceSettings
 
 from .entrypoints import admin, login, pages, signup
 from .entrypoints.context import Web
@@ -49,27 +48,17 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
 
-class WebService(Service):
-    """The kit's service; at shutdown, the imports running in this process are marked stopped (their pages
-    then say so at once) before the kit closes the pool."""
-
-    def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:
-        app = super().create_app(settings)
-        kit_lifespan = app.router.lifespan_context
-
-        @contextlib.asynccontextmanager
-        async def lifespan(the_app: FastAPI) -> AsyncIterator[None]:
-            async with kit_lifespan(the_app):
-                try:
-                    yield
-                finally:
-                    await the_app.state.import_runs.stop(the_app.state.runtime.pool)
-
-        app.router.lifespan_context = lifespan
-        return app
+@contextlib.asynccontextmanager
+async def stopping_imports(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, the imports running in this process are marked stopped (their pages then say so at once)
+    before the kit closes the pool."""
+    try:
+        yield
+    finally:
+        await app.state.import_runs.stop(app.state.runtime.pool)
 
 
-SERVICE = WebService(
+SERVICE = Service(
     name="web",
     default_port=8000,
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
@@ -93,4 +82,5 @@ SERVICE = WebService(
     ),
     consumers=(consumer,),
     error_handlers=install,
+    running=stopping_imports,
 )
