@@ -291,7 +291,7 @@ def assert_servers_among(processes: list[psutil.Process]) -> None:
 
 
 @pytest.mark.chaos
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)  # three full start-ups of every service; a hang still ends
 def test_up_demo_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path, start_up: Callable[..., Up]) -> None:
     home = tmp_path / "home"
 

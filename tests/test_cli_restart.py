@@ -16,7 +16,7 @@ def _service_process(up: Up, name: str) -> psutil.Process:
 
 
 @pytest.mark.chaos
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(300)
 def test_up_restarts_a_killed_service_with_a_growing_delay(start_up: Callable[..., Up]) -> None:  # noqa: F811
     up = start_up()
     intake, _, _ = ready(up)

@@ -21,7 +21,7 @@ from sprakvan_shared.outbox import OutboxRelay
 from .conftest import eventually
 from .factories import probe_event
 
-pytestmark = [pytest.mark.isolated, pytest.mark.chaos, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.isolated, pytest.mark.chaos, pytest.mark.timeout(300)]
 
 EVENTS = 3000
 NS = Namespace("cluster")  # a namespace of its own: nothing else lives on these servers anyway
