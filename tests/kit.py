@@ -194,6 +194,8 @@ def start_service(infra: Infrastructure, ns: Namespace) -> ServiceStarter:
                 JWT_PUBLIC_KEY=PUBLIC_KEY,
                 LOG_JSON=True,
                 relay_poll_interval=0.2,
+                # A stop waits out the consumers' current fetch: a second each, for every service of every test.
+                consumer_fetch_timeout_seconds=0.2,
                 **overrides,
             )
             app = service.create_app(settings)

@@ -200,6 +200,7 @@ class ServiceRuntime:
                 retry=self.retry_policy,
                 batch_size=s.consumer_batch_size,
                 parallel_aggregates=s.consumer_parallel_aggregates,
+                fetch_timeout=s.consumer_fetch_timeout_seconds,
                 on_dead_letter=record_dead_letter,
             )
             await _until_done(runner.declare, consumer.name)

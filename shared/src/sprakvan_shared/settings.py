@@ -89,6 +89,12 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliveries: int = Field(5, ge=1)
     consumer_backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
     consumer_ack_wait_seconds: float = 60.0
+    consumer_fetch_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=30,
+        description="An idle consumer's wait for messages: a stop waits out the current one (the tests use less).",
+    )
     consumer_batch_size: int = Field(64, ge=1, le=1000, description="Messages fetched at once per consumer.")
     consumer_parallel_aggregates: int = Field(
         4, ge=1, le=64, description="Aggregates of one batch applied at once (each in its own order)."
