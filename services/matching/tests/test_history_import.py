@@ -306,6 +306,20 @@ async def test_the_2024_review_counts_the_imported_pairs_of_2024(
     assert waiting["total"] == 1 and {b["free_places"] for b in waiting["balance"]} == {1}  # e1's, not e2's -1
 
 
+async def test_an_imported_pair_that_ended_when_one_withdrew_is_not_proposed_again(
+    matching: RunningService, intake: Intake
+) -> None:
+    """A "withdrawn" end also ends a proposal nobody decided on, which may be proposed again later; a pair that
+    met and then ended so is a past pair like any other."""
+    (n1,), (e1,) = await people(matching, intake, 1, 1)
+    row = pair("P1", 2, n1, e1, matched_on="2024-03-05", ended_on="2024-05-01", end_reason="withdrawn")
+    assert (await post(matching, "pairs", row))["created"] == 1
+    round_ = await matching.client.post("/programmes/sprakvan/rounds", json={})
+    assert round_.status_code == 201 and round_.json()["proposals"] == []
+    waiting = (await matching.client.get("/programmes/sprakvan/waiting")).json()
+    assert waiting["total"] == 1  # n1 still waits: for someone else
+
+
 async def test_odd_cells_are_refused_by_field_and_an_erasure_takes_the_notes(
     matching: RunningService, intake: Intake
 ) -> None:

@@ -29,7 +29,9 @@ OPEN = ("formed", "active")
 NOT_A_PAST_PAIR = ["superseded", "withdrawn", "erased"]
 """Ends that do not make two people a past pair: a proposal a new round replaced, or that ended because one
 of them withdrew or was erased before anyone decided. Every other end (rejected included) is never proposed
-again."""
+again, and neither is a pair that was formed before it ended so (an imported 2024 pair that ended when one
+of them withdrew met; they are not strangers to propose)."""
+PAST_PAIR = "status = 'ended' AND (end_reason <> ALL($3) OR formed_at IS NOT NULL OR activated_on IS NOT NULL)"
 
 
 # -- pairs -------------------------------------------------------------------------------------------
@@ -247,9 +249,8 @@ async def ended_pairs(
     rows = await conn.fetch(
         """
         SELECT newcomer_id, established_id FROM pairs
-        WHERE organisation_id = $1 AND programme = $2 AND status = 'ended'
-          AND end_reason <> ALL($3)
-        """,
+        WHERE organisation_id = $1 AND programme = $2 AND """
+        + PAST_PAIR,
         organisation_id,
         programme,
         NOT_A_PAST_PAIR,
@@ -262,12 +263,12 @@ async def was_paired_before(
 ) -> bool:
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pairs WHERE organisation_id = $1 AND newcomer_id = $2 "
-            "AND established_id = $3 AND status = 'ended' AND end_reason <> ALL($4))",
+            "SELECT EXISTS (SELECT 1 FROM pairs WHERE organisation_id = $1 AND newcomer_id = $4 "
+            "AND established_id = $2 AND " + PAST_PAIR + ")",
             organisation_id,
-            newcomer_id,
             established_id,
             NOT_A_PAST_PAIR,
+            newcomer_id,
         )
     )
 
