@@ -84,7 +84,9 @@ async def database(admin_dsn: str, name: str):
 
 async def seed(pool: asyncpg.Pool, newcomers, established, neighbours: dict[str, frozenset[str]]) -> None:
     """Matching's read model as intake's events would have left it (written directly: not timed)."""
-    districts = [{"code": d, "labels": {"sv": d, "en": d}, "neighbours": sorted(near)} for d, near in neighbours.items()]
+    districts = [
+        {"code": d, "labels": {"sv": d, "en": d}, "neighbours": sorted(near)} for d, near in neighbours.items()
+    ]
     interests = [{"code": f"i{b}", "labels": {"sv": f"intresse {b}", "en": f"interest {b}"}} for b in range(24)]
     await pool.execute(
         "INSERT INTO organisations (organisation_id, programmes, districts, interests) VALUES ($1, $2, $3, $4)",
@@ -95,9 +97,23 @@ async def seed(pool: asyncpg.Pool, newcomers, established, neighbours: dict[str,
     )
     records = [
         (
-            c.participant_id, ORG, c.programme, c.role.value, c.status.value, c.gender, c.birth_year, c.district,
-            sorted(c.languages), sorted(c.interests), sorted(f"{day}_{part}" for day, part in c.availability),
-            c.wishes.same_gender, c.wishes.age_min, c.wishes.age_max, c.capacity, c.registered_at, c.interviewed_on,
+            c.participant_id,
+            ORG,
+            c.programme,
+            c.role.value,
+            c.status.value,
+            c.gender,
+            c.birth_year,
+            c.district,
+            sorted(c.languages),
+            sorted(c.interests),
+            sorted(f"{day}_{part}" for day, part in c.availability),
+            c.wishes.same_gender,
+            c.wishes.age_min,
+            c.wishes.age_max,
+            c.capacity,
+            c.registered_at,
+            c.interviewed_on,
         )  # fmt: skip
         for c in (*newcomers, *established)
     ]
@@ -190,7 +206,13 @@ async def main(per_side: int, seed_value: int, profile: Path | None = None) -> d
                 profiler.disable()
                 profiler.dump_stats(str(profile))
             say(f"  {first}")
+            if profile:
+                profiler = cProfile.Profile()
+                profiler.enable()
             second = await timed_round(client, auth)
+            if profile:
+                profiler.disable()
+                profiler.dump_stats(f"{profile}.second")
             bare = await bare_writes(dsn, second["round_id"])
             published = await _wait_published(pool)
     row = {
@@ -244,7 +266,7 @@ if __name__ == "__main__":
     parser.add_argument("--per-side", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--output", type=Path)
-    parser.add_argument("--profile", type=Path, help="cProfile the first round (the event loop's thread) into this file")
+    parser.add_argument("--profile", type=Path, help="cProfile both rounds (the event loop's thread)")
     args = parser.parse_args()
     result = asyncio.run(main(args.per_side, args.seed, args.profile))
     say(

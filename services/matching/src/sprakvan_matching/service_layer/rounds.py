@@ -11,6 +11,7 @@ from typing import Literal
 import asyncpg
 import structlog
 
+from sprakvan_shared import outbox
 from sprakvan_shared.auth import Principal
 from sprakvan_shared.contracts.matching import ScoreBreakdown
 from sprakvan_shared.http import PreconditionFailed, PreconditionRequired
@@ -21,6 +22,7 @@ from ..domain.rounds import InvalidLock, RoundInput, run_round
 from ..domain.scoring import Breakdown
 from ..domain.settings import ProgrammeSettings
 from ..domain.waiting import WaitingList, waiting_list
+from .events import pair_event
 from .unit_of_work import ConstraintsBroken, Context, NotFound, store, transaction
 
 log = structlog.get_logger(__name__)
@@ -65,7 +67,7 @@ async def run(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"round:{principal.organisation_id}:{programme}"
         )
         superseded = [
-            (p.close(EndReason.SUPERSEDED, today), "ended")
+            p.close(EndReason.SUPERSEDED, today)
             for p in await pair_store.pending_proposals(conn, principal.organisation_id, programme)
         ]
         everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme)
@@ -109,7 +111,11 @@ async def run(
             )
             for p in result.proposals
         ]
-        events = await store(conn, [*superseded, *((p, "proposed") for p in proposals)])
+        # The superseded proposals changed only their end: saved as such, announced with their full state.
+        if superseded:
+            await pair_store.save_endings(conn, principal.organisation_id, superseded)
+            await outbox.enqueue(conn, *(pair_event(p, "ended") for p in superseded))
+        events = await store(conn, [(p, "proposed") for p in proposals])
         await programme_store.record_round(
             conn,
             round_id=round_id,
@@ -130,7 +136,7 @@ async def run(
         result.waiting,
         result.candidates,
         organisation.interest_labels,
-        scores={p.pair_id: event.payload.score for p, event in zip(proposals, events[len(superseded) :], strict=True)},
+        scores={p.pair_id: event.payload.score for p, event in zip(proposals, events, strict=True)},
         breakdowns={p.pair_id: proposal.breakdown for p, proposal in zip(proposals, result.proposals, strict=True)},
     )
 
