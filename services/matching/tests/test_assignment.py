@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -271,3 +272,30 @@ def test_the_interviewed_only_setting_leaves_others_waiting():
     result = _round(newcomers, established, settings=ProgrammeSettings())
     interviewed = {n.participant_id for n in newcomers if n.interviewed_on}
     assert result.proposals and {p.newcomer_id for p in result.proposals} <= interviewed
+
+
+def test_a_rounds_reply_tells_each_proposal_as_its_stored_data_does():
+    """The round's reply is built from the domain's breakdowns and the events' contract breakdowns (each
+    made once); a pair read back later is built from the stored data: both must read the same."""
+    from sprakvan_matching.domain.model import Pair
+    from sprakvan_matching.entrypoints.schemas import PairOut
+    from sprakvan_matching.service_layer.events import pair_event
+
+    newcomers, established = people(21, 60, 40)
+    result = _round(newcomers, established)
+    labels = {"football": {"sv": "Fotboll", "en": "Football"}}
+    assert result.proposals
+    for proposal in result.proposals:
+        pair = Pair.propose(
+            organisation_id="org-a",
+            programme="sprakvan",
+            newcomer_id=proposal.newcomer_id,
+            established_id=proposal.established_id,
+            score=proposal.breakdown.as_data(),
+            round_id=uuid.UUID(int=7),
+            now=datetime.combine(TODAY, time(12), UTC),
+        )
+        event = pair_event(pair, "proposed", correlation_id="c")
+        reply = PairOut.of(pair, labels, score=event.payload.score, explained=proposal.breakdown)
+        assert reply == PairOut.of(pair, labels)
+        assert reply.explanation["en"].endswith(".")

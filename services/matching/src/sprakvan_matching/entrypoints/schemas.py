@@ -100,8 +100,18 @@ class PairOut(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, pair: Pair, interests: Labels | None = None, *, with_notes: bool = True) -> PairOut:
-        """The pair as the API shows it; `with_notes=False` for viewers, who see no free text (as in exports)."""
+    def of(
+        cls,
+        pair: Pair,
+        interests: Labels | None = None,
+        *,
+        with_notes: bool = True,
+        score: ScoreBreakdown | None = None,
+        explained: Breakdown | None = None,
+    ) -> PairOut:
+        """The pair as the API shows it; `with_notes=False` for viewers, who see no free text (as in exports).
+        ``score`` and ``explained``: the pair's breakdown as the contract's and the domain's, when the caller
+        has them already (a round), else built from the stored data."""
         return cls(
             pair_id=pair.pair_id,
             programme=pair.programme,
@@ -123,8 +133,8 @@ class PairOut(BaseModel):
             ended_on=pair.ended_on,
             end_reason=pair.end_reason,
             rejection_reason=pair.rejection_reason,
-            score=score_breakdown(pair.score),
-            explanation=explain(breakdown_of(pair.score), interests) if pair.score else None,
+            score=score if score is not None else score_breakdown(pair.score),
+            explanation=explain(explained or breakdown_of(pair.score), interests) if pair.score else None,
             round_id=pair.round_id,
             meetup_id=pair.meetup_id,
             rematch_of=pair.rematch_of,

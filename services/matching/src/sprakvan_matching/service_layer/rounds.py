@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import asyncpg
 import structlog
 
+from sprakvan_shared import outbox
 from sprakvan_shared.auth import Principal
+from sprakvan_shared.contracts.matching import ScoreBreakdown
 from sprakvan_shared.http import PreconditionFailed, PreconditionRequired
 
 from ..adapters import candidate_store, pair_store, programme_store
 from ..domain.model import EndReason, Pair, Role
 from ..domain.rounds import InvalidLock, RoundInput, run_round
+from ..domain.scoring import Breakdown
 from ..domain.settings import ProgrammeSettings
 from ..domain.waiting import WaitingList, waiting_list
+from .events import pair_event
 from .unit_of_work import ConstraintsBroken, Context, NotFound, store, transaction
 
 log = structlog.get_logger(__name__)
@@ -32,6 +36,10 @@ class RoundOutcome:
     waiting: int
     candidates: int
     interest_labels: dict[str, dict[str, str]]
+    # Per proposal, what its event and the reply both show: the contract's breakdown (built once, for the
+    # event) and the domain's (what the explanation is told from, without reading the stored data back).
+    scores: dict[uuid.UUID, ScoreBreakdown | None] = field(default_factory=dict)
+    breakdowns: dict[uuid.UUID, Breakdown] = field(default_factory=dict)
 
 
 async def _organisation(conn: asyncpg.Connection, principal: Principal, programme: str) -> candidate_store.Organisation:
@@ -59,7 +67,7 @@ async def run(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"round:{principal.organisation_id}:{programme}"
         )
         superseded = [
-            (p.close(EndReason.SUPERSEDED, today), "ended")
+            p.close(EndReason.SUPERSEDED, today)
             for p in await pair_store.pending_proposals(conn, principal.organisation_id, programme)
         ]
         everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme)
@@ -103,7 +111,11 @@ async def run(
             )
             for p in result.proposals
         ]
-        await store(conn, [*superseded, *((p, "proposed") for p in proposals)])
+        # The superseded proposals changed only their end: saved as such, announced with their full state.
+        if superseded:
+            await pair_store.save_endings(conn, principal.organisation_id, superseded)
+            await outbox.enqueue(conn, *(pair_event(p, "ended") for p in superseded))
+        events = await store(conn, [(p, "proposed") for p in proposals])
         await programme_store.record_round(
             conn,
             round_id=round_id,
@@ -118,7 +130,14 @@ async def run(
         )
     log.info("round_run", round_id=str(round_id), programme=programme, proposals=len(proposals), waiting=result.waiting)
     return RoundOutcome(
-        round_id, proposals, len(superseded), result.waiting, result.candidates, organisation.interest_labels
+        round_id,
+        proposals,
+        len(superseded),
+        result.waiting,
+        result.candidates,
+        organisation.interest_labels,
+        scores={p.pair_id: event.payload.score for p, event in zip(proposals, events, strict=True)},
+        breakdowns={p.pair_id: proposal.breakdown for p, proposal in zip(proposals, result.proposals, strict=True)},
     )
 
 

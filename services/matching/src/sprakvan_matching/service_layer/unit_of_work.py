@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from sprakvan_shared import outbox
+from sprakvan_shared.contracts.envelope import IntegrationEvent
 
 from ..adapters import pair_store
 from ..domain.constraints import Broken
@@ -77,9 +78,12 @@ async def transaction(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
-async def store(conn: asyncpg.Connection, changes: Sequence[tuple[Pair, str]]) -> None:
-    """Save changed pairs and enqueue one full-state event each, in the caller's transaction."""
+async def store(conn: asyncpg.Connection, changes: Sequence[tuple[Pair, str]]) -> list[IntegrationEvent]:
+    """Save changed pairs and enqueue one full-state event each, in the caller's transaction; the events, in
+    the order of ``changes`` (a round answers with their score breakdowns instead of building them again)."""
     if not changes:
-        return
+        return []
     await pair_store.save_pairs(conn, [pair for pair, _ in changes])
-    await outbox.enqueue(conn, *(pair_event(pair, action) for pair, action in changes))
+    events = [pair_event(pair, action) for pair, action in changes]
+    await outbox.enqueue(conn, *events)
+    return events
