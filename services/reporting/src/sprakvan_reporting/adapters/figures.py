@@ -26,16 +26,16 @@ class Scope:
 _PROGRAMME = "($2::text IS NULL OR {table}.programme = $2)"
 _NONE = "-"  # the key for a missing code (no campaign, no district) in tables
 
+# One pass, grouped by every code the tables use at once: a few hundred groups for thousands of people,
+# rolled up in Python (GROUPING SETS hashed every row once per table: three times the time at 10,000).
 _REGISTRATIONS = f"""
 SELECT role, gender, district, referral_source, campaign,
        -- the month as a timestamp without time zone: date_trunc on a date would convert it to timestamptz
        -- (time zone arithmetic for every row)
-       date_trunc('month', registered_on::timestamp)::date AS month,
-       GROUPING(gender, district, referral_source, campaign) AS grouping_set, count(*) AS n
+       date_trunc('month', registered_on::timestamp)::date AS month, count(*) AS n
 FROM participants p
 WHERE p.organisation_id = $1 AND {_PROGRAMME.format(table="p")} AND p.registered_on BETWEEN $3 AND $4
-GROUP BY GROUPING SETS ((role, gender), (role, district), (role, referral_source), (role, campaign),
-                        (role, gender, month))
+GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 # Pair life, as the matching contract defines it: a pair is active from its matching conversation (or the
@@ -137,14 +137,11 @@ GROUP BY 1, 2, 3
 """
 
 
-def _by(rows: list[asyncpg.Record], *keys: str) -> dict[str, Any]:
+def _by(counts: Counter[tuple[str, str]]) -> dict[str, Any]:
     """Nested, sorted dicts of counts: {role: {code: n}}."""
-    nested: dict[str, Any] = {}
-    for row in rows:
-        node = nested
-        for key in keys[:-1]:
-            node = node.setdefault(row[key] if row[key] is not None else _NONE, {})
-        node[row[keys[-1]] if row[keys[-1]] is not None else _NONE] = row["n"]
+    nested: dict[str, dict[str, int]] = {}
+    for (role, code), n in counts.items():
+        nested.setdefault(role, {})[code] = n
     return _sorted(nested)
 
 
@@ -158,25 +155,26 @@ def _role_gender(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
 
 async def registrations(conn: asyncpg.Connection, scope: Scope, period: Period) -> dict[str, Any]:
     rows = await conn.fetch(_REGISTRATIONS, scope.organisation_id, scope.programme, period.start, period.end)
-    sets: dict[str, list[asyncpg.Record]] = {}
-    for row in rows:
-        if row["month"] is not None:
-            sets.setdefault("month", []).append(row)
-        else:
-            # GROUPING bits (gender, district, referral_source, campaign): the one column grouped is 0.
-            name = {0b0111: "gender", 0b1011: "district", 0b1101: "referral_source", 0b1110: "campaign"}
-            sets.setdefault(name[row["grouping_set"]], []).append(row)
-    by_gender = Counter({(r["role"], r["gender"]): r["n"] for r in sets.get("gender", [])})
     months = {m.strftime("%Y-%m") for m in period.month_ends()}
     by_month: dict[str, Any] = {m: {role: dict.fromkeys(GENDERS, 0) for role in ROLES} for m in sorted(months)}
-    for r in sets.get("month", []):
-        by_month[r["month"].strftime("%Y-%m")][r["role"]][r["gender"]] = r["n"]
+    by_gender: Counter[tuple[str, str]] = Counter()
+    by_code: dict[str, Counter[tuple[str, str]]] = {c: Counter() for c in ("district", "referral_source", "campaign")}
+    month_keys: dict[date, str] = {}
+    for role, gender, district, referral_source, campaign, month, n in rows:
+        by_gender[role, gender] += n
+        by_code["district"][role, district if district is not None else _NONE] += n
+        by_code["referral_source"][role, referral_source if referral_source is not None else _NONE] += n
+        by_code["campaign"][role, campaign if campaign is not None else _NONE] += n
+        if month not in month_keys:
+            month_keys[month] = month.strftime("%Y-%m")
+        genders = by_month[month_keys[month]][role]
+        genders[gender] = genders.get(gender, 0) + n
     return {
         "by_role_and_gender": _role_gender(by_gender),
         "total_by_role": {role: sum(by_gender[role, g] for g in GENDERS) for role in ROLES},
-        "by_district": _by(sets.get("district", []), "role", "district"),
-        "by_referral_source": _by(sets.get("referral_source", []), "role", "referral_source"),
-        "by_campaign": _by(sets.get("campaign", []), "role", "campaign"),
+        "by_district": _by(by_code["district"]),
+        "by_referral_source": _by(by_code["referral_source"]),
+        "by_campaign": _by(by_code["campaign"]),
         "by_month": by_month,
     }
 
