@@ -51,7 +51,7 @@ _ACQUIRING = asyncio.Lock()
 
 
 _BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-_WORK_MEM_LOCAL = f"SET LOCAL work_mem = '{_WORK_MEM}'"
+_WORK_MEM_LOCAL = f"SET LOCAL work_mem = '{_WORK_MEM}'; SET LOCAL max_parallel_workers_per_gather = 0"
 
 
 async def _in_one_snapshot(pool: asyncpg.Pool, lanes: Sequence[Sequence[Job]]) -> list[list[Any]]:
