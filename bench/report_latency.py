@@ -46,13 +46,48 @@ from intakebench.bodies import make_bodies  # noqa: E402
 from intakebench.common import LOCALHOST, RESULTS_DIR, percentile, say  # noqa: E402
 from intakebench.http_phase import configure_intake  # noqa: E402
 from intakebench.infra import Infra, ScratchDatabases  # noqa: E402
-from intakebench.load import LoadGenerator, RawHttpConnection  # noqa: E402
+from intakebench.load import LoadGenerator, RawHttpConnection, start_profiler, stop_profiler  # noqa: E402
 from intakebench.servers import UvicornServer  # noqa: E402
 
 from sprakvan_shared.auth import Role, TokenSigner, generate_private_key_pem, public_key_pem  # noqa: E402
 
 TARGET_P99_MS = 250.0
 perf = time.perf_counter
+
+
+def schedstat(pid: int | None) -> tuple[float, float]:
+    """Seconds a process's threads ran on a CPU, and waited runnable for one (``/proc/<pid>/task/*/schedstat``):
+    the second is what a loaded machine takes from a service."""
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").glob("*") if pid else ():
+        try:
+            fields = (task / "schedstat").read_text().split()
+        except OSError:
+            continue
+        ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran / 1e9, waited / 1e9
+
+
+async def cpu_snapshot(conn: asyncpg.Connection, servers: list[UvicornServer], databases: dict[str, str]) -> dict:
+    """(ran, waited) per server process and per server's PostgreSQL backends (not the benchmark's own)."""
+    found = {server.name: schedstat(server.pid) for server in servers}
+    for name, database in databases.items():
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", database
+        )
+        per_pid = [schedstat(row["pid"]) for row in pids]
+        found[f"{name} postgres"] = (sum(r for r, _ in per_pid), sum(w for _, w in per_pid))
+    return found
+
+
+def cpu_between(before: dict, after: dict) -> dict:
+    return {
+        name: {
+            "ran": round(ran - before.get(name, (0, 0))[0], 2),
+            "waited_runnable": round(wait - before.get(name, (0, 0))[1], 2),
+        }
+        for name, (ran, wait) in after.items()
+    }
 
 
 def summary(latencies_s: list[float]) -> dict[str, float]:
@@ -244,7 +279,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "JWT_PUBLIC_KEY": public_key_pem(private_key),
         }
         reporting_dsn = await dbs.create("reporting")
-        for name, dsn in (("intake", await dbs.create("intake")), ("reporting", reporting_dsn)):
+        intake_dsn = await dbs.create("intake")
+        databases = {name: f"bench_{tag}_{name}" for name in ("intake", "reporting")}
+        for name, dsn in (("intake", intake_dsn), ("reporting", reporting_dsn)):
             server = UvicornServer(
                 name, f"sprakvan_{name}.service:SERVICE.create_app", {**common, "DATABASE_URL": dsn},
                 ready_path="/ready", log_dir=log_dir,
@@ -275,6 +312,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     rows.created(participant_id, at)
                     created.append((participant_id, at))
 
+                profilers = [
+                    start_profiler(server.pid, Path(args.profile) / f"{server.name}-{phase}.txt")
+                    for server in servers
+                    if args.profile
+                ]
+                sched_before = await cpu_snapshot(conn, servers, databases)
+                phase_start = perf()
                 watchers = [asyncio.create_task(rows.run())]
                 if phase == "review":
                     watchers.append(asyncio.create_task(review.run(counted_before + count)))
@@ -288,10 +332,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     say(f"  {phase}: not all counted in 120 s: {len(rows.pending)} rows missing, review count "
                         f"{last} of {review.until}, errors {sender.errors}")  # fmt: skip
                     raise
+                finally:
+                    for profiler in profilers:
+                        if profiler is not None:
+                            stop_profiler(profiler)
                 result = {
                     "201_to_row": summary(rows.latencies),
                     "201_to_on_stream": summary([tap.seen[pid] - at for pid, at in created if pid in tap.seen]),
                     "sender_worst_lateness_ms": round(1000 * late, 1),
+                    # Per server: CPU seconds its threads ran, and waited runnable for a CPU, in the phase.
+                    "cpu_s": cpu_between(sched_before, await cpu_snapshot(conn, servers, databases)),
+                    "phase_s": round(perf() - phase_start, 1),
                 }
                 if phase == "review":
                     result["201_to_review"] = summary(review.latencies([at for _, at in created], counted_before))
@@ -330,6 +381,9 @@ def print_report(result: dict[str, Any]) -> None:
     for label, s in lines:
         ratio = s["p99_ms"] / base["p99_ms"] if base["p99_ms"] else float("nan")
         say(f"{label:42} {s['p50_ms']:7.1f} {s['p95_ms']:7.1f} {s['p99_ms']:7.1f} {s['max_ms']:7.1f}  {ratio:8.1f}")
+    for phase, found in result["phases"].items():
+        cpu = ", ".join(f"{n} ran {c['ran']} s, waited {c['waited_runnable']} s" for n, c in found["cpu_s"].items())
+        say(f"CPU in the {phase} phase ({found['phase_s']} s): {cpu} (waited: runnable, no CPU free)")
     say(f"target: p99 < {TARGET_P99_MS:.0f} ms (ms; the review figure includes the review's own computation)")
     say(f"load average (1 min) before and after: {result['load_average_before_after']} on {os.cpu_count()} CPUs")
     if result["errors"]:
@@ -342,6 +396,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=25.0, help="length of each timed phase (default 25)")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections to intake")
     parser.add_argument("--seed", type=int, default=20250101)
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy (if on PATH) samples intake and reporting in each timed phase"
+    )
     arguments = parser.parse_args()
     outcome = asyncio.run(main(arguments))
     print_report(outcome)
