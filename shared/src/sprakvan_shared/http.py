@@ -538,12 +538,12 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 codes.add("422")
             if method in ("post", "put", "patch", "delete"):
                 codes |= {"400", "409", "413", "422"}
+            headers = {p["name"].lower() for p in operation.get("parameters", []) if p.get("in") == "header"}
             if method == "post":
                 codes.add("410")
-                names = {p["name"].lower() for p in operation.get("parameters", [])}
-                if idempotency.HEADER.lower() not in names:
+                if idempotency.HEADER.lower() not in headers:
                     operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
-            if method in ("patch", "put"):
+            if "if-match" in headers:  # only where the route takes one: a PUT without (a check-in) has no 412/428
                 codes |= {"412", "428"}
             if path not in ("/health", "/asyncapi.json"):
                 codes.add("503")
