@@ -33,7 +33,7 @@ CASES = [
     pytest.param(REPORTING, "/partnerships", PARTNERSHIP, "partnerships", None, id="reporting"),
     pytest.param(MATCHING, "/programmes/sprakvan/rounds", {"locks": []}, "rounds", MATCHING_PROGRAMME, id="matching"),
     # A render job: the key is claimed in the transaction that stores the job, so retries queue one render.
-    pytest.param(REPORTING, "/reviews/pdf?from=2026-01-01&to=2026-06-30", None, "pdf_renders", None, id="reporting-pdf"),
+    pytest.param(REPORTING, "/reviews/pdf?from=2026-01-01&to=2026-06-30", None, "pdf_renders", None, id="pdf"),
 ]
 
 
