@@ -60,7 +60,9 @@ async def _cut_when_running(db: asyncpg.Connection, query_part: str) -> None:
 async def _slow(db: asyncpg.Connection, table: str, *, at_commit: bool) -> None:
     """Inserts into ``table`` take a second: while the INSERT runs, or (``at_commit``) while COMMIT runs
     (a deferred constraint trigger fires inside COMMIT)."""
-    await db.execute("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$")
+    await db.execute(
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$"
+    )
     if at_commit:
         await db.execute(
             f"CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED"
