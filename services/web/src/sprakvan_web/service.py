@@ -75,6 +75,7 @@ SERVICE = WebService(
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
     settings=WebSettings,
     routers=(
+        pages.api,
         pages.router,
         login.router,
         signup.router,
