@@ -96,18 +96,25 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def schema_fuzz_test(service: str, *, role: str = "coordinator", paths: str | None = None) -> Callable[..., Any]:
+def schema_fuzz_test(
+    service: str, *, role: str = "coordinator", paths: str | None = None, **settings_of: Callable[[], Any]
+) -> Callable[..., Any]:
     """A pytest test that fuzzes the kit ``Service`` named ``module:NAME`` and fails on any finding: as a
     coordinator, every operation but the imports and exports (``IMPORTS``); or as ``role`` the operations
     whose path matches the regular expression ``paths`` (``role="admin", paths=IMPORTS`` for those: the
-    imports are admin-only, and a coordinator would only see them answer 403)."""
+    imports are admin-only, and a coordinator would only see them answer 403). ``settings_of`` names more
+    settings, each made by a function when the test runs (the web front's ``signing_key``)."""
 
     async def test(database_url: str, nats_url: str, mint: Callable[..., str]) -> None:
         from .kit import PUBLIC_KEY
 
         spec = _load(service)
         settings = spec.settings(
-            DATABASE_URL=database_url, NATS_URL=nats_url, JWT_PUBLIC_KEY=PUBLIC_KEY, LOG_LEVEL="WARNING"
+            DATABASE_URL=database_url,
+            NATS_URL=nats_url,
+            JWT_PUBLIC_KEY=PUBLIC_KEY,
+            LOG_LEVEL="WARNING",
+            **{name: make() for name, make in settings_of.items()},
         )
         app = spec.create_app(settings)
 

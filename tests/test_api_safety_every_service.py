@@ -249,3 +249,42 @@ def test_no_service_starts_without_a_key_and_none_has_a_default(entry: Any, monk
 
         with pytest.raises(RuntimeError, match="WEB_SIGNING_KEY"):
             service.create_app(service.settings(JWT_PUBLIC_KEY=PUBLIC_KEY))
+
+
+def _shared_if_match() -> dict:
+    """The If-Match parameter as a route taking ``http.IfMatch`` documents it."""
+    from fastapi import FastAPI
+
+    from sprakvan_shared import http
+
+    probe = FastAPI()
+
+    async def route(if_match: http.IfMatch = None) -> None: ...
+
+    route.__annotations__ = {"if_match": http.IfMatch, "return": None}  # not strings (future annotations)
+    probe.put("/x")(route)
+    (parameter,) = probe.openapi()["paths"]["/x"]["put"]["parameters"]
+    return parameter
+
+
+@pytest.mark.parametrize("entry", SERVICES, ids=[e.name for e in SERVICES])
+async def test_412_and_428_are_documented_exactly_where_an_operation_takes_the_shared_if_match(
+    entry: Any, start_service: ServiceStarter
+) -> None:
+    """A PUT or PATCH without ``If-Match`` (the events' per-person check-in) can answer neither 412 nor 428; one
+    with it lists both, and every If-Match of every service is the shared one (``http.IfMatch``), parsed alike."""
+    the_shared = _shared_if_match()
+    service = entry.load()
+    async with start_service(service, wait_for_messaging=False, **_settings(entry.name)) as svc:
+        document = (await svc.client.get("/openapi.json")).json()
+    wrong = []
+    for method, path, operation in _operations(document):
+        if_match = [p for p in operation.get("parameters", []) if p["in"] == "header" and p["name"] == "If-Match"]
+        conditional = {"412", "428"} & set(operation.get("responses", {}))
+        if if_match and conditional != {"412", "428"}:
+            wrong.append(f"{method} {path}: takes If-Match but lists {sorted(conditional)} of 412/428")
+        if not if_match and conditional:
+            wrong.append(f"{method} {path}: takes no If-Match but lists {sorted(conditional)}")
+        if if_match and if_match[0] != the_shared:
+            wrong.append(f"{method} {path}: its own If-Match {if_match[0]}, not the shared {the_shared}")
+    assert not wrong, "\n".join(wrong)

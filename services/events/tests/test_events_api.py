@@ -680,3 +680,29 @@ async def test_whole_puts_take_the_version_they_read_and_a_stale_one_changes_not
         operation = document[path]["put"]
         assert {"412", "428"} <= set(operation["responses"]), path
         assert "If-Match" in {p["name"] for p in operation["parameters"]}, path
+
+
+async def test_two_concurrent_whole_table_puts_at_one_version_one_wins_the_other_is_a_412(stack: Stack) -> None:
+    """The campaign counter (and the walk-in table) replace the whole table at the version read: two phones
+    that read the same version and save at once must not both win (the second would erase the first's count)."""
+    api = stack.api
+    stand = (await one_off(api, type_code="fair_stand", campaign="cake-party-city-hall-2019"))["occurrences"][0]
+    url = f"/occurrences/{stand['id']}"
+    read = (await api.get(f"{url}/attendance")).headers["etag"]
+    for table, path in (
+        (lambda n: {"counts": [{"campaign": "cake-party-city-hall-2019", "count": n}]}, "campaign-signups"),
+        (lambda n: {"counts": [{"role": "newcomer", "gender": "woman", "count": n}]}, "walk-ins"),
+    ):
+        puts = await asyncio.gather(
+            *(api.put(f"{url}/{path}", json=table(n), headers={"If-Match": read}) for n in (3, 5, 7, 11))
+        )
+        assert sorted(p.status_code for p in puts) == [200, 412, 412, 412], [p.text for p in puts]
+        (won,) = [p for p in puts if p.status_code == 200]
+        assert all(p.headers["etag"] == won.headers["etag"] for p in puts)  # the losers learn the version now
+        sheet = (await api.get(f"{url}/attendance")).json()
+        assert sheet[kept_key(path)] == won.json()[kept_key(path)] == table(sheet[kept_key(path)][0]["count"])["counts"]
+        read = won.headers["etag"]
+
+
+def kept_key(path: str) -> str:
+    return "campaign_signups" if path == "campaign-signups" else "walk_ins"

@@ -325,6 +325,9 @@ async def test_settings_are_the_admins_and_hostile_input_gets_a_4xx(matching: Ru
     assert mine.status_code == 200 and mine.headers["etag"] == '"2"'
     theirs = await matching.client.put(settings, json={"follow_up_days": [9]}, headers={**admin, "If-Match": '"1"'})
     assert theirs.status_code == 412 and theirs.headers["etag"] == '"2"'
+    # The defaults as read before anyone saved (ETag "0") are as stale as any other version (0 is not "none").
+    defaults = await matching.client.put(settings, json={"follow_up_days": [9]}, headers={**admin, "If-Match": '"0"'})
+    assert defaults.status_code == 412 and defaults.headers["etag"] == '"2"'
     now = await matching.client.get(settings)
     assert now.json()["follow_up_days"] == [7] and now.json()["eligibility"] == "interviewed"  # the PUT is whole
     assert now.headers["etag"] == '"2"'

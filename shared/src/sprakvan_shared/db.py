@@ -16,8 +16,9 @@ import hashlib
 import json
 import re
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -95,33 +96,182 @@ _NEVER_COMMITTED = (
 )
 
 
+# -- what a request may have saved ------------------------------------------------------------------
+# Per request (``tracking_writes``, entered by ``http.ErrorMiddleware``): whether anything of it may have
+# reached the database for good. Nothing has, until a top-level transaction's COMMIT is sent or a statement
+# that may write is sent outside a transaction. A failure inside a transaction, before its COMMIT, leaves it
+# so: PostgreSQL rolls back what never committed. The answer to an outage follows it (``request_outcome``).
+@dataclass
+class _Writes:
+    maybe_saved: bool = False
+
+
+_writes: ContextVar[_Writes | None] = ContextVar("sprakvan_db_writes", default=None)
+# Statements that cannot change stored data: reads, and session or transaction control (the pool's reset).
+_READ_ONLY_START = re.compile(
+    r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*\(?\s*"
+    r"(?:select|with|values|table|show|begin|start\s+transaction|rollback|abort|set|reset|listen|unlisten|close"
+    r"|discard)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_MAY_WRITE = re.compile(r"\b(?:insert|update|delete|merge|into|nextval|setval|copy|call|do)\b", re.IGNORECASE)
+
+
+def _may_write(query: str) -> bool:
+    """False only for a statement that certainly writes nothing (a SELECT that inserts in a CTE may write)."""
+    return _READ_ONLY_START.match(query) is None or _MAY_WRITE.search(query) is not None
+
+
+@contextlib.contextmanager
+def tracking_writes() -> Iterator[None]:
+    """Note, for the code run inside (one request), whether anything may have been saved."""
+    token = _writes.set(_Writes())
+    try:
+        yield
+    finally:
+        _writes.reset(token)
+
+
+def request_outcome() -> type[DatabaseUnavailable]:
+    """What an outage now means for the request: ``NotSaved`` while nothing of it can have reached the
+    database, else ``OutcomeUnknown`` (a COMMIT or an auto-committed write was sent: it, or part, may be saved)."""
+    writes = _writes.get()
+    return OutcomeUnknown if writes is not None and writes.maybe_saved else NotSaved
+
+
+def _certainly_refused(exc: BaseException) -> bool:
+    """PostgreSQL answered the statement with an error (a constraint, a timeout, a serialization failure):
+    nothing of it was committed. A lost connection (``AdminShutdownError`` included) is no such answer."""
+    if aborted_transaction(exc):
+        return True
+    return isinstance(exc, asyncpg.PostgresError) and not is_outage(exc)
+
+
+@contextlib.contextmanager
+def _sending(conn: asyncpg.Connection, query: str) -> Iterator[None]:
+    writes = _writes.get()
+    if writes is None or writes.maybe_saved or conn.is_in_transaction() or not _may_write(query):
+        yield
+        return
+    writes.maybe_saved = True  # from the moment it is sent: a lost answer may hide a commit
+    try:
+        yield
+    except BaseException as exc:
+        if _certainly_refused(exc):
+            writes.maybe_saved = False
+        raise
+
+
+async def _committing(commit: Awaitable[Any], *, readonly: bool = False) -> None:
+    """Run a top-level COMMIT: ``NotSaved`` if PostgreSQL certainly did not commit, ``OutcomeUnknown`` if
+    the connection failed while it was in flight."""
+    writes = _writes.get()
+    try:
+        await commit
+    except DatabaseUnavailable:
+        raise
+    except Exception as exc:
+        if aborted_transaction(exc):
+            raise NotSaved(type(exc).__name__) from exc
+        if is_outage(exc):
+            if writes is not None and not readonly:
+                writes.maybe_saved = True
+            raise OutcomeUnknown(type(exc).__name__) from exc
+        raise  # refused at COMMIT (a deferred constraint): the caller's error, nothing saved
+    if writes is not None and not readonly:
+        writes.maybe_saved = True
+
+
+def _not_saved(exc: BaseException) -> NotSaved | None:
+    """The ``NotSaved`` that an outage inside a transaction (before its COMMIT) means; None for any other."""
+    if isinstance(exc, Exception) and is_outage(exc) and not isinstance(exc, DatabaseUnavailable):
+        return NotSaved(type(exc).__name__)
+    return None
+
+
+async def _begin(start: Awaitable[Any]) -> None:
+    try:
+        await start
+    except Exception as exc:
+        if (error := _not_saved(exc)) is not None:
+            raise error from exc
+        raise
+
+
 class _ClaimingTransaction(asyncpg.transaction.Transaction):
     """A top-level read-write transaction records the request's Idempotency-Key claim first thing
     (``idempotency.claim_in``), so that every service's writes commit with their key whichever way they
-    open their transaction (``db.transaction``, or ``conn.transaction()`` on a pooled connection)."""
+    open their transaction (``db.transaction``, or ``conn.transaction()`` on a pooled connection).
+
+    It also fails honestly, as ``db.transaction`` does: an outage at BEGIN or in the body (before COMMIT
+    is sent) is ``NotSaved`` (a ROLLBACK that fails on the lost connection is no new error: PostgreSQL
+    discards what never committed); one while COMMIT is in flight is ``OutcomeUnknown``."""
 
     __slots__ = ()
 
     async def start(self) -> None:
-        await super().start()
+        await _begin(super().start())
         if self._nested or self._readonly:
             return
         from . import idempotency  # a cycle otherwise: idempotency uses this module's errors
 
         try:
             await idempotency.claim_in(self._connection)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(Exception):
                 await self.rollback()
+            if (error := _not_saved(exc)) is not None:
+                raise error from exc
             raise
+
+    async def commit(self) -> None:
+        if self._nested:
+            await super().commit()
+            return
+        await _committing(super().commit(), readonly=self._readonly)
+
+    async def __aexit__(self, extype: Any, ex: Any, tb: Any) -> None:
+        if self._nested:
+            await super().__aexit__(extype, ex, tb)
+            return
+        if extype is None:
+            await _committing(super().__aexit__(None, None, None), readonly=self._readonly)
+            return
+        try:
+            await super().__aexit__(extype, ex, tb)  # ROLLBACK
+        except Exception:
+            if not isinstance(ex, Exception):
+                raise
+            # The ROLLBACK failed too (the connection is gone): the body's error is the one to answer.
+        if (error := _not_saved(ex)) is not None:
+            raise error from ex
 
 
 class Connection(asyncpg.Connection):
+    """asyncpg's connection with honest transactions (``_ClaimingTransaction``) and a note, per request, of
+    every statement sent outside a transaction that may write (``tracking_writes``)."""
+
     def transaction(  # type: ignore[override]
         self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False
     ) -> asyncpg.transaction.Transaction:
         self._check_open()
         return _ClaimingTransaction(self, isolation, readonly, deferrable)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        with _sending(self, query):
+            return await super().execute(query, *args, timeout=timeout)
+
+    async def _execute(self, query: str, args: Any, limit: int, timeout: float | None, **kwargs: Any) -> Any:
+        with _sending(self, query):
+            return await super()._execute(query, args, limit, timeout, **kwargs)
+
+    async def _executemany(self, query: str, args: Any, timeout: float | None, **kwargs: Any) -> Any:
+        with _sending(self, query):
+            return await super()._executemany(query, args, timeout, **kwargs)
+
+    async def _copy_in(self, copy_stmt: str, source: Any, timeout: float | None) -> Any:
+        with _sending(self, copy_stmt):
+            return await super()._copy_in(copy_stmt, source, timeout)
 
 
 class Pool(asyncpg.Pool):
@@ -218,29 +368,23 @@ async def create_pool(
 async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection in a transaction, with honest failures: an outage before or during the work is
     ``NotSaved`` (PostgreSQL rolls back what was never committed); one during COMMIT is ``OutcomeUnknown``.
-    An active Idempotency-Key claim (``idempotency.py``) is recorded in the same transaction."""
+    An active Idempotency-Key claim (``idempotency.py``) is recorded in the same transaction. On the pool's
+    own connections ``conn.transaction()`` does all of this too (``_ClaimingTransaction``); this works on any."""
     from . import idempotency  # a cycle otherwise: idempotency uses this module's errors
 
     async with pool.acquire() as conn:
         tx = conn.transaction()
+        await _begin(tx.start())  # on our pool, start claims the key: a concurrent retry waits there
         try:
-            await tx.start()
-            await idempotency.claim_in(conn)  # first (done by start on our pool): a concurrent retry waits here
+            await idempotency.claim_in(conn)  # a no-op once claimed
             yield conn
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 await tx.rollback()
-            if isinstance(exc, Exception) and is_outage(exc) and not isinstance(exc, DatabaseUnavailable):
-                raise NotSaved(type(exc).__name__) from exc
+            if (error := _not_saved(exc)) is not None:
+                raise error from exc
             raise
-        try:
-            await tx.commit()
-        except Exception as exc:
-            if aborted_transaction(exc):
-                raise NotSaved(type(exc).__name__) from exc
-            if is_outage(exc):
-                raise OutcomeUnknown(type(exc).__name__) from exc
-            raise
+        await _committing(tx.commit())
 
 
 @asynccontextmanager

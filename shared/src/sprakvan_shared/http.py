@@ -411,9 +411,11 @@ async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
 
 
 # -- failures ---------------------------------------------------------------------------------------
-def _outage_response(exc: Exception, method: str) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+def _outage_response(exc: Exception) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
+    """``not_saved`` only while nothing of the request can have reached the database (``db.request_outcome``:
+    no COMMIT and no auto-committed write was sent); else ``outcome_unknown``, whatever the method."""
     retry = [(b"retry-after", b"2")]
-    if isinstance(exc, db.NotSaved) or (method in ("GET", "HEAD") and not isinstance(exc, db.OutcomeUnknown)):
+    if not isinstance(exc, db.OutcomeUnknown) and db.request_outcome() is db.NotSaved:
         detail = "database unavailable; nothing was saved, try again"
         code = "not_saved"
     else:
@@ -457,24 +459,29 @@ class ErrorMiddleware:
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            if db.is_outage(exc):
-                status_code, content, headers = _outage_response(exc, scope["method"])
-                log.warning("database_unavailable", error=type(exc).__name__, status=status_code, code=content["code"])
-            elif isinstance(exc, _UNSTORABLE):
-                # The safety net behind the screening above (a path parameter, a header, a form field a page
-                # did not check): PostgreSQL refused a character. The input's fault, not a bug.
-                status_code, headers = 422, []
-                content = {"detail": [{"loc": ["request"], "msg": _UNSTORABLE_MESSAGE, "type": "value_error"}]}
-                log.info("request_unstorable", error=type(exc).__name__)
-            else:
-                status_code, headers = 500, []
-                content = {"detail": "internal error", "correlation_id": current_correlation_id()}
-                log.error("unhandled_error", error=type(exc).__name__, traceback=_traceback_without_messages(exc))
-            if not started:
-                await _send_json(send, status_code, content, headers)
+        with db.tracking_writes():  # what this request may have saved, for the 503's code
+            try:
+                await self.app(scope, receive, tracking_send)
+            except Exception as exc:
+                await self._failed(exc, send, started)
+
+    @staticmethod
+    async def _failed(exc: Exception, send: Send, started: bool) -> None:
+        if db.is_outage(exc):
+            status_code, content, headers = _outage_response(exc)
+            log.warning("database_unavailable", error=type(exc).__name__, status=status_code, code=content["code"])
+        elif isinstance(exc, _UNSTORABLE):
+            # The safety net behind the screening above (a path parameter, a header, a form field a page
+            # did not check): PostgreSQL refused a character. The input's fault, not a bug.
+            status_code, headers = 422, []
+            content = {"detail": [{"loc": ["request"], "msg": _UNSTORABLE_MESSAGE, "type": "value_error"}]}
+            log.info("request_unstorable", error=type(exc).__name__)
+        else:
+            status_code, headers = 500, []
+            content = {"detail": "internal error", "correlation_id": current_correlation_id()}
+            log.error("unhandled_error", error=type(exc).__name__, traceback=_traceback_without_messages(exc))
+        if not started:
+            await _send_json(send, status_code, content, headers)
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
@@ -538,12 +545,12 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 codes.add("422")
             if method in ("post", "put", "patch", "delete"):
                 codes |= {"400", "409", "413", "422"}
+            headers = {p["name"].lower() for p in operation.get("parameters", []) if p.get("in") == "header"}
             if method == "post":
                 codes.add("410")
-                names = {p["name"].lower() for p in operation.get("parameters", [])}
-                if idempotency.HEADER.lower() not in names:
+                if idempotency.HEADER.lower() not in headers:
                     operation.setdefault("parameters", []).append(_IDEMPOTENCY_PARAMETER)
-            if method in ("patch", "put"):
+            if "if-match" in headers:  # only where the route takes one: a PUT without (a check-in) has no 412/428
                 codes |= {"412", "428"}
             if path not in ("/health", "/asyncapi.json"):
                 codes.add("503")

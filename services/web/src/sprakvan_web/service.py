@@ -64,6 +64,7 @@ SERVICE = Service(
     description="The web front: coordinators' login, the token issuer (JWKS), the public sign-up form",
     settings=WebSettings,
     routers=(
+        pages.api,
         pages.router,
         login.router,
         signup.router,

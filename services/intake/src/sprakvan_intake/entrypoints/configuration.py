@@ -6,10 +6,9 @@ The version is the ETag: ``PUT`` takes ``If-Match: "<version>"`` (412 when it is
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +21,6 @@ from ..service_layer import configuration as handlers
 
 router = APIRouter(prefix="/configuration", tags=["configuration"])
 Admin = Annotated[Principal, Depends(http.require_role({Role.ADMIN}))]
-_ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
 
 
 class DistrictIn(District):
@@ -61,14 +59,12 @@ def _answer(aggregate: ConfigurationAggregate, status_code: int = status.HTTP_20
 
 
 def _precondition(value: str | None) -> handlers.Precondition:
+    """None without If-Match (enough for the first configuration); else the shared parse: ``*``, or the version
+    (a 422 naming the header when it is none we ever sent)."""
     if value is None:
         return None
-    if value.strip() == "*":
-        return "*"
-    match = _ETAG.match(value.strip())
-    if match is None:
-        raise ValueError(value)
-    return int(match[1])
+    version = http.expected_version(value)
+    return "*" if version is None else version
 
 
 @router.get("", response_model=ConfigurationOut, responses={404: {"description": "No configuration yet."}})
@@ -93,14 +89,11 @@ async def put_configuration(
     body: ConfigurationIn,
     request: Request,
     principal: Admin,
-    if_match: Annotated[str | None, Header(alias="If-Match", max_length=40)] = None,
+    if_match: http.IfMatch = None,
 ) -> Response:
     """Replace the whole configuration (admin only). Codes that participants still use cannot be removed
     (409 names them). Publishes ``organisation.configured`` with the full configuration."""
-    try:
-        precondition = _precondition(if_match)
-    except ValueError:
-        return http.unprocessable([(("header", "If-Match"), 'expected the version as an ETag, e.g. "3"')])
+    precondition = _precondition(if_match)
     try:
         configuration = configure(
             principal.organisation_id,

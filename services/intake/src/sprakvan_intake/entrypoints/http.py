@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
@@ -26,16 +25,6 @@ from .schemas import InterviewOut, ParticipantOut, ParticipantPage, ParticipantP
 
 # JsonBodyRoute: bodies validated by pydantic from the raw bytes (registration is the hot path).
 router = APIRouter(prefix="/participants", tags=["participants"], route_class=http.JsonBodyRoute)
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        max_length=40,
-        pattern=r'^(\*|(W/)?"?[0-9]{1,9}"?)$',
-        description='Required: the version you read, as its ETag (`"3"`); `*` for any. A stale one gets 412, none 428.',
-    ),
-]
-_IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')
 
 
 def _pool(request: Request):  # noqa: ANN202 - asyncpg.Pool
@@ -139,12 +128,16 @@ async def get_participant(participant_id: uuid.UUID, request: Request, principal
 
 @router.patch("/{participant_id}", response_model=ParticipantOut)
 async def update_participant(
-    participant_id: uuid.UUID, patch: ParticipantPatch, request: Request, principal: Writer, if_match: IfMatch = None
+    participant_id: uuid.UUID,
+    patch: ParticipantPatch,
+    request: Request,
+    principal: Writer,
+    if_match: http.IfMatch = None,
 ) -> Response:
     """Change some fields. ``If-Match`` carries the version you read (its ETag); if someone changed the
     participant since, the answer is 412 with the current ETag, and nothing changes."""
     participant = await handlers.update_participant(
-        _pool(request), principal, participant_id, patch.changes(), expected_version=_expected_version(if_match)
+        _pool(request), principal, participant_id, patch.changes(), expected_version=http.expected_version(if_match)
     )
     return _json(ParticipantOut.of(participant), headers=_etag(participant))
 
@@ -181,17 +174,6 @@ def _json(body: BaseModel, status_code: int = status.HTTP_200_OK, headers: dict[
     return Response(body.model_dump_json(), status_code, headers=headers, media_type="application/json")
 
 
-def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        raise handlers.PreconditionRequired
-    if if_match.strip() == "*":
-        return None
-    match = _IF_MATCH.match(if_match.strip())
-    if match is None:  # matches no ETag we ever send
-        raise handlers.VersionMismatch(current=-1)
-    return int(match[1])
-
-
 def _unprocessable(loc: tuple[str, ...], msg: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": list(loc), "msg": msg, "type": "value_error"}])
 
@@ -214,20 +196,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
 
-    @app.exception_handler(handlers.PreconditionRequired)
-    async def unconditional(_: Request, __: handlers.PreconditionRequired) -> JSONResponse:
-        return JSONResponse(
-            status_code=status.HTTP_428_PRECONDITION_REQUIRED,
-            content={
-                "detail": "send If-Match with the version you read (its ETag), or * to overwrite whatever is there"
-            },
-        )
-
     @app.exception_handler(handlers.VersionMismatch)
     async def stale(_: Request, exc: handlers.VersionMismatch) -> JSONResponse:
-        headers = {"ETag": f'"{exc.current}"'} if exc.current >= 0 else None
         return JSONResponse(
             status_code=status.HTTP_412_PRECONDITION_FAILED,
             content={"detail": "If-Match does not match the current version; read the participant again"},
-            headers=headers,
+            headers={"ETag": http.etag(exc.current)},
         )

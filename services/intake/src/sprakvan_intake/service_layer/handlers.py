@@ -42,10 +42,6 @@ class ParticipantNotFound(Exception):
     pass
 
 
-class PreconditionRequired(Exception):
-    """A change without ``If-Match``: it could silently overwrite someone else's."""
-
-
 class VersionMismatch(Exception):
     """``If-Match`` named another version than the current one: someone else changed the participant."""
 

@@ -175,7 +175,8 @@ async def put_settings(
         )
         if current and expected is False:
             raise PreconditionRequired
-        if expected not in (None, False) and expected != current:
+        # Not ``expected not in (None, False)``: 0 == False, and If-Match "0" (the defaults read) must be checked.
+        if expected is not None and expected is not False and expected != current:
             raise PreconditionFailed(current)
         version = await programme_store.save_settings(
             conn, principal.organisation_id, programme, settings, principal.subject, replacing=bool(current)

@@ -259,7 +259,7 @@ async def _known_partnership(conn: asyncpg.Connection, principal: Principal, par
 @partnerships.get(
     "/{partnership_id}/narratives/{start}/{end}",
     summary="A review's narrative and its version",
-    responses=NARRATIVE_RESPONSES,
+    responses=UNKNOWN_PARTNERSHIP,  # a read: no 412
 )
 async def get_narrative(
     partnership_id: uuid.UUID, start: Day, end: Day, request: Request, principal: Reader

@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 import structlog
 
+from sprakvan_shared import db
+
 from ..domain.review import to_json
 
 log = structlog.get_logger(__name__)
@@ -54,16 +56,19 @@ class PdfRenderer:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def request(self, organisation_id: str, review: dict[str, Any], lang: str) -> uuid.UUID:
+        """Store the render job; the request's Idempotency-Key is claimed in the same transaction
+        (``db.transaction``), so concurrent retries with one key queue one render and get its response."""
         render_id = uuid.uuid4()
-        await self._pool.execute(
-            """INSERT INTO pdf_renders (render_id, organisation_id, request, status, requested_at)
-               VALUES ($1, $2, $3, 'pending', $4)""",
-            render_id,
-            organisation_id,
-            {"lang": lang, "review": review},
-            datetime.now(UTC),
-        )
-        self._spawn(render_id)
+        async with db.transaction(self._pool) as conn:
+            await conn.execute(
+                """INSERT INTO pdf_renders (render_id, organisation_id, request, status, requested_at)
+                   VALUES ($1, $2, $3, 'pending', $4)""",
+                render_id,
+                organisation_id,
+                {"lang": lang, "review": review},
+                datetime.now(UTC),
+            )
+        self._spawn(render_id)  # after the commit: a retry that lost the race never got here
         return render_id
 
     def _spawn(self, render_id: uuid.UUID) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 import structlog
 from babel.dates import format_datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from sprakvan_shared.auth import Role
 
@@ -22,6 +24,7 @@ from .rendering import locale_of, render
 from .signup_page import configuration_of
 
 router = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["tokens"])  # the one JSON API of the web front, in its OpenAPI document
 log = structlog.get_logger(__name__)
 LOGIN_CSRF_COOKIE = "sprakvan_login_csrf"
 
@@ -51,9 +54,27 @@ async def accessibility_statement(request: Request) -> Response:
     )
 
 
-@router.get("/.well-known/jwks.json", include_in_schema=True, tags=["tokens"])
+class PublicKey(BaseModel):
+    """One public key (RFC 7517): Ed25519 (``kty`` OKP, ``crv``, ``x``) or RSA (``kty`` RSA, ``n``, ``e``)."""
+
+    kty: Literal["OKP", "RSA"]
+    kid: str = Field(description="RFC 7638 thumbprint; the `kid` in the header of every token signed with it.")
+    alg: Literal["EdDSA", "RS256"]
+    use: Literal["sig"]
+    crv: Literal["Ed25519"] | None = None
+    x: str | None = None
+    n: str | None = None
+    e: str | None = None
+
+
+class KeySet(BaseModel):
+    keys: list[PublicKey]
+
+
+@api.get("/.well-known/jwks.json", response_model=KeySet, response_model_exclude_none=True)
 async def jwks(request: Request) -> JSONResponse:
-    """The public keys of the tokens the web service signs (the only token issuer)."""
+    """The public keys of the tokens the web service signs (the only token issuer): what services verify
+    them with (``JWT_JWKS_URL``)."""
     return JSONResponse(web_of(request).issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 

@@ -183,6 +183,10 @@ async def _act(request: Request, pair_id: str, action: str) -> Response:
             return await _pair_page(ws, found, problems=problems, values=values, status_code=exc.status_code)
         except ServiceUnavailable:
             return ws.unavailable(support.SECTION)
+        except ServiceRefused as again:  # a refused form for a pair there is none of (matching checks the body first)
+            if again.status_code == 404:
+                return support.not_found(ws)
+            raise
     if action == "rematch" and answer.get("new_pair"):
         return support.redirect(ws, f"/workspace/matching/pairs/{answer['new_pair']['pair_id']}")
     return support.redirect(ws, f"/workspace/matching/pairs/{found}")

@@ -64,14 +64,23 @@ async def programmes_of(ws: WorkspaceRequest, requested: str | None) -> Programm
 
 
 async def names_of(ws: WorkspaceRequest, ids: Iterable[Any]) -> dict[str, dict[str, Any]]:
-    """Intake's participants by id (name, district, programme, status); erased people are left out."""
-    wanted = sorted({str(i) for i in ids if i})
+    """Intake's participants by id (name, district, programme, status); erased people, and anything that is no
+    id at all (a posted form's value: intake would refuse the whole look-up), are left out."""
+    wanted = sorted({str(i) for i in ids if i and _is_uuid(str(i))})
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), NAMES_PER_CALL):
         chunk = wanted[start : start + NAMES_PER_CALL]
         page = await ws.web.intake.get("/participants", ws.caller, id=chunk, limit=NAMES_PER_CALL)
         found |= {str(p["id"]): p for p in page["items"]}
     return found
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return len(text) == 36
 
 
 def full_name(person: dict[str, Any] | None, ws: WorkspaceRequest) -> str:
