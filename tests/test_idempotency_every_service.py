@@ -94,3 +94,27 @@ async def test_a_request_rolled_back_leaves_no_key_and_its_retry_runs(start_serv
         await svc.pool.execute("ALTER TABLE partners DROP CONSTRAINT no_ryd")
         retried = await svc.client.post("/partners", json={"name": "Ryd", "kind": "library"}, headers=key)
         assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+
+
+async def test_a_saved_request_whose_response_was_lost_says_so_instead_of_retry_later(
+    start_service: ServiceStarter,
+) -> None:
+    # The response is stored after the commit; here storing it fails, as when the process dies in between.
+    async with start_service(EVENTS, wait_for_messaging=False) as svc:
+        await svc.pool.execute(
+            """CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'lost'; END $$;
+               CREATE TRIGGER lose_responses BEFORE UPDATE ON idempotent_requests
+                   FOR EACH ROW EXECUTE FUNCTION refuse();"""
+        )
+        key = {**ADMIN, "Idempotency-Key": "partner-lost"}
+        body = {"name": "Ryds bibliotek", "kind": "library"}
+        created = await svc.client.post("/partners", json=body, headers=key)
+        assert created.status_code == 201
+        await svc.pool.execute("DROP TRIGGER lose_responses ON idempotent_requests")
+        assert await svc.pool.fetchval("SELECT status_code FROM idempotent_requests") is None
+        await svc.pool.execute("UPDATE idempotent_requests SET expires_at = expires_at - interval '2 minutes'")
+
+        retried = await svc.client.post("/partners", json=body, headers=key)
+        assert retried.status_code == 409 and "retry-after" not in retried.headers
+        assert retried.json()["code"] == "response_lost"
+        assert await svc.pool.fetchval("SELECT count(*) FROM partners") == 1  # saved once, not run again

@@ -512,7 +512,8 @@ _DESCRIPTIONS = {
     "401": "Missing, invalid or expired bearer token.",
     "403": "The token's role may not do this.",
     "404": "Not found in the caller's organisation.",
-    "409": "The resource's state does not allow this, or a request with this Idempotency-Key is still running.",
+    "409": "The resource's state does not allow this, or a request with this Idempotency-Key is still running "
+    "(`Retry-After`), or was saved and its response lost (`code` response_lost: do not send it again).",
     "410": "What this Idempotency-Key created or changed was erased.",
     "412": "If-Match does not match the current version.",
     "413": "The request body is too large.",

@@ -11,7 +11,10 @@ How it works (``IdempotencyMiddleware``, installed by ``http.install``):
 - Seen with the same method, path and body: the ORIGINAL response is returned again (same status, same
   body, even if the resource changed since), with ``Idempotent-Replayed: true``. Nothing runs twice.
 - Seen with another request: 422 naming the header. Still running (a concurrent retry): wait up to a few
-  seconds for its response, else 409 with ``Retry-After``.
+  seconds for its response, else 409 with ``Retry-After``. A record is visible only once its transaction
+  committed, so one still without a response a minute later was saved and its response lost (the process
+  died, or the connection went, between the commit and the response): 409 ``response_lost`` with the
+  ``resource_id`` it concerned, and no ``Retry-After``: sending it again would never run it.
 - The resource it concerned was erased (GDPR): 410. The record then keeps only ids: its response
   (names, contacts) is deleted with the person (``forget_resource``).
 - Keys expire ``IDEMPOTENCY_TTL_HOURS`` (default 24 h) after first use; then the key may be used anew.
@@ -49,6 +52,7 @@ DEFAULT_TTL = timedelta(hours=24)
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _STORED_HEADERS = (b"content-type", b"location", b"etag")
 _WAIT_FOR_RUNNING = 5.0  # seconds a retry waits for the first request's response
+_LOST_AFTER = timedelta(minutes=1)  # a committed request still without its response this long after: lost
 _PRUNE_PROBABILITY = 0.01
 
 log = structlog.get_logger(__name__)
@@ -142,20 +146,34 @@ class _Record:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     gone: bool
+    resource_id: str | None
+    lost: bool  # claimed (so committed) over _LOST_AFTER ago and still no response
 
 
-async def _lookup(pool: asyncpg.Pool, organisation_id: str, key: str) -> _Record | None:
+async def _lookup(pool: asyncpg.Pool, organisation_id: str, key: str, ttl: timedelta) -> _Record | None:
     async with acquire_clean(pool) as conn:  # one statement: no reset round trip
         row = await conn.fetchrow(
-            """SELECT request_hash, status_code, response_headers, response_body, gone FROM idempotent_requests
-           WHERE organisation_id = $1 AND key = $2 AND expires_at > now()""",
+            """SELECT request_hash, status_code, response_headers, response_body, gone, resource_id,
+                      expires_at - $3::interval < now() - $4::interval AS old
+               FROM idempotent_requests
+               WHERE organisation_id = $1 AND key = $2 AND expires_at > now()""",
             organisation_id,
             key,
+            ttl,
+            _LOST_AFTER,
         )
     if row is None:
         return None
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row["response_headers"] or [])]
-    return _Record(row["request_hash"], row["status_code"], headers, bytes(row["response_body"] or b""), row["gone"])
+    return _Record(
+        row["request_hash"],
+        row["status_code"],
+        headers,
+        bytes(row["response_body"] or b""),
+        row["gone"],
+        row["resource_id"],
+        lost=row["old"] and row["status_code"] is None,
+    )
 
 
 async def _store(
@@ -287,7 +305,7 @@ class IdempotencyMiddleware:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _WAIT_FOR_RUNNING
         while True:
-            record = await _lookup(pool, organisation_id, key)
+            record = await _lookup(pool, organisation_id, key, self.ttl)
             if record is None:
                 return False
             if record.gone:
@@ -303,6 +321,15 @@ class IdempotencyMiddleware:
                     [*record.headers, (REPLAYED_HEADER.lower().encode(), b"true")],
                     record.body,
                 )
+                return True
+            if record.lost:
+                lost = {
+                    "detail": "the request with this Idempotency-Key was saved, but its response was lost; "
+                    "do not send it again: read what it concerned",
+                    "code": "response_lost",
+                    "resource_id": record.resource_id,
+                }
+                await _send(send, 409, [(b"content-type", b"application/json")], json.dumps(lost).encode())
                 return True
             if loop.time() >= deadline:
                 await _send(
