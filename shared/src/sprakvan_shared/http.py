@@ -12,7 +12,9 @@ safety net for hostile input and failures. ``install`` puts all of it on an app:
 - anything else is a bug: 500, logged with its traceback but without exception messages (which may quote
   input), never the request;
 - ``Idempotency-Key`` on every POST (``idempotency.py``);
-- the OpenAPI document lists the error responses each route can give.
+- the OpenAPI document lists the error responses each route can give;
+- a hot path can skip FastAPI's request handling and routing (``JsonBodyRoute`` and ``direct``): a valid
+  request goes from the innermost middleware to the endpoint, anything else FastAPI's way.
 """
 
 from __future__ import annotations

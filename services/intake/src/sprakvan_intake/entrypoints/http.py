@@ -80,7 +80,8 @@ async def register(
     # (sprakvan_shared.idempotency) and documents it on every POST (http._document_errors).
     participant = await handlers.register_participant(_pool(request), principal, command)
     headers = {"Location": f"/participants/{participant.id}", **_etag(participant)}
-    return _json(ParticipantOut.of(participant), status.HTTP_201_CREATED, headers)
+    body = ParticipantOut.json_of(participant)  # the details' JSON, made once for the row and the answer
+    return Response(body, status.HTTP_201_CREATED, headers=headers, media_type="application/json")
 
 
 @router.get("", response_model=ParticipantPage)
