@@ -5,7 +5,10 @@
 * It publishes a batch with JetStream async publishing, ``Nats-Msg-Id`` = ``event_id``, and marks only
   the rows whose publish was acknowledged. A crash between publish and mark leaves them unmarked; the
   next attempt republishes them and JetStream drops the copies (the stream's duplicate window).
-* It wakes on LISTEN/NOTIFY and falls back to polling, so a lost notification only delays a row.
+* It wakes on LISTEN/NOTIFY and falls back to polling, so a lost notification only delays a row. A
+  commit notifies only when no earlier row waits (migration 0005: a NOTIFY per commit serialises the
+  commits of the whole database); after a batch the relay looks again after ``linger`` until it finds
+  nothing, and only then waits for a notification.
 * Only one relay per database publishes at a time, which keeps the stream in commit order when a service
   runs several replicas; the others stand by. The leader holds a session advisory lock on a connection
   of its own, and every batch checks, in the batch's own transaction, that this connection still holds
@@ -279,6 +282,11 @@ class OutboxRelay:
                     await finishing.pop(0)
                 if until_empty and batch is None:
                     return
+                if batch is not None:
+                    # Rows came, so more are likely on their way, and a commit that finds rows waiting
+                    # wakes no one (migration 0005): look again after the linger.
+                    await self._sleep(self._linger)
+                    continue
                 await self._sleep(self._poll_interval, wake=self._wake)
                 if self._wake.is_set() and not self._stopping.is_set():
                     # Woken by a commit: linger a moment so that one batch carries the commits of the
