@@ -8,8 +8,10 @@ import random
 from typing import Annotated, Any, ClassVar
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sprakvan_shared import http
@@ -153,3 +155,94 @@ def test_the_guards_pre_screen_passes_exactly_the_bodies_the_full_screen_passes(
     crafted += [bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 10))) for _ in range(20_000)]
     assert [http._suspect(body) for body in crafted] == [http._SUSPECT.search(body) is not None for body in crafted]
     assert any(http._suspect(body) for body in crafted) and not all(http._suspect(body) for body in crafted)
+
+
+class Refused(Exception):
+    pass
+
+
+def _direct_app(*, direct: bool, served: list[bool]) -> tuple[FastAPI, TokenSigner]:
+    """One JSON route as a service has it (body model, Request, role), served directly or FastAPI's way."""
+    private = generate_private_key_pem()
+    router = APIRouter(prefix="/samples", route_class=http.JsonBodyRoute)
+
+    async def post(sample: Sample, request: Request, principal: http.Writer) -> Response:
+        served.append("fastapi_middleware_astack" not in request.scope)  # no FastAPI handling on the way
+        if sample.name == "refused":
+            raise Refused
+        if sample.name == "teapot":
+            raise HTTPException(418, "short and stout")
+        body = {"name": sample.name, "count": sample.count, "role": principal.role.value}
+        return JSONResponse(body, status_code=201, headers={"Location": f"/samples/{sample.name}"})
+
+    router.post("", status_code=201)(http.direct(post) if direct else post)
+    app = FastAPI()
+    app.state.token_verifier = JwtVerifier(public_key=load_public_key(public_key_pem(private)))
+    app.add_middleware(http.DirectRouteMiddleware)
+    app.add_exception_handler(RequestValidationError, http._validation_failed)
+    app.add_exception_handler(Refused, lambda _, __: JSONResponse({"detail": "refused"}, status_code=409))
+    app.include_router(router)
+    return app, TokenSigner(private)
+
+
+JSON = {"content-type": "application/json"}
+
+
+async def _direct_answers(direct: bool) -> tuple[list[tuple[int, Any, str | None]], list[bool]]:
+    served: list[bool] = []
+    app, signer = _direct_app(direct=direct, served=served)
+
+    def bearer(role: Role) -> str:
+        return "Bearer " + signer.mint(subject="s", organisation_id="org-a", role=role)
+
+    coordinator = bearer(Role.COORDINATOR)
+    valid = b'{"name": "Asa", "count": 3}'
+    requests: list[tuple[bytes, dict[str, str]]] = [
+        (valid, {"authorization": coordinator}),  # the router learns the way here
+        (valid, {"authorization": coordinator}),
+        (b'{"name": "Bo", "count": "4", "tags": ["x"]}', {"authorization": coordinator}),
+        (valid, {"authorization": "bearer " + coordinator.split()[1]}),  # the scheme in any case
+        (valid, {"authorization": bearer(Role.VIEWER)}),  # 403
+        (valid, {}),  # 401
+        (valid, {"authorization": "Bearer not.a.token"}),  # 401
+        (valid, {"authorization": "Basic eDp5"}),  # 401
+        (valid, {"authorization": "Bearer"}),  # 401
+        *[(body, {"authorization": coordinator}) for body, _ in BODIES[2:10]],  # 422s, the same as FastAPI's
+        (valid, {"authorization": coordinator, "content-type": "text/plain"}),
+        (valid, {"authorization": coordinator, "content-type": "application/json; charset=utf-8"}),
+        (b'{"name": "refused", "count": 1}', {"authorization": coordinator}),  # the app's handler: 409
+        (b'{"name": "teapot", "count": 1}', {"authorization": coordinator}),  # HTTPException: 418
+        (valid, {"authorization": coordinator}),
+    ]
+    found = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for body, headers in requests:
+            response = await client.post("/samples", content=body, headers={**JSON, **headers})
+            found.append((response.status_code, response.json(), response.headers.get("location")))
+        app.dependency_overrides[http.require_role] = lambda: None  # overrides: always FastAPI's way
+        await client.post("/samples", content=valid, headers={**JSON, "authorization": coordinator})
+    return found, served
+
+
+async def test_a_direct_route_answers_every_request_as_fastapi_does_and_takes_the_valid_ones_directly() -> None:
+    plain, plain_served = await _direct_answers(direct=False)
+    direct, direct_served = await _direct_answers(direct=True)
+    assert direct == plain
+    statuses = [status for status, _, _ in direct]
+    assert statuses[:9] == [201, 201, 201, 201, 403, 401, 401, 401, 401]
+    assert statuses[-3:] == [409, 418, 201] and direct[1][1] == {"name": "Asa", "count": 3, "role": "coordinator"}
+    assert not any(plain_served)
+    # The first request is routed (and learns the way), the next valid ones go straight to the endpoint;
+    # a body that only json.loads reads (a BOM), a content type with parameters, and any request while
+    # dependencies are overridden, go FastAPI's way.
+    assert direct_served == [False, True, True, True, False, False, True, True, True, False]
+
+
+def test_a_direct_route_of_another_shape_is_refused() -> None:
+    router = APIRouter(route_class=http.JsonBodyRoute)
+
+    async def post(sample: Sample, request: Request, principal: http.Writer, page: int = 1) -> Response:
+        return Response()
+
+    with pytest.raises(TypeError, match="a direct route takes"):
+        router.post("/samples")(http.direct(post))

@@ -213,10 +213,24 @@ async def http_phase(
         base = [r for r in runs if r.server == "baseline" and r.clients == clients]
         mine = [r for r in runs if r.server == "intake" and r.clients == clients]
         ratios = [m.rps / b.rps for m, b in zip(mine, base, strict=True) if b.rps]
+        # The ratio a CPU-bound single worker would give (rate = 1 / CPU per request), per round: other work on
+        # the machine takes time from the servers, which moves their rates far more than their CPU per request.
+        cpu_ratios = [
+            b.server_cpu_ms_per_request / m.server_cpu_ms_per_request
+            for m, b in zip(mine, base, strict=True)
+            if m.server_cpu_ms_per_request
+        ]
         row: dict[str, Any] = {
             "clients": clients,
             "ratio": round(statistics.median(ratios), 3),
             "ratio_per_round": [round(r, 3) for r in ratios],
+            "cpu_ratio": round(statistics.median(cpu_ratios), 3) if cpu_ratios else None,
+            "cpu_ratio_per_round": [round(r, 3) for r in cpu_ratios],
+            # How busy the rest of the machine was in each run (% of one core), baseline and intake per round.
+            "other_cpu_pct_per_round": [
+                (round(b.cpu.get("other_pct", 0)), round(m.cpu.get("other_pct", 0)))
+                for m, b in zip(mine, base, strict=True)
+            ],
         }
         for name, group in (("baseline", base), ("intake", mine)):
             pooled = sorted(itertools.chain.from_iterable(r.latencies for r in group))

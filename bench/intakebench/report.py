@@ -51,7 +51,14 @@ def print_report(result: dict[str, Any]) -> None:
                 f" | intake server {i['server_cpu_pct']:.0f}, postgres {i['postgres_cpu_pct']:.0f}, nats "
                 f"{i['nats_cpu_pct']:.0f}, load generator {i['loadgen_cpu_pct']:.0f}, other {i['other_cpu_pct']:.0f}"
             )
-            say(f"{'':>7}   per-round ratios {row['ratio_per_round']}")
+            say(
+                f"{'':>7}   per-round ratios {row['ratio_per_round']}; the other work on the machine per round "
+                f"(baseline, intake; % of one core) {row['other_cpu_pct_per_round']}"
+            )
+            say(
+                f"{'':>7}   CPU ratio (baseline's server CPU per request / intake's, the rate ratio of two CPU-bound "
+                f"workers; steadier on a busy machine): {row['cpu_ratio']}, per round {row['cpu_ratio_per_round']}"
+            )
             say(
                 f"{'':>7}   intake's relay during the load: {i['relay_events_per_s_under_load']} events/s published "
                 f"vs {i['rps']} registrations/s; when the load stopped: backlog up to {i['outbox_backlog_at_end_max']} "

@@ -12,7 +12,9 @@ safety net for hostile input and failures. ``install`` puts all of it on an app:
 - anything else is a bug: 500, logged with its traceback but without exception messages (which may quote
   input), never the request;
 - ``Idempotency-Key`` on every POST (``idempotency.py``);
-- the OpenAPI document lists the error responses each route can give.
+- the OpenAPI document lists the error responses each route can give;
+- a hot path can skip FastAPI's request handling and routing (``JsonBodyRoute`` and ``direct``): a valid
+  request goes from the innermost middleware to the endpoint, anything else FastAPI's way.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import json
 import re
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -32,7 +35,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -89,9 +95,13 @@ async def _principal(request: Request, credentials: HTTPAuthorizationCredentials
         principal = await verifier.verify(credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorized("invalid bearer token") from exc
+    _bind_principal(principal)
+    return principal
+
+
+def _bind_principal(principal: Principal) -> None:
     # The pseudonym, never the subject itself: an OIDC subject can be an email address.
     structlog.contextvars.bind_contextvars(principal=principal.pseudonym, organisation_id=principal.organisation_id)
-    return principal
 
 
 class _RoleBearer(HTTPBearer):
@@ -153,11 +163,190 @@ class JsonBodyRoute(APIRoute):
         if not isinstance(model, type) or not issubclass(model, BaseModel) or self._embed_body_fields:
             return handler
         request_class = type(f"{model.__name__}JsonRequest", (_ModelJsonRequest,), {"body_model": model})
+        shortcut = _Direct.of(self, model) if getattr(self.endpoint, _DIRECT_MARK, False) else None
 
         async def handle(request: Request) -> Response:
-            return await handler(request_class(request.scope, request.receive))
+            receive = request.receive
+            if shortcut is not None:
+                body = await request.body()
+                receive = _replay(body, request.receive)
+                arguments = await shortcut.arguments(request.scope, request.receive, body)
+                if arguments is not None:
+                    shortcut.learn(request.scope)
+                    return await shortcut.call(arguments)
+            return await handler(request_class(request.scope, receive))
 
         return handle
+
+
+# -- direct routes ----------------------------------------------------------------------------------
+_DIRECT_MARK = "__sprakvan_direct__"
+_JSON = b"application/json"
+_EndpointT = TypeVar("_EndpointT", bound=Callable[..., Any])
+
+
+def direct(endpoint: _EndpointT) -> _EndpointT:
+    """Serve this endpoint of a ``JsonBodyRoute`` directly in the common case, without FastAPI's request
+    handling and routing: a request with ``Content-Type: application/json``, a valid bearer token of an
+    allowed role and a body that is a valid model is handed to the endpoint at once (by
+    ``DirectRouteMiddleware``, once the router has routed one such request there). Anything else (no or
+    a bad token, another role, an invalid body, another content type, dependency overrides) goes FastAPI's
+    own way, which answers it exactly as it always does. The endpoint takes exactly the body model, the
+    ``Request`` and one ``require_role`` dependency, and returns a ``Response``."""
+    setattr(endpoint, _DIRECT_MARK, True)
+    return endpoint
+
+
+@dataclass(frozen=True)
+class _Direct:
+    route: APIRoute
+    model: type[BaseModel]
+    body_name: str
+    request_name: str
+    principal_name: str
+    roles: frozenset[Role]
+
+    @classmethod
+    def of(cls, route: APIRoute, model: type[BaseModel]) -> _Direct:
+        dependant = route.dependant
+        dependencies = dependant.dependencies
+        bearer = dependencies[0].call if len(dependencies) == 1 else None
+        simple = (
+            isinstance(bearer, _RoleBearer)
+            and not (dependant.path_params or dependant.query_params or dependant.header_params)
+            and not (dependant.cookie_params or dependant.response_param_name or dependant.background_tasks_param_name)
+            and not (dependant.websocket_param_name or dependant.http_connection_param_name)
+            and not dependant.security_scopes_param_name
+            and dependant.request_param_name is not None
+            and len(dependant.body_params) == 1
+            and not dependencies[0].dependencies
+            and "{" not in route.path_format
+        )
+        if not simple:
+            raise TypeError(
+                f"{route.name}: a direct route takes its body model, the Request and one require_role "
+                "dependency, nothing else"
+            )
+        assert isinstance(bearer, _RoleBearer) and dependant.request_param_name and dependencies[0].name
+        return cls(
+            route=route,
+            model=model,
+            body_name=dependant.body_params[0].name,
+            request_name=dependant.request_param_name,
+            principal_name=dependencies[0].name,
+            roles=bearer.allowed,
+        )
+
+    async def arguments(self, scope: Scope, receive: Receive, body: bytes) -> dict[str, Any] | None:
+        """The endpoint's arguments, or None when FastAPI's own way is to answer this request."""
+        app = scope["app"]
+        if app.dependency_overrides or _header(scope, b"content-type") != _JSON:
+            return None
+        authorization = _header(scope, b"authorization")
+        if authorization is None:
+            return None
+        # As HTTPBearer reads it (fastapi.security.http): "<scheme> <credentials>".
+        scheme, credentials = get_authorization_scheme_param(authorization.decode("latin-1"))
+        if not scheme or not credentials or scheme.lower() != "bearer":
+            return None
+        try:
+            principal = await app.state.token_verifier.verify(credentials)
+        except InvalidToken:
+            return None
+        if principal.role not in self.roles:
+            return None
+        try:
+            command = self.model.model_validate_json(body)
+        except ValidationError:
+            return None
+        _bind_principal(principal)
+        request = Request(scope, _replay(body, receive))
+        return {self.body_name: command, self.request_name: request, self.principal_name: principal}
+
+    async def call(self, arguments: dict[str, Any]) -> Response:
+        response = await self.route.endpoint(**arguments)
+        if not isinstance(response, Response):
+            raise TypeError(f"{self.route.name}: a direct route returns a Response")
+        return response
+
+    def learn(self, scope: Scope) -> None:
+        """Remember where the router sent this request (a path without parameters: every request with the
+        same method and path goes there), so that ``DirectRouteMiddleware`` sends the next ones at once."""
+        table: dict[tuple[str, str, str], tuple[_Direct, Any]] | None = getattr(scope["app"].state, _TABLE, None)
+        if table is not None:
+            key = (scope["method"], scope.get("root_path", ""), scope["path"])
+            table.setdefault(key, (self, scope.get("route")))
+
+
+_TABLE = "direct_routes"
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    return next((value for key, value in scope["headers"] if key == name), None)
+
+
+class DirectRouteMiddleware:
+    """The innermost middleware: a request to a path that the router sent to a direct route
+    (``direct``) goes straight to it, past Starlette's exception middleware and FastAPI's routing; the
+    app's exception handlers answer what the endpoint raises, as there. Everything else, and whatever the
+    direct route does not take, goes the usual way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._handlers: tuple[dict[Any, Any], dict[int, Any]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        table = getattr(state, _TABLE, None)
+        if table is None:
+            table = {}
+            setattr(state, _TABLE, table)
+        found = table.get((scope["method"], scope.get("root_path", ""), scope["path"]))
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        shortcut, route = found
+        body = await _read_all(receive)
+        scope["route"] = route  # as the router sets it (the metrics label requests by its path)
+        scope["endpoint"] = shortcut.route.endpoint
+        scope["path_params"] = {}
+        scope["starlette.exception_handlers"] = self._handlers or self._exception_handlers(scope["app"])
+        request = Request(scope, receive)
+        handled = False
+
+        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+            nonlocal handled
+            arguments = await shortcut.arguments(scope, receive, body)
+            if arguments is not None:
+                handled = True  # from here on, the endpoint's answer or its exception's handler's
+                response = await shortcut.call(arguments)
+                await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
+        if not handled:
+            await self.app(scope, _replay(body, receive), send)
+
+    def _exception_handlers(self, app: FastAPI) -> tuple[dict[Any, Any], dict[int, Any]]:
+        """The handlers ``ExceptionMiddleware`` has, as FastAPI's ``build_middleware_stack`` gives them to it."""
+        handlers = {key: value for key, value in app.exception_handlers.items() if key not in (500, Exception)}
+        middleware = ExceptionMiddleware(self.app, handlers=handlers)
+        self._handlers = (middleware._exception_handlers, middleware._status_handlers)
+        return self._handlers
+
+
+async def _read_all(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
 
 
 def unprocessable(errors: Iterable[tuple[tuple[str | int, ...], str]]) -> JSONResponse:
@@ -606,6 +795,7 @@ def install(app: FastAPI, runtime: ServiceRuntime, verifier: TokenVerifier | Non
     app.state.runtime = runtime
     app.state.token_verifier = verifier or verifier_from_settings(settings)
     # Innermost first: each add_middleware wraps what is there.
+    app.add_middleware(DirectRouteMiddleware)
     app.add_middleware(idempotency.IdempotencyMiddleware, ttl=timedelta(hours=settings.idempotency_ttl_hours))
     app.add_middleware(
         RequestGuardMiddleware, max_bytes=settings.http_max_body_bytes, uploads=settings.http_upload_limits

@@ -5,7 +5,10 @@
 * It publishes a batch with JetStream async publishing, ``Nats-Msg-Id`` = ``event_id``, and marks only
   the rows whose publish was acknowledged. A crash between publish and mark leaves them unmarked; the
   next attempt republishes them and JetStream drops the copies (the stream's duplicate window).
-* It wakes on LISTEN/NOTIFY and falls back to polling, so a lost notification only delays a row.
+* It wakes on LISTEN/NOTIFY and falls back to polling, so a lost notification only delays a row. A
+  commit notifies only when no earlier row waits (migration 0005: a NOTIFY per commit serialises the
+  commits of the whole database); after a batch the relay looks again after ``linger`` until it finds
+  nothing, and only then waits for a notification.
 * Only one relay per database publishes at a time, which keeps the stream in commit order when a service
   runs several replicas; the others stand by. The leader holds a session advisory lock on a connection
   of its own, and every batch checks, in the batch's own transaction, that this connection still holds
@@ -92,7 +95,7 @@ _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 # The rows one batch takes, when the relay (its lock connection, by backend pid) still leads.
 _CLAIM = f"""
-SELECT id, event_id, subject, event_type, aggregate_id, correlation_id, body, purges, attempts FROM outbox
+SELECT id, event_id::text, subject, event_type, aggregate_id, correlation_id, body, purges, attempts FROM outbox
  WHERE published_at IS NULL AND parked_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
    AND ($2::int IS NULL OR EXISTS (
         SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $2 AND classid = 0
@@ -279,6 +282,11 @@ class OutboxRelay:
                     await finishing.pop(0)
                 if until_empty and batch is None:
                     return
+                if batch is not None:
+                    # Rows came, so more are likely on their way, and a commit that finds rows waiting
+                    # wakes no one (migration 0005): look again after the linger.
+                    await self._sleep(self._linger)
+                    continue
                 await self._sleep(self._poll_interval, wake=self._wake)
                 if self._wake.is_set() and not self._stopping.is_set():
                     # Woken by a commit: linger a moment so that one batch carries the commits of the
@@ -369,19 +377,22 @@ class OutboxRelay:
         ``_PUBLISH_CHUNK`` messages the loop gets a turn: the client's flusher sends what is there, so
         that NATS works on it while the rest is serialised, and the batch before this one takes in its
         acknowledgements and sends its mark to PostgreSQL meanwhile."""
+        prefix = self._ns.subject("")  # the namespace's, before each row's relative subject
+        publish = self._js.publish_async
+        futures = batch.futures
         for index, row in enumerate(batch.rows):
             if index and not index % _PUBLISH_CHUNK:
                 await asyncio.sleep(0)
-            headers = {HEADER_MSG_ID: str(row["event_id"]), HEADER_EVENT_TYPE: row["event_type"]}
+            # The event id comes as text (_CLAIM): no UUID object to make and format again per row.
+            headers = {HEADER_MSG_ID: row["event_id"], HEADER_EVENT_TYPE: row["event_type"]}
             if row["correlation_id"]:
                 headers[HEADER_CORRELATION_ID] = row["correlation_id"]
             try:
                 # No wait_stall: its wait_for costs a task per message, and the pending limit holds
                 # two batches, so a publish never stalls; the batch timeout bounds the wait for acks.
-                subject = self._ns.subject(row["subject"])
-                batch.futures.append(await self._js.publish_async(subject, row["body"], headers=headers))
+                futures.append(await publish(prefix + row["subject"], row["body"], headers=headers))
             except Exception as exc:  # too large, connection closed...: this row fails, not the batch
-                batch.futures.append(exc)
+                futures.append(exc)
 
     async def _finish(self, batch: _Batch) -> int:
         """Await the acknowledgements, purge after tombstones, mark, schedule retries, commit."""

@@ -28,7 +28,6 @@ _INSERT = (
     f"VALUES ({', '.join(_DETAILS if i == 10 else f'${i}' for i in range(1, 19))})"
 )
 _INSERT_ANNOUNCED = outbox.insert_after(_INSERT, 18)
-_IDENTITY_FIELDS = frozenset(_IDENTITY)
 
 
 def name_search(first_name: str | None, last_name: str | None) -> str | None:
@@ -47,13 +46,26 @@ def name_query(searched: str) -> str:
     return " & ".join(quoted)
 
 
+# The identity fields come first in the details' JSON, and the stored part begins with the next field.
+assert tuple(ParticipantDetails.model_fields)[: len(_IDENTITY)] == _IDENTITY
+_STORED_START = f',"{tuple(ParticipantDetails.model_fields)[len(_IDENTITY)]}":'
+
+
+def stored_details(details: ParticipantDetails) -> str:
+    """The details without the identity (which has columns of its own), as JSON: the details' JSON from
+    the first field after the identity on. No identity value can hold ``,"programme":``: its quotes are
+    escaped in JSON."""
+    document = details.as_json
+    return "{" + document[document.index(_STORED_START) + 1 :]
+
+
 def _to_row(p: Participant) -> tuple[Any, ...]:
     identity: dict[str, Any] = dict.fromkeys(_IDENTITY)
     details = None
     district = None
     if p.details is not None:
         identity = {name: getattr(p.details, name) for name in _IDENTITY}  # plain strings (or None)
-        details = p.details.model_dump_json(exclude=_IDENTITY_FIELDS)
+        details = stored_details(p.details)
         district = p.details.district
     return (
         p.id,

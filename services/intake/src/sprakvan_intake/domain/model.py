@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import NamedTuple, Self
+from functools import cached_property
+from typing import Any, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,6 +90,17 @@ class ParticipantDetails(StatedDetails):
     """What a participant tells at registration, with their consent."""
 
     consent: Consent
+
+    @cached_property
+    def as_json(self) -> str:
+        """These details as JSON, made once (they are frozen): the stored row's details and the API's
+        answer are both cut from it."""
+        return self.model_dump_json()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("as_json", None)  # the copy's JSON is its own
+        return copied
 
 
 def check_details(role: ParticipantRole, details: ParticipantDetails, today: date) -> list[FieldError]:
