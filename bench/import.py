@@ -41,7 +41,7 @@ from sprakvan_matching.service import SERVICE as MATCHING  # noqa: E402
 from sprakvan_shared.auth import Role, TokenSigner, generate_private_key_pem, public_key_pem  # noqa: E402
 from sprakvan_shared.contracts.subjects import Namespace  # noqa: E402
 from tests.factories import configuration  # noqa: E402
-from tests.kit import delete_streams  # noqa: E402
+from tests.kit import delete_streams, fresh_database  # noqa: E402
 
 ORG = "bench"
 DISTRICTS = ["skaggetorp", "ryd", "berga", "innerstaden", "ekholmen"]
@@ -76,18 +76,6 @@ def tables(scale: float) -> list[Table]:
     ]
 
 
-@contextlib.asynccontextmanager
-async def database(admin_dsn: str, name: str):
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = admin_dsn.partition("?")
-    try:
-        yield base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def known_everywhere(apps: dict, count: int) -> None:
     """Wait until the events and matching services have consumed ``count`` participants (a condition, polled):
     the services' imports race a participant arriving between two of their reads (see the README)."""
@@ -115,7 +103,7 @@ async def copy_baseline(dsn: str, plan) -> dict[str, float]:
 
 
 async def start(stack: contextlib.AsyncExitStack, service, admin_dsn: str, nats_url: str, tag: str, key: str):
-    dsn = await stack.enter_async_context(database(admin_dsn, f"bench_{tag}_{service.name}"))
+    dsn = await stack.enter_async_context(fresh_database(admin_dsn, f"bench_{tag}_{service.name}"))
     settings = service.settings(DATABASE_URL=dsn, NATS_URL=nats_url, NATS_NAMESPACE=f"bench{tag}",
                                 JWT_PUBLIC_KEY=public_key_pem(key), LOG_LEVEL="WARNING")  # fmt: skip
     app = service.create_app(settings)
@@ -165,7 +153,7 @@ async def main(scale: float) -> None:
 
                 report = await run_import(plan, services, dry_run=False, after_kind=spread)
                 bare = await copy_baseline(
-                    await stack.enter_async_context(database(admin_dsn, f"bench_{tag}_bare")), plan
+                    await stack.enter_async_context(fresh_database(admin_dsn, f"bench_{tag}_bare")), plan
                 )
             rows = sum(len(k.rows) for k in plan.kinds.values())
             print(f"import of a {len(data) / 1e6:.1f} MB XLSX, {rows} rows; services in-process, {source} servers")

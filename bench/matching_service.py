@@ -49,7 +49,7 @@ from sprakvan_matching.domain.rounds import RoundInput, run_round  # noqa: E402
 from sprakvan_matching.service import SERVICE as MATCHING  # noqa: E402
 from sprakvan_shared.auth import Role, TokenSigner, generate_private_key_pem, public_key_pem  # noqa: E402
 from sprakvan_shared.contracts.subjects import Namespace  # noqa: E402
-from tests.kit import delete_streams  # noqa: E402
+from tests.kit import delete_streams, fresh_database  # noqa: E402
 
 ORG = "bench"
 PROGRAMME = "sprakvan"
@@ -68,18 +68,6 @@ def say(*parts: object) -> None:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-@contextlib.asynccontextmanager
-async def database(admin_dsn: str, name: str):
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = admin_dsn.partition("?")
-    try:
-        yield base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def seed(pool: asyncpg.Pool, newcomers, established, neighbours: dict[str, frozenset[str]]) -> None:
@@ -176,7 +164,7 @@ async def main(per_side: int, seed_value: int, profile: Path | None = None) -> d
     with tempfile.TemporaryDirectory() as tmp, servers_from_env_or_embedded(Path(tmp)) as (nats_url, admin, source):
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(delete_streams, nats_url, Namespace(f"bench{tag}"))
-            dsn = await stack.enter_async_context(database(admin, f"bench_{tag}_matching"))
+            dsn = await stack.enter_async_context(fresh_database(admin, f"bench_{tag}_matching"))
             settings = MATCHING.settings(
                 DATABASE_URL=dsn, NATS_URL=nats_url, NATS_NAMESPACE=f"bench{tag}",
                 JWT_PUBLIC_KEY=public_key_pem(key), LOG_LEVEL="WARNING",

@@ -10,6 +10,18 @@ import httpx
 
 from sprakvan_shared.contracts.envelope import IntegrationEvent, Payload
 
+# A partnership as reporting's API takes it, and matching's programme as its consumer stores it from intake's
+# events: what a test of several services' POSTs needs first.
+PARTNERSHIP = {
+    "title": "Vi ses! Språkvänner i Linköping",
+    "valid_from": "2019-01-01",
+    "valid_to": "2021-12-31",
+    "partners": [{"name": "Linköpings kommun", "yearly_contribution_sek": 600000}],
+}
+MATCHING_PROGRAMME = """INSERT INTO organisations (organisation_id, programmes, districts, interests, updated_at)
+    VALUES ('linkoping', '[{"code": "sprakvan", "kind": "sprakvan", "labels": {"sv": "S", "en": "S"}}]', '[]', '[]',
+            now())"""
+
 
 def newcomer(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {

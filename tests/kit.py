@@ -60,6 +60,27 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 15
     raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
 
 
+async def terminate_backend_running(db: asyncpg.Connection, query_part: str) -> None:
+    """Terminate the backend of ``db``'s database that is running ``query_part`` (a connection lost to
+    PostgreSQL mid-request), and wait until it is gone."""
+
+    async def running() -> int | None:
+        return await db.fetchval(
+            # This test's database only: a shared server (DATABASE_URL) runs other tests' statements too.
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active' AND pid <> pg_backend_pid()"
+            " AND datname = current_database()",
+            f"%{query_part}%",
+        )
+
+    pid = await eventually(running, timeout=10, interval=0.02)
+    await db.execute("SELECT pg_terminate_backend($1)", pid)
+
+    async def gone() -> bool:  # else the next cut may find this dying backend still listed as active
+        return not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+
+    await eventually(gone, timeout=10, interval=0.02)
+
+
 # -- infrastructure --------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infrastructure]:
@@ -83,8 +104,9 @@ async def _admin(admin_dsn: str, statement: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
-    name = f"test_{uuid.uuid4().hex[:16]}"
+async def fresh_database(admin_dsn: str, name: str | None = None) -> AsyncIterator[str]:
+    """A new, empty database (``name``, else ``test_<random>``), dropped afterwards; the benchmarks use it too."""
+    name = name or f"test_{uuid.uuid4().hex[:16]}"
     await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
     try:
         yield _dsn_for(admin_dsn, name)

@@ -15,8 +15,9 @@ import pytest
 from sprakvan_shared import db as shared_db
 from sprakvan_shared import text
 
-from .conftest import ORG_B, eventually
+from .conftest import ORG_B
 from .factories import established, newcomer
+from .kit import terminate_backend_running
 
 MARKER = "Zq9xMarker"  # a name no log line or error may ever carry
 
@@ -297,24 +298,6 @@ async def test_no_free_connection_is_a_503_not_saved(start_intake, database_url:
         assert again.status_code == 201 and "idempotent-replayed" not in again.headers
 
 
-async def _terminate_when_running(db: asyncpg.Connection, query_part: str) -> None:
-    async def running() -> int | None:
-        return await db.fetchval(
-            # This test's database only: a shared server (DATABASE_URL) runs other tests' registrations too.
-            "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active' AND pid <> pg_backend_pid()"
-            " AND datname = current_database()",
-            f"%{query_part}%",
-        )
-
-    pid = await eventually(running, timeout=10, interval=0.02)
-    await db.execute("SELECT pg_terminate_backend($1)", pid)
-
-    async def gone() -> bool:  # else the next cut may find this dying backend still listed as active
-        return not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
-
-    await eventually(gone, timeout=10, interval=0.02)
-
-
 async def test_a_connection_lost_mid_statement_is_outcome_unknown_and_mid_transaction_not_saved(
     intake: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
@@ -326,7 +309,7 @@ async def test_a_connection_lost_mid_statement_is_outcome_unknown_and_mid_transa
     )
     # Without a key: one auto-committed statement. Cut while it runs, it may or may not have committed.
     request = asyncio.create_task(intake.post("/participants", json=newcomer()))
-    await _terminate_when_running(db, "INSERT INTO participants")
+    await terminate_backend_running(db, "INSERT INTO participants")
     unknown = await request
     assert unknown.status_code == 503 and unknown.json()["code"] == "outcome_unknown", unknown.text
     assert "Idempotency-Key" in unknown.json()["detail"] and unknown.headers["retry-after"]
@@ -334,7 +317,7 @@ async def test_a_connection_lost_mid_statement_is_outcome_unknown_and_mid_transa
     # With a key: a transaction. Cut before COMMIT, PostgreSQL rolls it back: certainly not saved.
     key = {"Idempotency-Key": "cut-1"}
     request = asyncio.create_task(intake.post("/participants", json=newcomer(), headers=key))
-    await _terminate_when_running(db, "INSERT INTO participants")
+    await terminate_backend_running(db, "INSERT INTO participants")
     lost = await request
     assert lost.status_code == 503 and lost.json()["code"] == "not_saved", lost.text
     assert await count(db, "participants") == 0 and await count(db, "idempotent_requests") == 0

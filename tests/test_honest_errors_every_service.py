@@ -18,43 +18,16 @@ from sprakvan_matching.service import SERVICE as MATCHING
 from sprakvan_reporting.service import SERVICE as REPORTING
 from sprakvan_shared import db as shared_db
 
-from .kit import ServiceStarter, eventually, mint_token
+from .factories import MATCHING_PROGRAMME, PARTNERSHIP
+from .kit import ServiceStarter, mint_token, terminate_backend_running
 
 ADMIN = {"Authorization": f"Bearer {mint_token(role='admin')}"}
-PARTNERSHIP = {
-    "title": "Vi ses! Språkvänner i Linköping",
-    "valid_from": "2019-01-01",
-    "valid_to": "2021-12-31",
-    "partners": [{"name": "Linköpings kommun", "yearly_contribution_sek": 600000}],
-}
-MATCHING_PROGRAMME = """INSERT INTO organisations (organisation_id, programmes, districts, interests, updated_at)
-    VALUES ('linkoping', '[{"code": "sprakvan", "kind": "sprakvan", "labels": {"sv": "S", "en": "S"}}]', '[]', '[]',
-            now())"""
 # service, path, body, the table the POST adds a row to, what the database needs first
 CASES = [
     pytest.param(EVENTS, "/partners", {"name": "Ryds bibliotek", "kind": "library"}, "partners", None, id="events"),
     pytest.param(REPORTING, "/partnerships", PARTNERSHIP, "partnerships", None, id="reporting"),
     pytest.param(MATCHING, "/programmes/sprakvan/rounds", {"locks": []}, "rounds", MATCHING_PROGRAMME, id="matching"),
 ]
-
-
-async def _cut_when_running(db: asyncpg.Connection, query_part: str) -> None:
-    """Terminate this database's backend that is running ``query_part``, and wait until it is gone."""
-
-    async def running() -> int | None:
-        return await db.fetchval(
-            "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active' AND pid <> pg_backend_pid()"
-            " AND datname = current_database()",
-            f"%{query_part}%",
-        )
-
-    pid = await eventually(running, timeout=10, interval=0.02)
-    await db.execute("SELECT pg_terminate_backend($1)", pid)
-
-    async def gone() -> bool:
-        return not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
-
-    await eventually(gone, timeout=10, interval=0.02)
 
 
 async def _slow(db: asyncpg.Connection, table: str, *, at_commit: bool) -> None:
@@ -98,7 +71,7 @@ async def test_a_write_cut_before_commit_is_not_saved_and_one_cut_during_commit_
             await _slow(db, table, at_commit=False)
             key = {**ADMIN, "Idempotency-Key": f"{service.name}-cut"}
             request = asyncio.create_task(svc.client.post(path, json=body, headers=key))
-            await _cut_when_running(db, f"INSERT INTO {table}")
+            await terminate_backend_running(db, f"INSERT INTO {table}")
             lost = await request
             assert lost.status_code == 503 and lost.json()["code"] == "not_saved", lost.text
             assert lost.headers["retry-after"]
@@ -114,7 +87,7 @@ async def test_a_write_cut_before_commit_is_not_saved_and_one_cut_during_commit_
             request = asyncio.create_task(
                 svc.client.post(path, json=body, headers={**ADMIN, "Idempotency-Key": f"{service.name}-commit"})
             )
-            await _cut_when_running(db, "COMMIT")
+            await terminate_backend_running(db, "COMMIT")
             unknown = await request
             assert unknown.status_code == 503 and unknown.json()["code"] == "outcome_unknown", unknown.text
             assert "Idempotency-Key" in unknown.json()["detail"] and unknown.headers["retry-after"]
@@ -146,14 +119,14 @@ async def test_outside_a_transaction_a_write_cut_while_it_runs_is_outcome_unknow
         # A read cut while it runs: certainly nothing saved.
         with shared_db.tracking_writes():
             reading = asyncio.create_task(pool.fetchval("SELECT pg_sleep(1)"))
-            await _cut_when_running(db, "pg_sleep")
+            await terminate_backend_running(db, "pg_sleep")
             with pytest.raises((asyncpg.PostgresError, OSError, asyncpg.InterfaceError)):
                 await reading
             assert shared_db.request_outcome() is shared_db.NotSaved
         # A write cut while it runs: it may have committed.
         with shared_db.tracking_writes():
             writing = asyncio.create_task(pool.execute("INSERT INTO notes SELECT 1 FROM pg_sleep(1)"))
-            await _cut_when_running(db, "INSERT INTO notes")
+            await terminate_backend_running(db, "INSERT INTO notes")
             with pytest.raises((asyncpg.PostgresError, OSError, asyncpg.InterfaceError)):
                 await writing
             assert shared_db.request_outcome() is shared_db.OutcomeUnknown

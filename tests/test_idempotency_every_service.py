@@ -13,19 +13,10 @@ from sprakvan_events.service import SERVICE as EVENTS
 from sprakvan_matching.service import SERVICE as MATCHING
 from sprakvan_reporting.service import SERVICE as REPORTING
 
+from .factories import MATCHING_PROGRAMME, PARTNERSHIP
 from .kit import ServiceStarter, mint_token
 
 ADMIN = {"Authorization": f"Bearer {mint_token(role='admin')}"}
-PARTNERSHIP = {
-    "title": "Vi ses! Språkvänner i Linköping",
-    "valid_from": "2019-01-01",
-    "valid_to": "2021-12-31",
-    "partners": [{"name": "Linköpings kommun", "yearly_contribution_sek": 600000}],
-}
-# Matching learns the organisation's programmes from intake's events; here, as that consumer stores them.
-MATCHING_PROGRAMME = """INSERT INTO organisations (organisation_id, programmes, districts, interests, updated_at)
-    VALUES ('linkoping', '[{"code": "sprakvan", "kind": "sprakvan", "labels": {"sv": "S", "en": "S"}}]', '[]', '[]',
-            now())"""
 # service, path, body, the table the POST adds a row to, what the database needs first
 CASES = [
     pytest.param(EVENTS, "/partners", {"name": "Ryds bibliotek", "kind": "library"}, "partners", None, id="events"),

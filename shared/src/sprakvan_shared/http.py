@@ -309,7 +309,7 @@ class DirectRouteMiddleware:
             await self.app(scope, receive, send)
             return
         shortcut, route = found
-        body = await _read_all(receive)
+        body = await idempotency.read_body(receive)
         scope["route"] = route  # as the router sets it (the metrics label requests by its path)
         scope["endpoint"] = shortcut.route.endpoint
         scope["path_params"] = {}
@@ -335,18 +335,6 @@ class DirectRouteMiddleware:
         middleware = ExceptionMiddleware(self.app, handlers=handlers)
         self._handlers = (middleware._exception_handlers, middleware._status_handlers)
         return self._handlers
-
-
-async def _read_all(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
 
 
 def unprocessable(errors: Iterable[tuple[tuple[str | int, ...], str]]) -> JSONResponse:

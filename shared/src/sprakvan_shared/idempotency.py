@@ -245,7 +245,7 @@ class IdempotencyMiddleware:
         if principal is None:  # no valid token: the route answers 401 as usual
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         fingerprint = hashlib.sha256(
             b"\0".join([scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
@@ -360,7 +360,8 @@ async def _principal(scope: Scope) -> Any:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body from ASGI ``receive`` (the middlewares that must see it before the app)."""
     chunks = []
     while True:
         message = await receive()
