@@ -90,8 +90,12 @@ async def test_starts_ready_and_measured_without_nats_then_connects_when_nats_co
 
             async def settled() -> dict[str, float] | None:
                 found = await scrape(svc.client, name)
+                # The count rises when the relay's COMMIT has answered: a scrape may run between the commit
+                # (the backlog already empty) and that answer, so the count is waited for too.
                 done = not service.publishes or (
-                    found["sprakvan_relay_leading{}"] == 1 and found["sprakvan_outbox_backlog{}"] == 0
+                    found["sprakvan_relay_leading{}"] == 1
+                    and found["sprakvan_outbox_backlog{}"] == 0
+                    and found["sprakvan_relay_published_events{}"] >= backlog  # what waited before NATS came
                 )
                 return found if done else None
 
