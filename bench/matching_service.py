@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -68,6 +69,23 @@ def say(*parts: object) -> None:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def profiled(path: Path | None) -> Iterator[None]:
+    """cProfile the block into ``path`` (nothing without one)."""
+    if path is None:
+        yield
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(path))
 
 
 async def seed(pool: asyncpg.Pool, newcomers, established, neighbours: dict[str, frozenset[str]]) -> None:
@@ -183,25 +201,13 @@ async def main(per_side: int, seed_value: int, profile: Path | None = None) -> d
             await seed(pool, newcomers, established, neighbours)
             assert (await client.get("/health")).status_code < 500
             _pin_today(app, context)
-            if profile:
-                import cProfile
-
-                profiler = cProfile.Profile()
-                profiler.enable()
-            first = await timed_round(client, auth)
-            if profile:
-                profiler.disable()
-                profiler.dump_stats(str(profile))
+            with profiled(profile):
+                first = await timed_round(client, auth)
             # The relay publishes the first round's events before the second starts (in the same process,
             # it would otherwise take its CPU): the time until then is reported apart.
             first_published = await _wait_published(pool)
-            if profile:
-                profiler = cProfile.Profile()
-                profiler.enable()
-            second = await timed_round(client, auth)
-            if profile:
-                profiler.disable()
-                profiler.dump_stats(f"{profile}.second")
+            with profiled(profile and profile.with_name(profile.name + ".second")):
+                second = await timed_round(client, auth)
             bare = await bare_writes(dsn, second["round_id"])
             second_published = await _wait_published(pool)
     row = {
