@@ -112,24 +112,31 @@ async def dead_letters(nc: nats.NATS, ns: Namespace) -> list:
 
 
 async def test_a_retried_registration_never_brings_back_an_erased_participant(
-    probe_service: RunningService, nc: nats.NATS, ns: Namespace
+    start_service: ServiceStarter, nc: nats.NATS, ns: Namespace
 ) -> None:
     pid = uuid.uuid4()
     probe.FAULTS[(pid, "participant.registered")] = 1  # fails once, is retried after the erasure
-    await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1))
-    await publish(nc, ns, erased(pid, 2))
-    (runner,) = probe_service.runtime.runners
+    # The erasure is published only once the registration has failed, and the retry waits long enough
+    # for it to be applied first: published together, one batch would send both back and retry them in
+    # order (the registration applied, then the erasure), and the gate would have nothing to stop.
+    async with start_service(
+        probe.SERVICE, consumer_backoff_seconds=(3.0,), consumer_max_deliveries=3
+    ) as probe_service:
+        await publish(nc, ns, participant_event(ParticipantRegistered, pid, 1))
+        await eventually(lambda: _attempts(pid, "participant.registered", 1))
+        await publish(nc, ns, erased(pid, 2))
+        (runner,) = probe_service.runtime.runners
 
-    async def settled() -> bool:  # the erasure applied, the retried registration stopped at the gate
-        return runner.applied == 1 and runner.skipped == 1 and await consumer_done(probe_service)
+        async def settled() -> bool:  # the erasure applied, the retried registration stopped at the gate
+            return runner.applied == 1 and runner.skipped == 1 and await consumer_done(probe_service)
 
-    await eventually(settled)
-    assert await stored(probe_service, pid) is None
-    assert probe.ATTEMPTS[(pid, "participant.registered")] == 1  # the retry never reached the handler
-    gate = await probe_service.pool.fetchrow(
-        "SELECT version, tombstone FROM consumed_aggregates WHERE aggregate_id = $1", str(pid)
-    )
-    assert (gate["version"], gate["tombstone"]) == (2, True)
+        await eventually(settled)
+        assert await stored(probe_service, pid) is None
+        assert probe.ATTEMPTS[(pid, "participant.registered")] == 1  # the retry never reached the handler
+        gate = await probe_service.pool.fetchrow(
+            "SELECT version, tombstone FROM consumed_aggregates WHERE aggregate_id = $1", str(pid)
+        )
+        assert (gate["version"], gate["tombstone"]) == (2, True)
 
 
 async def _attempts(pid: uuid.UUID, event_type: str, at_least: int) -> bool:
