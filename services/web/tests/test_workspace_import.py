@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 from sprakvan_importer.writing import Table, xlsx_bytes
+from sprakvan_shared.auth import Role
+from sprakvan_web.adapters.services import Caller
+from sprakvan_web.entrypoints.workspace import imports_runs as runs
 from tests.kit import ORG_A, ORG_B, ServiceStarter, mint_token
 
 from .stack import WorkspaceStack, csrf_of, workspace_stack
@@ -166,6 +169,31 @@ async def test_an_admin_checks_a_spreadsheet_then_imports_it_with_its_dates(star
             assert "sv-import-confirm" not in too_old.text
             late = await admin.post(f"{PAGE}/confirm", data={"csrf_token": csrf, "upload": old})
             assert late.status_code == 404
+
+            # Demoted while a run goes on: its next request to a service is not sent, and the run says why. The
+            # run is started here as an upload would start it, so that the demotion comes at a known moment.
+            pool = stack.web.pool
+            user_id = await pool.fetchval("SELECT user_id FROM import_runs WHERE id = $1", uuid.UUID(old))
+            run_id, claimed = await runs.begin_dry_run(
+                pool, organisation_id=ORG_A, user_id=user_id, file_name="historik.xlsx", programme=None,
+                content=history_file(),
+            )  # fmt: skip
+            await pool.execute("UPDATE users SET role = 'coordinator' WHERE id = $1", user_id)
+            import_runs = stack.web.app.state.import_runs
+            web = stack.web.app.state.web
+            import_runs.start(pool, web.settings, web.issuer, Caller(f"user:{user_id}", ORG_A, Role.ADMIN), run_id,
+                              claimed)  # fmt: skip
+            await import_runs.wait(run_id)
+            row = await pool.fetchrow("SELECT status, problem, sheets FROM import_runs WHERE id = $1", run_id)
+            assert (row["status"], row["problem"], row["sheets"]) == ("failed", "revoked", [])  # not even planned
+            assert (await admin.get(f"{PAGE}/runs/{run_id}")).status_code == 403  # a coordinator now
+            await pool.execute("UPDATE users SET role = 'admin' WHERE id = $1", user_id)
+            revoked = await admin.get(f"{PAGE}/runs/{run_id}?lang=en")
+            assert "your account stopped being an admin of the organisation or was disabled" in revoked.text
+            assert "Nothing is saved." in revoked.text
+            again = await finished_run(admin, await admin.post(f"{PAGE}/runs/{run_id}/again?lang=en",
+                                                               data={"csrf_token": csrf}))  # fmt: skip
+            assert "What the import would do" in again.text  # an admin again: the check runs
 
         exported = await stack.intake.client.get("/exports/participants", headers=auth)
         registered = {row["key"]: row["registered_on"][:10] for row in exported.json()["rows"]}

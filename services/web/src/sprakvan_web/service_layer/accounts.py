@@ -119,6 +119,16 @@ async def users_of(pool: asyncpg.Pool, organisation_id: str) -> list[User]:
     return [_user(row) for row in rows]
 
 
+async def still_holds(pool: asyncpg.Pool, user_id: uuid.UUID, organisation_id: str, role: Role) -> bool:
+    """The user still has this role in this organisation and is not disabled: what a long task done in a
+    user's name (an import) asks before each step, so that a demotion or a disabled account stops it."""
+    found = await pool.fetchval(
+        "SELECT true FROM users WHERE id = $1 AND organisation_id = $2 AND role = $3 AND NOT disabled",
+        user_id, organisation_id, Role(role).value,
+    )  # fmt: skip
+    return found is not None
+
+
 async def change_role(pool: asyncpg.Pool, organisation_id: str, user_id: uuid.UUID, role: Role) -> bool:
     """False when no such user is in the organisation; ``LastAdmin`` when it would leave none."""
     async with pool.acquire() as conn, conn.transaction():

@@ -90,7 +90,8 @@ async def _admin_post(request: Request) -> tuple[WorkspaceRequest, FormData] | R
 
 async def _programmes(ws: WorkspaceRequest) -> list[tuple[str, str]]:
     """The organisation's programmes (code, label in the page's language); empty when not configured."""
-    async with services_for(ws.web.settings, ws.web.issuer, ws.caller) as services:
+    pool, user_id = pool_of(ws.request), ws.session.user.id
+    async with services_for(ws.web.settings, ws.web.issuer, ws.caller, pool=pool, user_id=user_id) as services:
         configuration = await services.configuration() or {}
     english = ws.locale.code == "en"
     return [(p["code"], p["labels"]["en" if english else "sv"]) for p in configuration.get("programmes") or ()]

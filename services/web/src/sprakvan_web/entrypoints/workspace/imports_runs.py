@@ -31,7 +31,7 @@ from sprakvan_importer.run import KindReport
 from ...adapters.services import Caller
 from ...adapters.tokens import TokenIssuer
 from ...settings import WebSettings
-from .imports_services import services_for
+from .imports_services import AccessRevoked, services_for
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +53,7 @@ class Run:
     id: uuid.UUID
     file_name: str
     status: str  # running, done, stopped (also a running run whose process died), failed
-    problem: str | None  # failed: unavailable, not_configured, unreadable, no_known_sheet, error
+    problem: str | None  # failed: unavailable, not_configured, unreadable, no_known_sheet, revoked, error
     sheets: list[dict[str, Any]]
     report: dict[str, Any] | None
     dry_run: bool
@@ -65,9 +65,11 @@ class Run:
 
 
 async def execute(
+    pool: asyncpg.Pool,
     settings: WebSettings,
     issuer: TokenIssuer,
     caller: Caller,
+    user_id: uuid.UUID,
     name: str,
     data: bytes,
     programme: str | None,
@@ -78,9 +80,9 @@ async def execute(
     after_kind: Callable[[KindReport], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """The importer's steps for one file, as the dry run and the confirmed run both take them: the report
-    as a dict. Raises FileError (NoKnownSheet), NotConfigured or ServiceError."""
+    as a dict. Raises FileError (NoKnownSheet), NotConfigured, ServiceError or AccessRevoked."""
     workbook = await asyncio.to_thread(read_file, name, data)  # openpyxl takes seconds of CPU for a large file
-    async with services_for(settings, issuer, caller) as services:
+    async with services_for(settings, issuer, caller, pool=pool, user_id=user_id) as services:
         plan = await plan_for(workbook, services, programme)
         if not plan.kinds:
             raise NoKnownSheet("no sheet of a known kind")
@@ -180,7 +182,8 @@ class ImportRuns:
         status, problem, report = "failed", "error", None
         try:
             report = await execute(
-                settings, issuer, caller, claimed.file_name, claimed.content, claimed.programme,
+                pool, settings, issuer, caller, claimed.user_id, claimed.file_name, claimed.content,
+                claimed.programme,
                 dry_run=claimed.dry_run,
                 planned=progress.planned, progress=progress.progress, after_kind=progress.after_kind,
             )  # fmt: skip
@@ -189,6 +192,8 @@ class ImportRuns:
             problem = "not_configured"
         except ServiceError:
             problem = "unavailable"
+        except AccessRevoked:  # demoted or disabled while it ran: what got in stays, nothing more is sent
+            problem = "revoked"
         except NoKnownSheet:
             problem = "no_known_sheet"
         except FileError as exc:  # the reader's own words (no cell values): what to mend in the file
@@ -224,8 +229,9 @@ async def prune(conn: asyncpg.Pool | asyncpg.Connection) -> None:
 
 @dataclass(frozen=True)
 class Claimed:
-    """What a run that starts now runs: its file, and whether it is a dry run."""
+    """What a run that starts now runs: its file, whether it is a dry run, and whose it is."""
 
+    user_id: uuid.UUID
     file_name: str
     programme: str | None
     content: bytes
@@ -233,7 +239,9 @@ class Claimed:
 
     @classmethod
     def of(cls, row: asyncpg.Record | None) -> Claimed | None:
-        return cls(row["file_name"], row["programme"], bytes(row["content"]), row["dry_run"]) if row else None
+        if row is None:
+            return None
+        return cls(row["user_id"], row["file_name"], row["programme"], bytes(row["content"]), row["dry_run"])
 
 
 async def begin_dry_run(
@@ -244,7 +252,7 @@ async def begin_dry_run(
     run_id = uuid.uuid4()
     row = await pool.fetchrow(
         "INSERT INTO import_runs (id, organisation_id, user_id, file_name, programme, content, status, dry_run)"
-        " VALUES ($1, $2, $3, $4, $5, $6, 'running', true) RETURNING file_name, programme, content, dry_run",
+        " VALUES ($1, $2, $3, $4, $5, $6, 'running', true) RETURNING user_id, file_name, programme, content, dry_run",
         run_id, organisation_id, user_id, file_name, programme, content,
     )  # fmt: skip
     claimed = Claimed.of(row)
@@ -262,7 +270,7 @@ async def confirm(pool: asyncpg.Pool, run_id: uuid.UUID, *, organisation_id: str
     row = await pool.fetchrow(
         f"UPDATE import_runs SET dry_run = false, {_RESTART}"
         f" WHERE id = $1 AND organisation_id = $2 AND user_id = $3 AND {_CONFIRMABLE}"
-        " RETURNING file_name, programme, content, dry_run",
+        " RETURNING user_id, file_name, programme, content, dry_run",
         run_id, organisation_id, user_id,
     )  # fmt: skip
     return Claimed.of(row)
@@ -280,7 +288,8 @@ async def claim_again(
     row = await pool.fetchrow(
         f"UPDATE import_runs SET {_RESTART}"
         f" WHERE id = $1 AND organisation_id = $2 AND user_id = $3 AND content IS NOT NULL AND {_NOT_RUNNING}"
-        " AND (problem IS NULL OR problem <> ALL($4::text[])) RETURNING file_name, programme, content, dry_run",
+        " AND (problem IS NULL OR problem <> ALL($4::text[]))"
+        " RETURNING user_id, file_name, programme, content, dry_run",
         run_id, organisation_id, user_id, list(FILE_PROBLEMS),
     )  # fmt: skip
     return Claimed.of(row)
