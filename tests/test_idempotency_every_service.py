@@ -109,3 +109,24 @@ async def test_a_saved_request_whose_response_was_lost_says_so_instead_of_retry_
         assert retried.status_code == 409 and "retry-after" not in retried.headers
         assert retried.json()["code"] == "response_lost"
         assert await svc.pool.fetchval("SELECT count(*) FROM partners") == 1  # saved once, not run again
+
+
+async def test_a_feed_url_is_shown_once_and_never_kept_for_a_replay(start_service: ServiceStarter) -> None:
+    # Only the token's hash is stored; the idempotency record must not keep the URL either.
+    async with start_service(EVENTS, wait_for_messaging=False) as svc:
+        key = {**ADMIN, "Idempotency-Key": "feed-1"}
+        body = {"scope": "organisation", "name": "Alla aktiviteter"}
+        made = await svc.client.post("/feeds", json=body, headers=key)
+        assert made.status_code == 201, made.text
+        token = made.json()["url"].removeprefix("/feeds/").removesuffix(".ics")
+        stored = await svc.pool.fetchrow("SELECT status_code, response_body, resource_id FROM idempotent_requests")
+        assert (stored["status_code"], stored["response_body"]) == (201, None)
+        assert stored["resource_id"] == made.json()["id"]
+        dumped = await svc.pool.fetchval("SELECT string_agg(t::text, '') FROM idempotent_requests t")
+        assert token not in dumped
+
+        again = await svc.client.post("/feeds", json=body, headers=key)
+        assert again.status_code == 409 and again.json()["code"] == "response_shown_once", again.text
+        assert again.json()["resource_id"] == made.json()["id"] and token not in again.text
+        assert await svc.pool.fetchval("SELECT count(*) FROM feeds") == 1  # made once
+        assert (await svc.client.get(made.json()["url"])).status_code == 200  # and the URL works

@@ -287,6 +287,15 @@ async def test_a_coordinator_runs_the_activities_and_the_door_and_a_viewer_only_
                 assert url not in listed.text and "Skäggetorps bibliotek, salen" in listed.text
                 assert (await post(coordinator, feeds, f"{feeds}/{feed_id}/revoke", {})).status_code == 303
                 assert (await phone.get(url)).status_code == 404
+            # The form sent twice (a reload after the answer): one feed, and its URL is not shown again.
+            form = await coordinator.get(feeds)
+            twice = {"csrf_token": csrf_of(form.text), "shows": "organisation:", "name": "Alla aktiviteter"}
+            twice["form_key"] = re.search(r'name="form_key" value="([^"]+)"', form.text).group(1)
+            made_once, sent_again = [await coordinator.post(f"{feeds}?lang=sv", data=twice) for _ in range(2)]
+            assert made_once.status_code == 201 and 'id="feed-url"' in made_once.text
+            assert sent_again.status_code == 409 and 'id="feed-url"' not in sent_again.text
+            assert "Flödet skapades första gången" in sent_again.text
+            assert [f["name"] for f in (await events.get("/feeds")).json()] == ["Alla aktiviteter"]
             # The feed's token is its key: the web front's calls to the events service do not log it.
             token = url.rsplit("/", 1)[-1].removesuffix(".ics")
             # httpx's INFO lines (every URL, query and all) are off (sprakvan_shared.logging): none of the web

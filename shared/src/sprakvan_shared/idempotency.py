@@ -15,6 +15,9 @@ How it works (``IdempotencyMiddleware``, installed by ``http.install``):
   committed, so one still without a response a minute later was saved and its response lost (the process
   died, or the connection went, between the commit and the response): 409 ``response_lost`` with the
   ``resource_id`` it concerned, and no ``Retry-After``: sending it again would never run it.
+- A response that holds a secret shown only once (a calendar feed's URL: its token is kept only as a hash)
+  is not stored: the handler calls ``response_shown_once()``, and a replay answers 409
+  ``response_shown_once`` with the ``resource_id`` instead of the secret.
 - The resource it concerned was erased (GDPR): 410. The record then keeps only ids: its response
   (names, contacts) is deleted with the person (``forget_resource``).
 - Keys expire ``IDEMPOTENCY_TTL_HOURS`` (default 24 h) after first use; then the key may be used anew.
@@ -71,6 +74,7 @@ class Claim:
     resource_id: str | None = None
     claimed: bool = False
     finished: bool = False  # the response is sent: work the request left behind (a task) claims nothing
+    shown_once: bool = False  # the response holds a secret: its body is never stored
 
 
 _current: ContextVar[Claim | None] = ContextVar("idempotency_claim", default=None)
@@ -87,6 +91,14 @@ def bind_resource(resource_id: object) -> None:
     claim = _current.get()
     if claim is not None:
         claim.resource_id = str(resource_id)
+
+
+def response_shown_once() -> None:
+    """This request's response holds a secret shown only once: keep its status, never its body (a replay
+    answers 409 ``response_shown_once``); a no-op without a key."""
+    claim = _current.get()
+    if claim is not None:
+        claim.shown_once = True
 
 
 async def claim_in(conn: asyncpg.Connection) -> None:
@@ -148,6 +160,7 @@ class _Record:
     gone: bool
     resource_id: str | None
     lost: bool  # claimed (so committed) over _LOST_AFTER ago and still no response
+    shown_once: bool  # answered, but its body (a secret) was not kept
 
 
 async def _lookup(pool: asyncpg.Pool, organisation_id: str, key: str, ttl: timedelta) -> _Record | None:
@@ -173,6 +186,7 @@ async def _lookup(pool: asyncpg.Pool, organisation_id: str, key: str, ttl: timed
         row["gone"],
         row["resource_id"],
         lost=row["old"] and row["status_code"] is None,
+        shown_once=row["status_code"] is not None and row["response_body"] is None,
     )
 
 
@@ -182,13 +196,16 @@ async def _store(
     kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers if k.lower() in _STORED_HEADERS]
     async with acquire_clean(pool) as conn:
         await conn.execute(
-            """UPDATE idempotent_requests SET status_code = $3, response_headers = $4, response_body = $5
+            # resource_id too: a handler may learn it (bind_resource) only after the claim, as it made the row.
+            """UPDATE idempotent_requests SET status_code = $3, response_headers = $4, response_body = $5,
+                                              resource_id = coalesce(resource_id, $6)
                WHERE organisation_id = $1 AND key = $2 AND NOT gone""",
             claim.organisation_id,
             claim.key,
             status,
             kept,
-            body,
+            None if claim.shown_once else body,
+            claim.resource_id,
         )
 
 
@@ -208,7 +225,7 @@ async def _record_after(
             claim.resource_id,
             status,
             kept,
-            body,
+            None if claim.shown_once else body,
             claim.ttl,
         )
 
@@ -314,6 +331,15 @@ class IdempotencyMiddleware:
             if record.request_hash is not None and record.request_hash != fingerprint:
                 await _send(send, *_invalid_key("this key was already used for a different request"))
                 return True
+            if record.shown_once:
+                await _send_done_without_response(
+                    send,
+                    "response_shown_once",
+                    "the request with this Idempotency-Key was done; its response held a secret that is shown "
+                    "only once: read what it concerned, or replace it",
+                    record.resource_id,
+                )
+                return True
             if record.status_code is not None:
                 await _send(
                     send,
@@ -323,13 +349,13 @@ class IdempotencyMiddleware:
                 )
                 return True
             if record.lost:
-                lost = {
-                    "detail": "the request with this Idempotency-Key was saved, but its response was lost; "
-                    "do not send it again: read what it concerned",
-                    "code": "response_lost",
-                    "resource_id": record.resource_id,
-                }
-                await _send(send, 409, [(b"content-type", b"application/json")], json.dumps(lost).encode())
+                await _send_done_without_response(
+                    send,
+                    "response_lost",
+                    "the request with this Idempotency-Key was saved, but its response was lost; do not send it "
+                    "again: read what it concerned",
+                    record.resource_id,
+                )
                 return True
             if loop.time() >= deadline:
                 await _send(
@@ -342,6 +368,12 @@ class IdempotencyMiddleware:
                 )
                 return True
             await asyncio.sleep(0.05)
+
+
+async def _send_done_without_response(send: Send, code: str, detail: str, resource_id: str | None) -> None:
+    """409 for a request that was done but whose response cannot be given again: what it concerned instead."""
+    body = {"detail": detail, "code": code, "resource_id": resource_id}
+    await _send(send, 409, [(b"content-type", b"application/json")], json.dumps(body).encode())
 
 
 def _invalid_key(message: str) -> tuple[int, list, bytes]:

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from sprakvan_shared import idempotency
 from sprakvan_shared.http import Reader, Writer
 
 from ..adapters import repository as repo
@@ -23,11 +24,15 @@ router = APIRouter(tags=["feeds"])
 
 @router.post("/feeds", status_code=status.HTTP_201_CREATED, response_model=FeedOut)
 async def create_feed(body: FeedIn, request: Request, principal: Writer) -> FeedOut:
-    """A calendar feed URL for an organisation, programme, district or venue. The URL is shown once."""
+    """A calendar feed URL for an organisation, programme, district or venue. The URL is shown once: a retry
+    with the same Idempotency-Key gets 409 ``response_shown_once`` naming the feed, not the URL again (only
+    the token's hash is kept, in the idempotency record too)."""
     async with pool_of(request).acquire() as conn, conn.transaction():  # the Idempotency-Key with it
         feed, token = await feeds.create_feed(
             conn, principal.organisation_id, body.scope, body.value, body.name, now=now_of(request)
         )
+    idempotency.bind_resource(feed.id)
+    idempotency.response_shown_once()
     return FeedOut(id=feed.id, scope=feed.scope, value=feed.scope_value, name=feed.name, url=f"/feeds/{token}.ics")
 
 

@@ -23,9 +23,10 @@ class ServiceUnavailable(Exception):
 
 
 class ServiceRefused(Exception):
-    def __init__(self, service: str, status_code: int, detail: Any) -> None:
+    def __init__(self, service: str, status_code: int, detail: Any, code: str | None = None) -> None:
         super().__init__(f"{service} answered {status_code}")
         self.service, self.status_code, self.detail = service, status_code, detail
+        self.code = code  # a problem's machine-readable kind, where the service gives one
 
     def field_errors(self) -> dict[str, str]:
         """A 422's errors by field (the last part of ``loc``), for showing beside the form's fields."""
@@ -63,7 +64,7 @@ class ServiceClient:
         return ServiceUnavailable(f"{self.name}: {reason}")
 
     def refused(self, response: httpx.Response) -> Exception:
-        return ServiceRefused(self.name, response.status_code, detail_of(response))
+        return ServiceRefused(self.name, response.status_code, detail_of(response), _field_of(response, "code"))
 
     async def send(self, method: str, path: str, caller: Caller, **kwargs: Any) -> httpx.Response:
         """The raw response (any status below 500)."""
@@ -117,8 +118,12 @@ class ServiceClient:
 
 
 def detail_of(response: httpx.Response) -> Any:
+    return _field_of(response, "detail")
+
+
+def _field_of(response: httpx.Response, name: str) -> Any:
     try:
         body = response.json()
     except ValueError:
         return None
-    return body.get("detail") if isinstance(body, dict) else None
+    return body.get(name) if isinstance(body, dict) else None

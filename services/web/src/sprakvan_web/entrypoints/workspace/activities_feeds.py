@@ -39,7 +39,13 @@ async def _choices(ws: WorkspaceRequest) -> tuple[list[tuple[str, str]], dict[st
     return options, dict(options)
 
 
-async def _page(ws: WorkspaceRequest, *, created: dict[str, str] | None = None, problems: dict[str, str] | None = None):
+async def _page(
+    ws: WorkspaceRequest,
+    *,
+    created: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+    sent_twice: bool = False,
+):  # fmt: skip
     options, labels = await _choices(ws)
     feeds = await ws.web.events.get("/feeds", ws.caller)
     for feed in feeds:
@@ -48,10 +54,11 @@ async def _page(ws: WorkspaceRequest, *, created: dict[str, str] | None = None, 
         "workspace/activities/feeds.html",
         title=ws.t.text("Calendar feeds"),
         section=SECTION,
-        status_code=422 if problems else 201 if created else 200,
+        status_code=422 if problems else 201 if created else 409 if sent_twice else 200,
         feeds=feeds,
         options=options,
         created=created,
+        sent_twice=sent_twice,
         problems=problems or {},
         styles=STYLES,
     )
@@ -93,6 +100,8 @@ async def create_feed(request: Request) -> Response:
                 "POST", "/feeds", ws.caller, body, idempotency_key=field(form, "form_key", 100)
             )
         except ServiceRefused as exc:
+            if exc.code == "response_shown_once":  # the form sent again (a reload): its URL is not kept
+                return await _page(ws, sent_twice=True)
             return await _page(ws, problems={"shows": ws.refused_message(exc)})
         return await _page(ws, created={"name": made["name"], "url": public_url(request, made["url"])})
     except ServiceUnavailable:
