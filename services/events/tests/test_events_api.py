@@ -448,6 +448,20 @@ async def test_series_keeps_local_time_across_dst_moves_relocates_and_changes_fr
         f"/occurrences/{target['id']}", json={"venue_id": elsewhere["id"]}, headers={"If-Match": moved.headers["etag"]}
     )
     assert relocated.json()["district"] == "berga" and relocated.json()["original_start"] == target["original_start"]
+    # Times, venue and capacity in one PATCH: one activity.changed, carrying the final state of all three.
+    published = "SELECT body FROM outbox WHERE event_type = 'activity.changed' AND aggregate_id = $1 ORDER BY id"
+    before = len(await stack.events.pool.fetch(published, target["id"]))
+    everything = {**move, "starts_at": move["starts_at"][:11] + "16:00:00", "venue_id": venue["id"], "capacity": 4}
+    combined = await api.patch(
+        f"/occurrences/{target['id']}", json=everything, headers={"If-Match": relocated.headers["etag"]}
+    )
+    assert combined.status_code == 200, combined.text
+    bodies = [json.loads(row["body"]) for row in await stack.events.pool.fetch(published, target["id"])]
+    assert len(bodies) == before + 1
+    state = bodies[-1]["payload"]
+    assert (state["district"], state["capacity"], combined.json()["starts_at"][11:16]) == ("skaggetorp", 4, "16:00")
+    assert datetime.fromisoformat(state["starts_at"]) == datetime.fromisoformat(combined.json()["starts_at"])
+    assert bodies[-1]["version"] == combined.json()["version"]
     assert ("body", "ends_at") in fields(
         await api.patch(
             f"/occurrences/{target['id']}", json={"starts_at": target["starts_at"]}, headers={"If-Match": "*"}

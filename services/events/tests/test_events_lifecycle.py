@@ -15,6 +15,7 @@ from sprakvan_events.domain.model import ActivityDetails, CancelReason, Conflict
 from sprakvan_events.domain.recurrence import LOCAL, Schedule
 from sprakvan_events.domain.signups import KnownParticipant, ParticipantStanding, SignupCancelReason, SignupStatus
 from sprakvan_events.service_layer import activities, attendance, participants, signups
+from sprakvan_events.service_layer.activities import OccurrenceChange
 
 pytestmark = pytest.mark.infra
 
@@ -129,12 +130,14 @@ async def test_moved_and_cancelled_occurrences_keep_their_identity_and_count_the
         )
         target = created[2]
         new_start = target.starts_at + timedelta(days=1)
-        moved = await activities.move_occurrence(
-            conn, ORG, target.id, new_start, new_start + timedelta(hours=2), now=NOW
+        moved = await activities.change_occurrence(
+            conn, ORG, target.id, OccurrenceChange(times=(new_start, new_start + timedelta(hours=2))), now=NOW
         )
         assert (moved.sequence, moved.version, moved.original_start) == (1, 2, target.original_start)
         with pytest.raises(InvalidInput, match="ends before"):
-            await activities.move_occurrence(conn, ORG, target.id, new_start, new_start, now=NOW)
+            await activities.change_occurrence(
+                conn, ORG, target.id, OccurrenceChange(times=(new_start, new_start)), now=NOW
+            )
         await activities.cancel_occurrence(conn, ORG, created[3].id, now=NOW)
         with pytest.raises(Conflict):
             await attendance.check_in(conn, ORG, created[3].id, await person(conn), Outcome.CAME, now=NOW)
@@ -222,7 +225,8 @@ async def test_feeds_by_token_show_moves_and_cancellations_and_keep_their_uids(p
         )
         await activities.schedule_series(conn, ORG, details(elsewhere), MON_WED, now=NOW, horizon=timedelta(days=30))
         moved_to = datetime(2026, 9, 15, 17, tzinfo=LOCAL)
-        await activities.move_occurrence(conn, ORG, created[2].id, moved_to, moved_to + timedelta(hours=2), now=NOW)
+        moving = OccurrenceChange(times=(moved_to, moved_to + timedelta(hours=2)))
+        await activities.change_occurrence(conn, ORG, created[2].id, moving, now=NOW)
         await activities.cancel_occurrence(conn, ORG, created[3].id, now=NOW)
         _, token = await feeds.create_feed(conn, ORG, "district", "skaggetorp", "Skäggetorp", now=NOW)
         first = await feeds.render(conn, token, now=NOW)
@@ -256,7 +260,7 @@ async def test_programme_and_venue_feeds_and_the_occurrence_filters_show_what_th
         for_all, ours = await series(library, ()), await series(library, ("sprakvan",))
         theirs = await series(hall, ("vises",))
         # One of the library's cafés meets in the hall once: it shows where it meets.
-        await activities.relocate_occurrence(conn, ORG, ours[1].id, hall.id, now=NOW)
+        await activities.change_occurrence(conn, ORG, ours[1].id, OccurrenceChange(venue_id=hall.id), now=NOW)
 
         async def feed(scope: str, value: str | None) -> set:
             _, token = await feeds.create_feed(conn, ORG, scope, value, scope, now=NOW)

@@ -16,6 +16,7 @@ from sprakvan_events.adapters import repository as repo
 from sprakvan_events.domain.model import ActivityDetails, Conflict
 from sprakvan_events.domain.signups import KnownParticipant, ParticipantStanding, SignupCancelReason, SignupStatus
 from sprakvan_events.service_layer import activities, signups
+from sprakvan_events.service_layer.activities import OccurrenceChange
 
 pytestmark = pytest.mark.infra
 
@@ -155,7 +156,7 @@ async def test_capacity_zero_closed_capacity_change_and_cancelled_occurrence(poo
         extra = await signups.sign_up(conn, ORG, occurrence_id, forced, now=NOW, over_capacity=True)
         assert extra.status is SignupStatus.CONFIRMED and extra.over_capacity
 
-        await activities.resize_occurrence(conn, ORG, occurrence_id, 4, now=NOW)
+        await activities.change_occurrence(conn, ORG, occurrence_id, OccurrenceChange(resize=True, capacity=4), now=NOW)
         rows, counters = await state(conn, occurrence_id)
         # 2 confirmed (one forced) of 4: the next two in line are promoted, the last still waits.
         assert [s.status.value for s in rows] == [

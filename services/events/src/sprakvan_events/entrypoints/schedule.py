@@ -159,26 +159,23 @@ async def change_occurrence(
 ) -> Response:
     """Move one occurrence (a holiday) without touching its series, give it another venue, or change its
     capacity (a larger one promotes the first in line at once; a smaller one demotes nobody). All of it or
-    nothing: a refused part leaves the occurrence as it was. ``If-Match`` carries the version you read:
+    nothing: a refused part leaves the occurrence as it was; one ``activity.changed`` carries all of it.
+    ``If-Match`` carries the version you read:
     someone's change in between is a 412, and nothing of this one is saved."""
     org, now, correlation = principal.organisation_id, now_of(request), correlation_of(request)
     expected = http.expected_version(if_match)
     if (body.starts_at is None) != (body.ends_at is None):
         raise InvalidInput.one("give both starts_at and ends_at to move", "body", "ends_at")
+    times = None
+    if body.starts_at is not None and body.ends_at is not None:
+        times = instant(body.starts_at, "starts_at"), instant(body.ends_at, "ends_at")
+    resize = body.capacity is not None or body.capacity_unlimited
+    capacity = None if body.capacity_unlimited else body.capacity
+    change = activities.OccurrenceChange(times, body.venue_id, resize, capacity)
     async with pool_of(request).acquire() as conn, conn.transaction():
-        await activities.lock_at_version(conn, org, occurrence_id, expected)
-        if body.starts_at is not None and body.ends_at is not None:
-            starts_at, ends_at = instant(body.starts_at, "starts_at"), instant(body.ends_at, "ends_at")
-            await activities.move_occurrence(
-                conn, org, occurrence_id, starts_at, ends_at, now=now, correlation_id=correlation
-            )
-        if body.venue_id is not None:
-            await activities.relocate_occurrence(
-                conn, org, occurrence_id, body.venue_id, now=now, correlation_id=correlation
-            )
-        if body.capacity is not None or body.capacity_unlimited:
-            capacity = None if body.capacity_unlimited else body.capacity
-            await activities.resize_occurrence(conn, org, occurrence_id, capacity, now=now, correlation_id=correlation)
+        await activities.change_occurrence(
+            conn, org, occurrence_id, change, expected=expected, now=now, correlation_id=correlation
+        )
         found = await repo.occurrence_with_seats(conn, org, occurrence_id)
     return _occurrence_response(OccurrenceOut.of(found.occurrence, found))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
@@ -182,70 +182,53 @@ async def _materialise(
     return created
 
 
-async def lock_at_version(
-    conn: asyncpg.Connection, organisation_id: str, occurrence_id_: uuid.UUID, expected: int | None
-) -> None:
-    """Inside the caller's transaction: lock the occurrence, and refuse (``PreconditionFailed``) unless it is
-    at the version the caller read (None: any)."""
-    locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id_)
-    if expected is not None and locked.occurrence.version != expected:
-        raise PreconditionFailed(locked.occurrence.version)
+@dataclass(frozen=True)
+class OccurrenceChange:
+    """What one change of an occurrence asks for: other times (a holiday), another venue, another capacity
+    (``resize``; ``capacity`` None is unlimited). What it does not name stays."""
+
+    times: tuple[datetime, datetime] | None = None
+    venue_id: uuid.UUID | None = None
+    resize: bool = False
+    capacity: int | None = None
 
 
-async def move_occurrence(
+async def change_occurrence(
     conn: asyncpg.Connection,
     organisation_id: str,
     occurrence_id_: uuid.UUID,
-    starts_at: datetime,
-    ends_at: datetime,
+    change: OccurrenceChange,
     *,
+    expected: int | None = None,
     now: datetime,
     correlation_id: str | None = None,
 ) -> Occurrence:
+    """All of a change or nothing, in one transaction, published as ONE ``activity.changed`` with the
+    occurrence's final state: a refused part leaves the occurrence as it was. ``expected``: the version the
+    caller read (None: any), else ``PreconditionFailed``. A larger capacity promotes the first in line at
+    once; a smaller one demotes nobody."""
     async with conn.transaction():
         locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id_)
-        moved = locked.occurrence.move(starts_at, ends_at, now)
-        await _store_changed(conn, moved, contracts.ActivityChanged, correlation_id)
-    return moved
-
-
-async def relocate_occurrence(
-    conn: asyncpg.Connection,
-    organisation_id: str,
-    occurrence_id_: uuid.UUID,
-    venue_id: uuid.UUID,
-    *,
-    now: datetime,
-    correlation_id: str | None = None,
-) -> Occurrence:
-    """Another venue (and so its district) for one occurrence."""
-    async with conn.transaction():
-        venue = await repo.load_venue(conn, organisation_id, venue_id)
-        if venue is None:
-            raise InvalidInput.one("unknown venue", "venue_id")
-        locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id_)
-        relocated = locked.occurrence.relocate(venue.id, venue.district, now)
-        await _store_changed(conn, relocated, contracts.ActivityChanged, correlation_id)
-    return relocated
-
-
-async def resize_occurrence(
-    conn: asyncpg.Connection,
-    organisation_id: str,
-    occurrence_id_: uuid.UUID,
-    capacity: int | None,
-    *,
-    now: datetime,
-    correlation_id: str | None = None,
-) -> Occurrence:
-    """A new capacity; a larger one promotes the first in line at once. A smaller one demotes nobody."""
-    async with conn.transaction():
-        locked = await repo.lock_occurrence(conn, organisation_id, occurrence_id_)
-        resized = locked.occurrence.resize(capacity, now)
-        await _store_changed(conn, resized, contracts.ActivityChanged, correlation_id)
-        change = await signups.fill_free_seats(conn, organisation_id, occurrence_id_, now=now)
-        await signups.announce(conn, change, correlation_id)
-    return resized
+        before = locked.occurrence
+        if expected is not None and before.version != expected:
+            raise PreconditionFailed(before.version)
+        changed = before
+        if change.times is not None:
+            changed = changed.move(*change.times, now)
+        if change.venue_id is not None:
+            venue = await repo.load_venue(conn, organisation_id, change.venue_id)
+            if venue is None:
+                raise InvalidInput.one("unknown venue", "venue_id")
+            changed = changed.relocate(venue.id, venue.district, now)
+        if change.resize:
+            changed = changed.resize(change.capacity, now)
+        if changed is before:
+            return before
+        await _store_changed(conn, changed, contracts.ActivityChanged, correlation_id)
+        if change.resize:
+            seats = await signups.fill_free_seats(conn, organisation_id, occurrence_id_, now=now)
+            await signups.announce(conn, seats, correlation_id)
+    return changed
 
 
 async def cancel_occurrence(
