@@ -50,7 +50,8 @@ def solve(graph: CandidateGraph, *, bonus: np.ndarray, capacity: np.ndarray) -> 
     # Every newcomer sends its one unit along exactly one of its arcs (a pair or its bypass), so the same
     # constant added to all of them adds the same to every solution's cost: the optimum stays. Shifted by
     # the largest score plus the largest bonus, no arc costs less than zero, and the cost-scaling solver
-    # needed less time (measured at 100k per side: 5-10 % of its CPU time, the same objective).
+    # needed about a tenth less CPU time at 100k per side with each newcomer's arcs best first (the
+    # same objective; see the README's benchmark).
     shift = int(graph.score.max()) + int(bonus.max(initial=0))
     # int64 on purpose: the vectorised call silently truncates floats.
     costs = np.concatenate(

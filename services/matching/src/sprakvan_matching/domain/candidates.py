@@ -166,7 +166,7 @@ class PhaseTimes(dict):
 def _top_k(score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row and column positions of the k best feasible entries of each row (all feasible when fewer), each
     row's best first: the solver looks at a newcomer's arcs in this order, and finding the good ones
-    first took it a seventh less time at 100k per side (measured with the solver's non-negative costs)."""
+    first took it about a tenth less time at 100k per side, together with the solver's non-negative costs."""
     if score.shape[1] > k:
         cols = np.argpartition(-score, k - 1, axis=1)[:, :k]
         best = np.take_along_axis(score, cols, axis=1)
