@@ -10,6 +10,13 @@ purpose:
   group runs serially in stream order, different aggregates in parallel (bounded). When a message
   fails, the rest of its aggregate's group in that batch is sent back with it, so no later event of
   that aggregate is applied in between.
+* **One transaction per fetched batch.** The valid events of a batch are applied in one transaction
+  behind one gate statement (a transaction per event cost about six round trips each); a consumer with
+  a batch handler (``on_batch``) gets them in one call. When a handler raises, the transaction is rolled
+  back, that event alone gets the answer below (this delivery's one attempt) and the others are applied
+  again in a new one: a rolled-back handler may run again, no event is applied twice, out of its
+  aggregate's order or past a tombstone. A failure no event is to blame for (the database away, a
+  deadlock) leaves the batch to the one-by-one way: a transaction per event, as below.
 * **The gate.** The handler runs inside one transaction with a row of ``consumed_aggregates`` locked
   for (consumer, aggregate): an event whose version is not above the applied one is skipped (a
   duplicate, a stale retry, a redelivery), and once a tombstone (``participant.erased``) was applied
@@ -66,6 +73,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+BatchHandler = Callable[[asyncpg.Connection, list[Any]], Awaitable[None]]
 
 # Dead-letter headers: the original message stays byte for byte in the body, the reason goes here.
 DLQ_ERROR = "Sprakvan-Error"
@@ -138,6 +146,7 @@ class EventConsumer:
     service: str
     source: StreamSpec
     handlers: dict[str, tuple[type[IntegrationEvent], Handler]] = field(default_factory=dict)
+    batch_handler: BatchHandler | None = None
 
     def on(self, event_type: type[IntegrationEvent]) -> Callable[[Handler], Handler]:
         if stream_of_subject(event_type.subject_filter()) != self.source:
@@ -150,6 +159,14 @@ class EventConsumer:
             return handler
 
         return register
+
+    def on_batch(self, handler: BatchHandler) -> BatchHandler:
+        """Optional: ``handler(conn, events)`` applies many events at once, in the same transaction and
+        behind the same gate, as the per-event handlers would one after the other (each aggregate's
+        events in stream order). When it raises, the transaction is rolled back and the events go
+        through the per-event handlers, which say which event failed."""
+        self.batch_handler = handler
+        return handler
 
     @property
     def name(self) -> str:
@@ -168,6 +185,12 @@ class EventConsumer:
 
 # How long a fetch waits for more once one message came: the server answers at once with what it has.
 _TOP_UP_WAIT = 0.005
+
+
+def _not_the_events(exc: Exception) -> bool:
+    """A failure no event is to blame for: the database away or overloaded, or a transaction a handler
+    left aborted (its own error swallowed)."""
+    return is_outage(exc) or isinstance(exc, asyncpg.InFailedSQLTransactionError)
 
 
 class _RollBack(Exception):
@@ -366,14 +389,18 @@ class ConsumerRunner:
         its aggregate's order or past a tombstone (the gate is read again in each transaction). What
         cannot be put on one event (the database away, a deadlock) leaves the groups to the one-by-one
         way, returned here. Acks come after the COMMIT."""
+        whole = self.consumer.batch_handler is not None
         while groups:
             try:
-                outcome = await self._try_together(groups)
+                outcome = await self._try_together(groups, whole=whole)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("consumer_batch_fell_back", consumer=self.consumer.name, error=type(exc).__name__)
                 return [[d for d, _, _ in group] for group in groups]
+            if outcome is None:  # the batch handler raised: again, one handler call per event
+                whole = False
+                continue
             if isinstance(outcome, _Failure):
                 groups = await self._after_failure(groups, outcome)
                 continue
@@ -389,11 +416,12 @@ class ConsumerRunner:
         return []
 
     async def _try_together(
-        self, groups: list[list[tuple[_Delivery, IntegrationEvent, Handler]]]
-    ) -> list[tuple[_Delivery, IntegrationEvent, bool]] | _Failure:
+        self, groups: list[list[tuple[_Delivery, IntegrationEvent, Handler]]], *, whole: bool = False
+    ) -> list[tuple[_Delivery, IntegrationEvent, bool]] | _Failure | None:
         keys = sorted({(event.aggregate_type(), event.aggregate_id) for group in groups for _, event, _ in group})
         done: list[tuple[_Delivery, IntegrationEvent, bool]] = []
         failure: _Failure | None = None
+        whole_failed = False
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 # One statement takes (or creates) every aggregate's row and locks them, in one order
@@ -409,6 +437,7 @@ class ConsumerRunner:
                 )
                 gate = {(r["aggregate_type"], r["aggregate_id"]): (r["version"], r["tombstone"]) for r in rows}
                 changed: set[tuple[str, str]] = set()
+                passed: list[IntegrationEvent] = []
                 for g, group in enumerate(groups):
                     for e, (delivery, event, handler) in enumerate(group):
                         key = (event.aggregate_type(), event.aggregate_id)
@@ -416,19 +445,34 @@ class ConsumerRunner:
                         if tombstone or event.version <= version:
                             done.append((delivery, event, False))
                             continue
-                        bind_correlation_id(event.correlation_id)
-                        try:
-                            await handler(conn, event)
-                        except asyncio.CancelledError:
-                            raise
-                        except Exception as exc:
-                            if is_outage(exc) or isinstance(exc, asyncpg.InFailedSQLTransactionError):
-                                raise  # not this event's fault: the one-by-one way
-                            failure = _Failure(g, e, exc)
-                            raise _RollBack from exc
+                        if whole:
+                            passed.append(event)
+                        else:
+                            bind_correlation_id(event.correlation_id)
+                            try:
+                                await handler(conn, event)
+                            except asyncio.CancelledError:
+                                raise
+                            except Exception as exc:
+                                if _not_the_events(exc):
+                                    raise  # the one-by-one way, for every group
+                                failure = _Failure(g, e, exc)
+                                raise _RollBack from exc
                         gate[key] = (event.version, event.TOMBSTONE)
                         changed.add(key)
                         done.append((delivery, event, True))
+                if passed:
+                    assert self.consumer.batch_handler is not None
+                    try:
+                        await self.consumer.batch_handler(conn, passed)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        if _not_the_events(exc):
+                            raise
+                        log.warning("consumer_batch_handler_failed", consumer=self.consumer.name, error=type(exc).__name__)
+                        whole_failed = True
+                        raise _RollBack from exc
                 if changed:
                     ordered = sorted(changed)
                     await conn.execute(
@@ -442,6 +486,8 @@ class ConsumerRunner:
                         [gate[k][1] for k in ordered],
                     )
         except _RollBack:
+            if whole_failed:
+                return None
             assert failure is not None
             return failure
         return done
