@@ -339,9 +339,8 @@ class ConsumerRunner:
 
     async def _fetch(self, subscription: Any) -> list[Msg]:
         """Wait for one message, then take what else is there at once. nats-py's ``fetch(n)`` returns
-        only when n messages came or its timeout ran out: at a trickle of events that held the first
-        one back for up to the whole timeout (a registration reached reporting's review 360 ms late at
-        200 a second)."""
+        only when n messages came or its timeout ran out: at a trickle of events (200 registrations a
+        second) that could hold the first one back for up to the whole timeout."""
         batch = await subscription.fetch(1, timeout=self._fetch_timeout)
         if self._batch_size > 1:
             with contextlib.suppress(TimeoutError):
