@@ -417,4 +417,9 @@ async def test_a_failing_batch_handler_falls_back_to_one_event_at_a_time_and_app
     await eventually(lambda: consumer_done(probe_service))
     assert await stored(probe_service, poison) is None
     assert (await stored(probe_service, fine))["applied"] == 1
-    assert await stored(probe_service, later) == {"status": "registered", "version": 2, "district": "berga", "applied": 2}
+    assert await stored(probe_service, later) == {
+        "status": "registered",
+        "version": 2,
+        "district": "berga",
+        "applied": 2,
+    }

@@ -469,7 +469,9 @@ class ConsumerRunner:
                     except Exception as exc:
                         if _not_the_events(exc):
                             raise
-                        log.warning("consumer_batch_handler_failed", consumer=self.consumer.name, error=type(exc).__name__)
+                        log.warning(
+                            "consumer_batch_handler_failed", consumer=self.consumer.name, error=type(exc).__name__
+                        )
                         whole_failed = True
                         raise _RollBack from exc
                 if changed:
