@@ -392,3 +392,34 @@ async def test_mid_deploy_an_older_replica_leaves_a_type_it_cannot_handle_to_the
         await eventually(lambda: stored(new, pid))
         assert (await stored(new, pid))["status"] == "withdrawn"
     assert await dead_letters(nc, ns) == []
+
+
+async def test_a_failing_batch_handler_falls_back_to_one_event_at_a_time_and_applies_each_once(
+    probe_service: RunningService, nc: nats.NATS, ns: Namespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a batch handler (``on_batch``), one event that fails rolls the whole call back: the events are
+    then applied one handler call at a time, the failing one is dead-lettered as ever, and every other is
+    applied exactly once (its rolled-back runs leave nothing)."""
+
+    async def one_after_the_other(conn: asyncpg.Connection, events: list) -> None:
+        for event in events:
+            await probe.consumer.handlers[event.type][1](conn, event)
+
+    monkeypatch.setattr(probe.consumer, "batch_handler", one_after_the_other)
+    poison, fine, later = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    probe.FAULTS[(poison, "participant.registered")] = -1
+    await publish(nc, ns, participant_event(ParticipantRegistered, fine, 1))
+    await publish(nc, ns, participant_event(ParticipantRegistered, poison, 1))
+    await publish(nc, ns, participant_event(ParticipantRegistered, later, 1))
+    await publish(nc, ns, participant_event(ParticipantUpdated, later, 2, district="berga"))
+    (letter,) = await eventually(lambda: dead_letters(nc, ns))
+    assert letter.headers[DLQ_ORIGINAL_SUBJECT] == f"intake.participant.{poison}.registered"
+    await eventually(lambda: consumer_done(probe_service))
+    assert await stored(probe_service, poison) is None
+    assert (await stored(probe_service, fine))["applied"] == 1
+    assert await stored(probe_service, later) == {
+        "status": "registered",
+        "version": 2,
+        "district": "berga",
+        "applied": 2,
+    }

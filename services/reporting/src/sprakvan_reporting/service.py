@@ -24,7 +24,7 @@ from sprakvan_shared.settings import ServiceSettings
 
 from .entrypoints import imports
 from .entrypoints.http import install_error_handlers, partnerships, reviews
-from .service_layer.consumers import CONSUMED, make_handler
+from .service_layer.consumers import CONSUMED, apply_events, make_handler
 from .service_layer.pdf import PdfRenderer
 from .settings import ReportingSettings
 
@@ -42,10 +42,17 @@ async def handle(conn: asyncpg.Connection, event: IntegrationEvent) -> None:
     await make_handler(_zone())(conn, event)
 
 
+async def handle_many(conn: asyncpg.Connection, events: list[IntegrationEvent]) -> None:
+    """A fetched batch's events in one ``Batch``: a statement per kind of row, not one per event."""
+    await apply_events(conn, events, _zone())
+
+
 def _consumers() -> tuple[EventConsumer, ...]:
     consumers = {spec.key: EventConsumer(NAME, spec) for spec in (INTAKE_STREAM, MATCHING_STREAM, EVENTS_STREAM)}
     for event_type in CONSUMED:
         consumers[event_type.PRODUCER.upper()].on(event_type)(handle)
+    for consumer in consumers.values():
+        consumer.on_batch(handle_many)
     return tuple(consumers.values())
 
 
