@@ -247,3 +247,13 @@ def test_tokens_verify_against_an_oidc_providers_jwks_over_http() -> None:
             run(verifier.verify(TokenSigner(PRIVATE_KEY, key_id="key-2").mint(**CLAIMS)))
     finally:
         server.shutdown()
+
+
+def test_fastapis_native_telemetry_is_off_unless_the_setting_turns_it_on() -> None:
+    from sprakvan_intake.service import SERVICE as INTAKE
+
+    for enabled in (False, True):
+        settings = INTAKE.settings(JWT_PUBLIC_KEY=PUBLIC_PEM, HTTP_NATIVE_TELEMETRY=enabled)
+        telemetry = INTAKE.create_app(settings)._telemetry  # what FastAPI(telemetry=...) was given, merged
+        assert (telemetry["tracing"], telemetry["metrics"], telemetry["logs"]) == (enabled, enabled, enabled)
+    assert INTAKE.settings(JWT_PUBLIC_KEY=PUBLIC_PEM).http_native_telemetry is False

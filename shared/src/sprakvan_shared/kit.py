@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from . import http
 from .consumer import EventConsumer
@@ -48,6 +49,12 @@ from .db import Migration, load_migrations
 from .metrics import install_metrics
 from .runtime import ServiceRuntime
 from .settings import ServiceSettings
+
+
+def telemetry_config(settings: ServiceSettings) -> TelemetryConfig:
+    """``FastAPI(telemetry=...)`` as ``settings.http_native_telemetry`` says: all of it, or none."""
+    enabled = settings.http_native_telemetry
+    return {"tracing": enabled, "metrics": enabled, "logs": enabled}
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class Service:
             version="1",
             lifespan=self._lifespan(runtime),
             openapi_tags=list(self.tags) or None,
+            telemetry=telemetry_config(settings),
         )
         app.state.settings = settings
         http.install(app, runtime)  # the token verifier comes from the settings (a public key, no default)
