@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -17,3 +18,13 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
         return int(configured)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, round(cores * 1.5))
+
+
+# Files whose tests take a minute or more (a browser, a schema fuzzer, ``sprakvan up``). xdist hands out
+# whole files in collection order (``--dist loadfile``), and these came last: the suite ended on one of them
+# while the other workers stood idle. Started first, they overlap with the many short files instead.
+_LONG_FILES = re.compile(r"(_browser|test_browser|_fuzz\w*|test_cli|test_cli_restart|test_web_hostile_forms)\.py$")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not _LONG_FILES.search(item.path.name))  # stable: the rest keeps its order
