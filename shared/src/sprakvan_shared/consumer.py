@@ -404,13 +404,7 @@ class ConsumerRunner:
                 groups = await self._after_failure(groups, outcome)
                 continue
             for delivery, event, applied in outcome:
-                await delivery.msg.ack()
-                if applied:
-                    self.applied += 1
-                    if event.TOMBSTONE:
-                        await self._purge_own_dead_letters(event)
-                else:
-                    self.skipped += 1
+                await self._committed(delivery, event, applied)
             return []
         return []
 
@@ -561,6 +555,12 @@ class ConsumerRunner:
             raise
         except Exception as exc:
             return await self._failed(d, event, exc, bound)
+        await self._committed(d, event, applied)
+        bound.debug("event_handled" if applied else "event_skipped", deliveries=d.deliveries)
+        return True
+
+    async def _committed(self, d: _Delivery, event: IntegrationEvent, applied: bool) -> None:
+        """After the COMMIT: the ack, the counts, and after an erasure this service's dead letters of it go."""
         await d.msg.ack()
         if applied:
             self.applied += 1
@@ -568,8 +568,6 @@ class ConsumerRunner:
                 await self._purge_own_dead_letters(event)
         else:
             self.skipped += 1
-        bound.debug("event_handled" if applied else "event_skipped", deliveries=d.deliveries)
-        return True
 
     def _parse(self, d: _Delivery) -> tuple[IntegrationEvent, Handler]:
         try:
