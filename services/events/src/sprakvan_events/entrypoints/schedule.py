@@ -160,8 +160,8 @@ async def change_occurrence(
     """Move one occurrence (a holiday) without touching its series, give it another venue, or change its
     capacity (a larger one promotes the first in line at once; a smaller one demotes nobody). All of it or
     nothing: a refused part leaves the occurrence as it was; one ``activity.changed`` carries all of it.
-    ``If-Match`` carries the version you read:
-    someone's change in between is a 412, and nothing of this one is saved."""
+    ``If-Match`` carries the version you read: someone's change in between is a 412, and nothing of this one
+    is saved."""
     org, now, correlation = principal.organisation_id, now_of(request), correlation_of(request)
     expected = http.expected_version(if_match)
     if (body.starts_at is None) != (body.ends_at is None):

@@ -45,7 +45,7 @@ async def _page(
     created: dict[str, str] | None = None,
     problems: dict[str, str] | None = None,
     sent_twice: bool = False,
-):  # fmt: skip
+):
     options, labels = await _choices(ws)
     feeds = await ws.web.events.get("/feeds", ws.caller)
     for feed in feeds:
