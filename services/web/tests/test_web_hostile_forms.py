@@ -100,7 +100,7 @@ def _body(fields: list[tuple[str, str, str]], hostile: str) -> str:
 
 async def _seed(stack: WorkspaceStack) -> list[str]:
     """Something behind every page and form: people, pairs (formed, active) and an open proposal, a venue, a
-    language café today with a sign-up, a fair stand, a partnership. Returns the pages the crawl should visit
+    language café tomorrow with a sign-up, a fair stand, a partnership. Returns the pages the crawl should visit
     beside the first of their route (the crawl takes one page per route: one pair, one occurrence)."""
     free = {"same_gender": False}
     people = {}
@@ -130,14 +130,15 @@ async def _seed(stack: WorkspaceStack) -> list[str]:
     pages = [f"/workspace/matching/pairs/{pair}" for pair in await _seed_pairs(stack, people)]
     events = stack.events.client
     assert (await events.post("/venues", json={"name": "Ryds bibliotek", "district": "ryd"})).status_code == 201
-    today = datetime.now(UTC).date().isoformat()
+    # Tomorrow: a sign-up is refused once the occurrence is over, and tonight's café would be over in the evening.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     cafe = {
         "title": "Språkcafé",
         "type_code": "language_cafe",
         "district": "ryd",
         "capacity": 10,
-        "starts_at": f"{today}T17:00:00",
-        "ends_at": f"{today}T19:00:00",
+        "starts_at": f"{tomorrow}T17:00:00",
+        "ends_at": f"{tomorrow}T19:00:00",
     }
     made = await events.post("/activities", json=cafe)
     assert made.status_code == 201, made.text
