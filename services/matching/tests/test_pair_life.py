@@ -6,10 +6,12 @@ import random
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.matching.tests.matching_factories import NEIGHBOURS, TODAY, candidate
+from sprakvan_matching.adapters.candidate_store import candidate_of
 from sprakvan_matching.domain.constraints import Broken, PairContext, check_pair
 from sprakvan_matching.domain.explanation import explain
 from sprakvan_matching.domain.model import (
@@ -236,3 +238,29 @@ def test_the_waiting_list_counts_who_waits_and_where_volunteers_are_missing():
     assert top.newcomers_per_place == 3.0
     assert (result.balance[1].district, result.balance[1].free_places) == ("ryd", 2)
     assert result.median_waiting_days == 40 and sum(result.by_age_band.values()) == 4
+
+
+def test_days_waited_count_from_the_registrations_local_day_not_its_utc_day() -> None:
+    # 23:30 UTC on 2 November is 00:30 on 3 November in Linköping: on 2 December that is 29 days, not 30.
+    row = dict(
+        participant_id=uuid.uuid4(),
+        organisation_id="linkoping",
+        programme="sprakvan",
+        role="newcomer",
+        status="interviewed",
+        gender="woman",
+        birth_year=1990,
+        district="ryd",
+        registered_at=datetime(2026, 11, 2, 23, 30, tzinfo=UTC),
+        languages=["ar"],
+        interests=[],
+        availability=["monday_evening"],
+        same_gender=False,
+        age_min=None,
+        age_max=None,
+        capacity=1,
+        interviewed_on=None,
+    )
+    stored = candidate_of(row, ZoneInfo("Europe/Stockholm"))
+    assert stored.registered_at == row["registered_at"]  # the same instant
+    assert stored.waiting_days(date(2026, 12, 2)) == 29

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -115,7 +116,9 @@ async def delete_candidate(conn: asyncpg.Connection, organisation_id: str, parti
     )
 
 
-def candidate_of(row: asyncpg.Record) -> Candidate:
+def candidate_of(row: asyncpg.Record, zone: ZoneInfo) -> Candidate:
+    """``zone`` is the programme's calendar: the domain counts days (waiting, ages) from the registration's
+    local date, and asyncpg gives every timestamptz in UTC, a day earlier in the late evening."""
     return Candidate(
         participant_id=row["participant_id"],
         organisation_id=row["organisation_id"],
@@ -125,7 +128,7 @@ def candidate_of(row: asyncpg.Record) -> Candidate:
         gender=row["gender"],
         birth_year=row["birth_year"],
         district=row["district"],
-        registered_at=row["registered_at"],
+        registered_at=row["registered_at"].astimezone(zone),
         languages=frozenset(row["languages"]),
         interests=frozenset(row["interests"]),
         availability=frozenset(tuple(slot.split("_", 1)) for slot in row["availability"]),
@@ -135,18 +138,20 @@ def candidate_of(row: asyncpg.Record) -> Candidate:
     )
 
 
-async def load_candidates(conn: asyncpg.Connection, organisation_id: str, programme: str) -> list[Candidate]:
+async def load_candidates(
+    conn: asyncpg.Connection, organisation_id: str, programme: str, *, zone: ZoneInfo
+) -> list[Candidate]:
     rows = await conn.fetch(
         f"SELECT {_CANDIDATE_COLUMNS} FROM candidates WHERE organisation_id = $1 AND programme = $2 "
         "ORDER BY participant_id",
         organisation_id,
         programme,
     )
-    return [candidate_of(r) for r in rows]
+    return [candidate_of(r, zone) for r in rows]
 
 
 async def lock_candidates(
-    conn: asyncpg.Connection, organisation_id: str, ids: Iterable[uuid.UUID]
+    conn: asyncpg.Connection, organisation_id: str, ids: Iterable[uuid.UUID], *, zone: ZoneInfo
 ) -> dict[uuid.UUID, Candidate]:
     """Lock the people of a write in id order (two coordinators never wait on each other in a circle)."""
     rows = await conn.fetch(
@@ -155,4 +160,4 @@ async def lock_candidates(
         organisation_id,
         sorted(set(ids)),
     )
-    return {r["participant_id"]: candidate_of(r) for r in rows}
+    return {r["participant_id"]: candidate_of(r, zone) for r in rows}

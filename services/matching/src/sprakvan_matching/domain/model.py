@@ -92,6 +92,7 @@ class Candidate:
         return year - self.birth_year
 
     def waiting_days(self, today: date) -> int:
+        # registered_at is in the programme's zone (the store gives it so), so its date is the local day.
         return max(0, (today - self.registered_at.date()).days)
 
 

@@ -122,7 +122,7 @@ async def import_pairs(ctx: Context, principal: Principal, request: ImportReques
         # People first (as every write here locks them), then the keys: a concurrent import of the same
         # rows waits, then finds them unchanged.
         people = await candidate_store.lock_candidates(
-            conn, org, [i for p in parsed for i in (p.value.newcomer_id, p.value.established_id)]
+            conn, org, [i for p in parsed for i in (p.value.newcomer_id, p.value.established_id)], zone=ctx.zone
         )
         todo: list[_PairTodo] = []
         for c in await _changed_rows(conn, org, PAIRS, parsed, results):

@@ -91,9 +91,12 @@ class _People:
 
 
 async def _lock_people(
-    conn: asyncpg.Connection, principal: Principal, newcomer_id: uuid.UUID, established_id: uuid.UUID, today: date
+    conn: asyncpg.Connection, ctx: Context, principal: Principal, newcomer_id: uuid.UUID, established_id: uuid.UUID
 ) -> _People:
-    people = await candidate_store.lock_candidates(conn, principal.organisation_id, [newcomer_id, established_id])
+    today = ctx.today()
+    people = await candidate_store.lock_candidates(
+        conn, principal.organisation_id, [newcomer_id, established_id], zone=ctx.zone
+    )
     newcomer, established = people.get(newcomer_id), people.get(established_id)
     if newcomer is None or established is None:
         raise NotFound(newcomer_id if newcomer is None else established_id)
@@ -121,14 +124,14 @@ async def _supersede_proposals_of(
 
 
 async def _people_then_pair(
-    conn: asyncpg.Connection, principal: Principal, pair_id: uuid.UUID, *others: uuid.UUID
+    conn: asyncpg.Connection, ctx: Context, principal: Principal, pair_id: uuid.UUID, *others: uuid.UUID
 ) -> Pair:
     """Lock the pair's people (and ``others``) first, then the pair itself, read again under its lock."""
     seen = await pair_store.get_pair(conn, principal.organisation_id, pair_id)
     if seen is None:
         raise NotFound(pair_id)
     await candidate_store.lock_candidates(
-        conn, principal.organisation_id, [seen.newcomer_id, seen.established_id, *others]
+        conn, principal.organisation_id, [seen.newcomer_id, seen.established_id, *others], zone=ctx.zone
     )
     return await _load(conn, principal, pair_id)
 
@@ -136,10 +139,10 @@ async def _people_then_pair(
 async def accept(ctx: Context, principal: Principal, pair_id: uuid.UUID) -> Pair:
     today = ctx.today()
     async with transaction(ctx) as conn:
-        pair = await _people_then_pair(conn, principal, pair_id)
+        pair = await _people_then_pair(conn, ctx, principal, pair_id)
         if pair.status is not PairStatus.PROPOSED:
             raise Conflict("not_proposed", f"the pair is {pair.status.value}, not a proposal")
-        people = await _lock_people(conn, principal, pair.newcomer_id, pair.established_id, today)
+        people = await _lock_people(conn, ctx, principal, pair.newcomer_id, pair.established_id)
         if people.context.newcomer_paired:
             raise Conflict(Broken.NEWCOMER_ALREADY_PAIRED.value, MESSAGES[Broken.NEWCOMER_ALREADY_PAIRED])
         if people.context.established_open_pairs >= people.established.capacity:
@@ -177,7 +180,7 @@ async def _form(
     rematch_of: uuid.UUID | None = None,
 ) -> list[tuple[Pair, str]]:
     today = ctx.today()
-    people = await _lock_people(conn, principal, newcomer_id, established_id, today)
+    people = await _lock_people(conn, ctx, principal, newcomer_id, established_id)
     broken = check_pair(people.newcomer, people.established, people.context)
     if people.newcomer.programme != programme:
         broken = [Broken.PROGRAMME, *[b for b in broken if b is not Broken.PROGRAMME]]
@@ -276,7 +279,7 @@ async def rematch(
 ) -> tuple[Pair, Pair | None]:
     """End the pair; with ``established_id`` the newcomer gets that volunteer at once, else waits again."""
     async with transaction(ctx) as conn:
-        pair = await _people_then_pair(conn, principal, pair_id, *([established_id] if established_id else []))
+        pair = await _people_then_pair(conn, ctx, principal, pair_id, *([established_id] if established_id else []))
         ended = _transition(lambda: pair.end(reason, ctx.today()), "reason")
         await pair_store.save_pairs(conn, [ended])  # before the new pair: one open pair per newcomer
         changes = [(ended, "ended")]
@@ -305,7 +308,7 @@ async def record_meetup(
     async with transaction(ctx) as conn:
         settings = await programme_store.load_settings(conn, principal.organisation_id, programme)
         everyone = [person for pair in pairs for person in pair]
-        people = await candidate_store.lock_candidates(conn, principal.organisation_id, everyone)
+        people = await candidate_store.lock_candidates(conn, principal.organisation_id, everyone, zone=ctx.zone)
         taken = await pair_store.occupancy(conn, principal.organisation_id, everyone)
         load = dict(taken.by_volunteer)
         paired = set(taken.paired_newcomers)
@@ -349,7 +352,9 @@ async def forbid(
     ctx: Context, principal: Principal, programme: str, newcomer_id: uuid.UUID, established_id: uuid.UUID
 ) -> None:
     async with transaction(ctx) as conn:
-        people = await candidate_store.lock_candidates(conn, principal.organisation_id, [newcomer_id, established_id])
+        people = await candidate_store.lock_candidates(
+            conn, principal.organisation_id, [newcomer_id, established_id], zone=ctx.zone
+        )
         if newcomer_id not in people or established_id not in people:
             raise NotFound(newcomer_id if newcomer_id not in people else established_id)
         await programme_store.add_forbidden(

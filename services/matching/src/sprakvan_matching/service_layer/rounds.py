@@ -70,7 +70,7 @@ async def run(
             p.close(EndReason.SUPERSEDED, today)
             for p in await pair_store.pending_proposals(conn, principal.organisation_id, programme)
         ]
-        everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme)
+        everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme, zone=ctx.zone)
         taken = await pair_store.occupancy(conn, principal.organisation_id)
         settings = await programme_store.load_settings(conn, principal.organisation_id, programme)
         forbidden = await programme_store.forbidden_pairs(conn, principal.organisation_id, programme)
@@ -144,7 +144,7 @@ async def run(
 async def waiting(ctx: Context, principal: Principal, programme: str) -> WaitingList:
     async with ctx.pool.acquire() as conn:
         await _organisation(conn, principal, programme)
-        everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme)
+        everyone = await candidate_store.load_candidates(conn, principal.organisation_id, programme, zone=ctx.zone)
         taken = await pair_store.occupancy(conn, principal.organisation_id)
     return waiting_list(
         everyone, paired_newcomers=taken.paired_newcomers, open_pairs_by_volunteer=taken.by_volunteer, today=ctx.today()
