@@ -26,6 +26,7 @@ from sprakvan_importer import Services, plan_for, read_file, run_import
 from sprakvan_importer.writing import Table, xlsx_bytes
 from sprakvan_intake.service import SERVICE as INTAKE
 from sprakvan_matching.service import SERVICE as MATCHING
+from sprakvan_reporting.adapters.read_models import READ_MODEL_TABLES
 from sprakvan_reporting.service import SERVICE as REPORTING
 from sprakvan_reporting.service_layer.replay import replay_from_streams
 from tests.factories import PARTICIPANT_HEADERS, configure, participant_row
@@ -179,4 +180,10 @@ async def test_jan_oct_2019_of_the_seed_report_through_the_services(start_servic
         # Rebuilt from the streams (the erased person's registration is purged from them): the same bytes.
         result = await replay_from_streams(reporting.settings)
         assert result.events > 288 + 24 + 83 + 43
+        async with reporting.pool.acquire() as conn:  # the planner knows the new rows
+            analyzed = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname = ANY($1) AND last_analyze IS NOT NULL",
+                list(READ_MODEL_TABLES),
+            )
+        assert analyzed == len(READ_MODEL_TABLES)
         assert (await review()).content == after_erasure.content
