@@ -139,7 +139,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
-        linger: float = 0.05,
+        linger: float = 0.02,
         retention: timedelta = timedelta(days=7),
         prune_interval: float = 3600.0,
         max_attempts: int = 5,

@@ -88,7 +88,7 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1, le=5000)
     relay_poll_interval: float = Field(1.0, gt=0, description="Fallback poll when no NOTIFY arrives.")
     relay_publish_timeout: float = Field(5.0, gt=0)
-    relay_linger: float = Field(0.05, ge=0, description="After a wake-up, wait this long to batch more commits.")
+    relay_linger: float = Field(0.02, ge=0, description="After a wake-up, wait this long to batch more commits.")
     relay_retention_days: int = Field(7, ge=2, description="Published outbox rows are pruned after this.")
 
     # Consumers: redelivery with backoff, then dead-letter.
