@@ -398,8 +398,8 @@ class EmbeddedNats(_EmbeddedServer):
 
 class EmbeddedNatsCluster:
     """``size`` NATS servers with JetStream clustered on loopback (routes between free ports), each with
-    its own data dir. Ready when every node serves clients and the JetStream meta group has a leader, so
-    that replicated streams can be created at once."""
+    its own data dir. Ready when every node serves clients and the JetStream meta leader sees every other
+    node as a current peer, so that streams replicated on every node can be created at once."""
 
     def __init__(self, data_dir: Path, size: int = 3, *, name: str = "sprakvan", sync_always: bool = False):
         route_ports = [free_port() for _ in range(size)]
@@ -438,23 +438,38 @@ class EmbeddedNatsCluster:
                     self.stop()
                     raise node._error(f"was not ready within {_START_TIMEOUT:.0f}s")
                 time.sleep(_POLL_INTERVAL)
-        while not self.meta_leader():
+        while not self.meta_group_complete():
             if time.monotonic() > deadline:
                 self.stop()
-                raise EmbeddedServerError("the NATS cluster elected no JetStream meta leader")
+                raise EmbeddedServerError("the NATS cluster's JetStream meta group did not gather every node")
             time.sleep(_POLL_INTERVAL)
+
+    def meta_group_complete(self) -> bool:
+        """Whether the JetStream meta leader sees every other node as a current peer. A leader alone was not
+        enough: on a busy machine a stream of three replicas was then refused ("no suitable peers for
+        placement") while the third node was still catching up."""
+        for node in self.nodes:
+            meta = self._meta(node)
+            if meta is not None and meta.get("leader") == node.server_name:
+                replicas = meta.get("replicas") or []
+                return len(replicas) == len(self.nodes) - 1 and all(
+                    r.get("current") and not r.get("offline") for r in replicas
+                )
+        return False
+
+    def _meta(self, node: EmbeddedNats) -> dict | None:
+        if not node.running:
+            return None
+        try:
+            with self._http.open(f"{node.monitor_url}/jsz", timeout=1) as resp:
+                return json.load(resp).get("meta_cluster", {})
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
 
     def meta_leader(self) -> str | None:
         """The server name of the JetStream meta leader, as a running node sees it."""
         for node in self.nodes:
-            if not node.running:
-                continue
-            try:
-                with self._http.open(f"{node.monitor_url}/jsz", timeout=1) as resp:
-                    leader = json.load(resp).get("meta_cluster", {}).get("leader")
-            except (urllib.error.URLError, OSError, ValueError):
-                continue
-            if leader:
+            if leader := (self._meta(node) or {}).get("leader"):
                 return leader
         return None
 
