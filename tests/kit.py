@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -79,6 +80,27 @@ async def terminate_backend_running(db: asyncpg.Connection, query_part: str) -> 
         return not await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
 
     await eventually(gone, timeout=10, interval=0.02)
+
+
+# -- the session's event loop -------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+async def _no_task_outlives_the_session() -> AsyncIterator[None]:
+    """At the end, cancel what the tests left running on the session's loop, again and again until it is
+    done. pytest-asyncio cancels each leftover task once and then waits for all of them: a task that
+    swallows one cancellation and goes on awaiting held a CI run's teardown for its whole timeout (240 s).
+    What still runs after 20 s is printed with its stack, so that the next such task is named."""
+    yield
+    current = asyncio.current_task()
+    deadline = asyncio.get_running_loop().time() + 20
+    while left := [task for task in asyncio.all_tasks() if task is not current and not task.done()]:
+        if asyncio.get_running_loop().time() > deadline:
+            for task in left:
+                print(f"still running at the end of the session: {task!r}", file=sys.stderr)
+                task.print_stack(file=sys.stderr)
+            return
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=0.5)
 
 
 # -- infrastructure --------------------------------------------------------------------------------
