@@ -91,9 +91,13 @@ class _People:
 
 
 async def _lock_people(
-    conn: asyncpg.Connection, ctx: Context, principal: Principal, newcomer_id: uuid.UUID, established_id: uuid.UUID
+    conn: asyncpg.Connection,
+    ctx: Context,
+    principal: Principal,
+    newcomer_id: uuid.UUID,
+    established_id: uuid.UUID,
+    today: date,
 ) -> _People:
-    today = ctx.today()
     people = await candidate_store.lock_candidates(
         conn, principal.organisation_id, [newcomer_id, established_id], zone=ctx.zone
     )
@@ -142,7 +146,7 @@ async def accept(ctx: Context, principal: Principal, pair_id: uuid.UUID) -> Pair
         pair = await _people_then_pair(conn, ctx, principal, pair_id)
         if pair.status is not PairStatus.PROPOSED:
             raise Conflict("not_proposed", f"the pair is {pair.status.value}, not a proposal")
-        people = await _lock_people(conn, ctx, principal, pair.newcomer_id, pair.established_id)
+        people = await _lock_people(conn, ctx, principal, pair.newcomer_id, pair.established_id, today)
         if people.context.newcomer_paired:
             raise Conflict(Broken.NEWCOMER_ALREADY_PAIRED.value, MESSAGES[Broken.NEWCOMER_ALREADY_PAIRED])
         if people.context.established_open_pairs >= people.established.capacity:
@@ -180,7 +184,7 @@ async def _form(
     rematch_of: uuid.UUID | None = None,
 ) -> list[tuple[Pair, str]]:
     today = ctx.today()
-    people = await _lock_people(conn, ctx, principal, newcomer_id, established_id)
+    people = await _lock_people(conn, ctx, principal, newcomer_id, established_id, today)
     broken = check_pair(people.newcomer, people.established, people.context)
     if people.newcomer.programme != programme:
         broken = [Broken.PROGRAMME, *[b for b in broken if b is not Broken.PROGRAMME]]
