@@ -466,13 +466,6 @@ class EmbeddedNatsCluster:
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
-    def meta_leader(self) -> str | None:
-        """The server name of the JetStream meta leader, as a running node sees it."""
-        for node in self.nodes:
-            if leader := (self._meta(node) or {}).get("leader"):
-                return leader
-        return None
-
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
