@@ -2,8 +2,9 @@
 
 * It always selects rows that are still unpublished (never "everything after the last id I saw"), so a
   row whose transaction commits late, with a lower id than rows already published, is still sent.
-* It publishes a batch with JetStream async publishing, ``Nats-Msg-Id`` = ``event_id``, and marks only
-  the rows whose publish was acknowledged. A crash between publish and mark leaves them unmarked; the
+* It publishes a batch with JetStream async publishing (``batch_publish``: one acknowledgement
+  subscription, outcomes kept per batch), ``Nats-Msg-Id`` = ``event_id``, and marks only the rows whose
+  publish was acknowledged. A crash between publish and mark leaves them unmarked; the
   next attempt republishes them and JetStream drops the copies (the stream's duplicate window).
 * It wakes on LISTEN/NOTIFY and falls back to polling, so a lost notification only delays a row. A
   commit notifies only when no earlier row waits (migration 0005: a NOTIFY per commit serialises the
@@ -38,15 +39,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
 import nats.errors
+import nats.js.errors
 import structlog
-from nats.js.api import PubAck
 
+from .batch_publish import BatchPublisher, Outcome, PublishedBatch
 from .contracts.subjects import (
     DEAD_LETTER_STREAM,
     DUPLICATE_WINDOW,
@@ -89,6 +91,7 @@ _TRANSIENT = (
     nats.errors.ConnectionDrainingError,
     nats.errors.OutboundBufferLimitError,
     nats.errors.StaleConnectionError,
+    nats.js.errors.ServiceUnavailableError,  # JetStream without quorum for a moment (a cluster electing)
     OSError,
 )
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -126,7 +129,7 @@ _BEGIN = "BEGIN; SET LOCAL synchronous_commit TO off"
 class _Batch:
     conn: asyncpg.Connection
     rows: Sequence[asyncpg.Record]
-    futures: list[asyncio.Future[PubAck] | BaseException] = field(default_factory=list)
+    acks: PublishedBatch | None = None  # once published
 
 
 class OutboxRelay:
@@ -152,8 +155,8 @@ class OutboxRelay:
         self._pool = pool
         self._nc = nats
         self._ns = namespace
-        # Two batches in flight at most (one awaiting acks, the next being published).
-        self._js = nats.jetstream(publish_async_max_pending=max(2 * batch_size, 256))
+        self._js = nats.jetstream()  # purges after tombstones
+        self._publisher = BatchPublisher(nats)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
@@ -225,6 +228,11 @@ class OutboxRelay:
                     self.leading = False
                     log.info("outbox_relay_standing_by")
                 await self._release_lock(leader)
+                await self._stop_publisher()
+
+    async def _stop_publisher(self) -> None:
+        with contextlib.suppress(Exception):  # NATS away: the client drops the subscription with itself
+            await self._publisher.stop()
 
     async def _release_lock(self, leader: asyncpg.Connection) -> None:
         # The pool skips the server reset (db.create_pool): unlisten and unlock here, or the lock would
@@ -347,11 +355,14 @@ class OutboxRelay:
         if batch is None:
             return 0
         try:
-            await self._publish(batch)
-        except BaseException:
-            await self._abandon(batch)
-            raise
-        return await self._finish(batch)
+            try:
+                await self._publish(batch)
+            except BaseException:
+                await self._abandon(batch)
+                raise
+            return await self._finish(batch)
+        finally:
+            await self._stop_publisher()
 
     async def _claim(self, leader_pid: int | None) -> _Batch | None:
         # A batch leaves nothing on its session (BEGIN ... COMMIT or ROLLBACK; SET LOCAL): no reset
@@ -378,8 +389,12 @@ class OutboxRelay:
         that NATS works on it while the rest is serialised, and the batch before this one takes in its
         acknowledgements and sends its mark to PostgreSQL meanwhile."""
         prefix = self._ns.subject("")  # the namespace's, before each row's relative subject
-        publish = self._js.publish_async
-        futures = batch.futures
+        try:
+            await self._publisher.start()
+        except Exception as exc:  # the connection closed: nothing of the batch went out
+            raise PublishFailed(f"cannot subscribe to acknowledgements: {_describe(exc)}") from exc
+        publish = self._publisher.publish
+        acks = batch.acks = self._publisher.batch(len(batch.rows))
         for index, row in enumerate(batch.rows):
             if index and not index % _PUBLISH_CHUNK:
                 await asyncio.sleep(0)
@@ -387,17 +402,13 @@ class OutboxRelay:
             headers = {HEADER_MSG_ID: row["event_id"], HEADER_EVENT_TYPE: row["event_type"]}
             if row["correlation_id"]:
                 headers[HEADER_CORRELATION_ID] = row["correlation_id"]
-            try:
-                # No wait_stall: its wait_for costs a task per message, and the pending limit holds
-                # two batches, so a publish never stalls; the batch timeout bounds the wait for acks.
-                futures.append(await publish(prefix + row["subject"], row["body"], headers=headers))
-            except Exception as exc:  # too large, connection closed...: this row fails, not the batch
-                futures.append(exc)
+            # A row that cannot go out (too large, connection closed...) fails alone, not the batch.
+            await publish(acks, index, prefix + row["subject"], row["body"], headers)
 
     async def _finish(self, batch: _Batch) -> int:
         """Await the acknowledgements, purge after tombstones, mark, schedule retries, commit."""
         try:
-            outcomes = await self._outcomes(batch.futures)
+            outcomes = await self._outcomes(batch.acks)
             acked = [row["id"] for row, outcome in zip(batch.rows, outcomes, strict=True) if outcome is None]
             if self._after_publish is not None:
                 await self._after_publish(acked)
@@ -429,9 +440,8 @@ class OutboxRelay:
     async def _abandon(self, batch: _Batch) -> None:
         """Give up a batch that was published but cannot be finished: its rows stay unpublished and are
         republished later (JetStream drops the copies)."""
-        for future in batch.futures:
-            if isinstance(future, asyncio.Future):
-                future.cancel()
+        if batch.acks is not None:
+            batch.acks.close()
         await self._close_quietly(batch.conn)
 
     async def _close_quietly(self, conn: asyncpg.Connection) -> None:
@@ -440,22 +450,11 @@ class OutboxRelay:
                 await conn.execute("ROLLBACK")
         await self._pool.release(conn)
 
-    async def _outcomes(self, futures: Sequence[asyncio.Future[PubAck] | BaseException]) -> list[BaseException | None]:
-        waiting = [f for f in futures if isinstance(f, asyncio.Future) and not f.done()]
-        if waiting:
-            await asyncio.wait(waiting, timeout=self._publish_timeout)
-        outcomes: list[BaseException | None] = []
-        for future in futures:
-            if isinstance(future, BaseException):
-                outcomes.append(future)
-            elif not future.done():
-                future.cancel()
-                outcomes.append(TimeoutError(f"no acknowledgement within {self._publish_timeout}s"))
-            elif future.cancelled():
-                outcomes.append(TimeoutError("cancelled"))
-            else:
-                outcomes.append(future.exception())
-        return outcomes
+    async def _outcomes(self, acks: PublishedBatch | None) -> list[Outcome]:
+        """Per row: None when acknowledged, else why not (an acknowledgement missing after the
+        publish timeout is a ``TimeoutError``)."""
+        assert acks is not None, "a batch is finished only after it was published"
+        return await acks.wait(self._publish_timeout)
 
     async def _retry_later(self, conn: asyncpg.Connection, faulty: list[tuple[asyncpg.Record, BaseException]]) -> None:
         changed = await conn.fetch(
