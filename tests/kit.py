@@ -240,7 +240,9 @@ def start_service(infra: Infrastructure, ns: Namespace) -> ServiceStarter:
                 relay_poll_interval=0.2,
                 # A stop waits out the consumers' current fetch: a second each, for every service of every test.
                 consumer_fetch_timeout_seconds=0.2,
-                **overrides,
+                # The relay in this process, where a test can reach it (a child to start adds a second to
+                # every service); tests/test_relay_process.py runs the child, as deployed.
+                **{"relay_process": False, **overrides},
             )
             app = service.create_app(settings)
             await stack.enter_async_context(app.router.lifespan_context(app))

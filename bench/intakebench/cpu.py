@@ -138,7 +138,14 @@ def cpu_sample(server_pid: int | None) -> CpuSample:
         server=_proc_cpu(server_pid) if server_pid else 0.0,
         server_syscalls=_proc_syscalls(server_pid),
         me=times.user + times.system,
-        others={"postgres": _scope.postgres_seconds(), "nats": _scope.nats_seconds()} if _scope else {},
+        others={
+            "postgres": _scope.postgres_seconds(),
+            "nats": _scope.nats_seconds(),
+            # The server's child processes: intake's outbox relay (RELAY_PROCESS), none for the baseline.
+            "server_children": sum(_proc_cpu(pid) for pid, _ in _children(server_pid)) if server_pid else 0.0,
+        }
+        if _scope
+        else {},
         busy=busy,
         total=total,
     )

@@ -138,6 +138,7 @@ class LoadRun:
     cpu: dict[str, float]
     server_cpu_ms_per_request: float
     server_syscalls_per_request: dict[str, float]
+    children_cpu_ms_per_request: float = 0.0  # the server's child processes (intake's relay)
     error_samples: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list, repr=False)  # seconds, not written out
@@ -255,6 +256,12 @@ class LoadGenerator:
             error_samples=samples,
             latencies=latencies,
             server_cpu_ms_per_request=round(1000 * (after.server - before.server) / max(requests, 1), 3),
+            children_cpu_ms_per_request=round(
+                1000
+                * (after.others.get("server_children", 0.0) - before.others.get("server_children", 0.0))
+                / max(requests, 1),
+                3,
+            ),
             server_syscalls_per_request={
                 "read": round((after.server_syscalls[0] - before.server_syscalls[0]) / max(requests, 1), 2),
                 "write": round((after.server_syscalls[1] - before.server_syscalls[1]) / max(requests, 1), 2),

@@ -51,6 +51,13 @@ def print_report(result: dict[str, Any]) -> None:
                 f" | intake server {i['server_cpu_pct']:.0f}, postgres {i['postgres_cpu_pct']:.0f}, nats "
                 f"{i['nats_cpu_pct']:.0f}, load generator {i['loadgen_cpu_pct']:.0f}, other {i['other_cpu_pct']:.0f}"
             )
+            if i.get("children_cpu_ms_per_request"):
+                say(
+                    f"{'':>7}   intake's relay process (RELAY_PROCESS): "
+                    f"{i['children_cpu_ms_per_request']:.3f} ms CPU/req "
+                    f"besides the worker's {i['server_cpu_ms_per_request']:.2f}: "
+                    f"{i['server_cpu_ms_per_request'] + i['children_cpu_ms_per_request']:.2f} ms for intake in all"
+                )
             say(
                 f"{'':>7}   per-round ratios {row['ratio_per_round']}; the other work on the machine per round "
                 f"(baseline, intake; % of one core) {row['other_cpu_pct_per_round']}"

@@ -122,7 +122,7 @@ class MetricsMiddleware:
 async def refresh(runtime: ServiceRuntime) -> None:
     """Bring the outbox and relay gauges up to date (at scrape time)."""
     service = runtime.name
-    relay = runtime.relay
+    relay = runtime.relay or runtime.relay_process
     RELAY_LEADING.labels(service).set(1 if relay is not None and relay.leading else 0)
     RELAY_PUBLISHED.labels(service).set(relay.published_total if relay is not None else 0)
     for runner in runtime.runners:

@@ -37,6 +37,7 @@ from .logging import configure_logging
 from .messaging import ensure_streams, make_broker
 from .metrics import record_dead_letter
 from .outbox import OutboxRelay
+from .relay_process import RelayConfig, RelayProcess
 from .settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -55,6 +56,33 @@ async def _until_done(step: Callable[[], Awaitable[None]], what: str) -> None:
             await asyncio.sleep(1.0)
 
 
+async def connect_nats(nats_url: str, *, name: str, stop: asyncio.Event | None = None) -> nats.NATS | None:
+    """A NATS connection that never gives up reconnecting; until NATS first answers, tries again and again
+    (HTTP is served meanwhile, writes wait in the outbox). None when ``stop`` is set first."""
+    servers = [url.strip() for url in nats_url.split(",")]
+    delay = 0.2
+    while stop is None or not stop.is_set():
+        try:
+            return await nats.connect(
+                servers,
+                name=name,
+                # Never give up reconnecting: a service outlives any NATS restart.
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                connect_timeout=2,
+                allow_reconnect=True,
+            )
+        except Exception as exc:  # not there yet
+            log.warning("nats_unavailable_retrying", error=type(exc).__name__, retry_in=delay)
+            if stop is None:
+                await asyncio.sleep(delay)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 5.0)
+    return None
+
+
 @dataclass
 class ServiceRuntime:
     name: str
@@ -64,7 +92,8 @@ class ServiceRuntime:
     consumers: Sequence[EventConsumer] = ()
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     nats: nats.NATS | None = field(default=None, init=False)
-    relay: OutboxRelay | None = field(default=None, init=False)
+    relay: OutboxRelay | None = field(default=None, init=False)  # in this process (RELAY_PROCESS=false)
+    relay_process: RelayProcess | None = field(default=None, init=False)  # else in a child process
     runners: list[ConsumerRunner] = field(default_factory=list, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -152,34 +181,19 @@ class ServiceRuntime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=IDEMPOTENCY_PRUNE_INTERVAL)
 
-    async def _connect(self) -> nats.NATS:
-        servers = [url.strip() for url in self.settings.nats_url.split(",")]
-        delay = 0.2
-        while True:
-            try:
-                return await nats.connect(
-                    servers,
-                    name=f"sprakvan-{self.name}",
-                    # Never give up reconnecting: a service outlives any NATS restart.
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=1,
-                    connect_timeout=2,
-                    allow_reconnect=True,
-                )
-            except Exception as exc:  # not there yet: HTTP is served meanwhile, writes wait in the outbox
-                log.warning("nats_unavailable_retrying", error=type(exc).__name__, retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
     async def _connect_and_run(self) -> None:
         s = self.settings
-        self.nats = await self._connect()
+        self.nats = await connect_nats(s.nats_url, name=f"sprakvan-{self.name}")
+        assert self.nats is not None  # without a stop event it tries until it connects
         js = self.nats.jetstream()
         # JetStream may not be ready yet (a cluster electing a leader, say): retry until it is.
         await _until_done(
             lambda: ensure_streams(js, self.streams, s.namespace, replicas=s.nats_stream_replicas), "streams"
         )
-        if self.publishes:
+        if self.publishes and s.relay_process:
+            self.relay_process = RelayProcess(RelayConfig.of(self.name, s))
+            self._tasks.append(asyncio.create_task(self.relay_process.run(), name=f"{self.name}-outbox-relay"))
+        elif self.publishes:
             self.relay = OutboxRelay(
                 self.pool,
                 self.nats,
@@ -214,6 +228,8 @@ class ServiceRuntime:
         self.messaging_ready.clear()
         if self.relay is not None:
             await self.relay.stop()
+        if self.relay_process is not None:
+            await self.relay_process.stop()
         for runner in self.runners:
             runner.stop()
         for task in self._tasks:
@@ -225,6 +241,7 @@ class ServiceRuntime:
         self._tasks.clear()
         self.runners.clear()
         self.relay = None
+        self.relay_process = None
         if self.nats is not None:
             with contextlib.suppress(Exception):
                 await self.nats.close()

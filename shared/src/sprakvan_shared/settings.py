@@ -90,6 +90,11 @@ class ServiceSettings(BaseSettings):
     relay_publish_timeout: float = Field(5.0, gt=0)
     relay_linger: float = Field(0.02, ge=0, description="After a wake-up, wait this long to batch more commits.")
     relay_retention_days: int = Field(7, ge=2, description="Published outbox rows are pruned after this.")
+    relay_process: bool = Field(
+        True,
+        description="Run the outbox relay in a child process of its own (relay_process.py), not in the HTTP "
+        "worker's event loop.",
+    )
 
     # Consumers: redelivery with backoff, then dead-letter.
     consumer_max_deliveries: int = Field(5, ge=1)
