@@ -130,6 +130,29 @@ async def test_running_relay_wakes_on_notify_and_a_second_relay_stands_by(pool: 
         await asyncio.gather(*tasks)
 
 
+async def test_a_commit_wakes_the_relay_only_when_no_earlier_row_waits(pool: asyncpg.Pool, database_url: str) -> None:
+    """Migration 0006: a NOTIFY for the first waiting row, none while rows wait, one for a batch of rows."""
+    listener = await asyncpg.connect(database_url)
+    notified: list[str] = []
+    await listener.add_listener(outbox.NOTIFY_CHANNEL, lambda *args: notified.append(args[2]))
+    try:
+
+        async def notifications_after(count: int) -> int:
+            before = len(notified)
+            await enqueue(pool, count)
+            await listener.execute("SELECT 1")  # a round trip: the notification, if any, came before it
+            await asyncio.sleep(0.05)  # asyncpg calls the listener soon after, not at once
+            return len(notified) - before
+
+        await pool.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+        assert await notifications_after(3) == 1  # nothing waited: one, for the batch of three
+        assert await notifications_after(1) == 0  # rows wait: the relay is at work, no wake-up
+        await pool.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+        assert await notifications_after(1) == 1
+    finally:
+        await listener.close()
+
+
 async def test_prune_deletes_only_rows_published_before_the_retention(pool: asyncpg.Pool, js) -> None:
     await enqueue(pool, 3)
     relay = OutboxRelay(pool, js._nc, namespace=js.ns, retention=timedelta(days=7))
