@@ -8,7 +8,7 @@ the rows parked after failing to publish, and giving those new attempts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -27,6 +27,7 @@ __all__ = [
     "PublishedHook",
     "enqueue",
     "insert_after",
+    "insert_after_changes",
     "outbox_row",
     "outbox_status",
     "unpark",
@@ -50,20 +51,41 @@ def outbox_row(event: IntegrationEvent) -> tuple[object, ...]:
     )
 
 
+# Wake the relay (LISTEN/NOTIFY) only when no row waits but those this statement adds, which it does not see
+# (one snapshot): rows waiting mean the relay is at work and looks again after its linger (relay.py), and
+# every notifying transaction takes a global lock at commit, so a NOTIFY per change would serialise the
+# commits of every writer of the database (half the commits per second, measured). A row retried later or
+# parked does not count as waiting. The rows of earlier statements of the same transaction do: the first of
+# them notified. In the statement itself, not in a trigger: an insert trigger (migrations 0002-0005) cost
+# about a tenth of the inserts per second (``shared/migrations/0006``). The notification is sent at commit,
+# only if it commits; any other writer of the outbox is found by the relay's poll, a second later at most.
+_WAKE = f"""SELECT pg_notify('{NOTIFY_CHANNEL}', '') WHERE NOT EXISTS (
+    SELECT 1 FROM outbox WHERE published_at IS NULL AND parked_at IS NULL
+       AND (next_attempt_at IS NULL OR next_attempt_at <= now()))"""
+
+
 def insert_after(change_sql: str, change_params: int) -> str:
     """One statement that makes a change and adds one event to the outbox: ``change_sql`` (an INSERT or
     UPDATE with parameters $1..$change_params) becomes a data-modifying CTE, the outbox row takes the
     next ``len(OUTBOX_COLUMNS)`` parameters. A single statement is atomic without BEGIN/COMMIT: one round trip instead
     of four, for the most common write, a change announced by one event."""
-    return f"WITH change AS ({change_sql}) {_insert_sql(first_param=change_params + 1)}"
+    return insert_after_changes({"change": change_sql}, change_params)
 
 
-def _insert_sql(first_param: int = 1) -> str:
+def insert_after_changes(changes: Mapping[str, str], change_params: int) -> str:
+    """``insert_after`` with several changes, each a data-modifying CTE of the given name, all with
+    parameters $1..$change_params."""
+    ctes = [f"{name} AS ({sql})" for name, sql in changes.items()]
+    return _announcing(ctes, first_param=change_params + 1)
+
+
+def _announcing(ctes: list[str], first_param: int) -> str:
     placeholders = ", ".join(f"${first_param + i}" for i in range(_COLUMN_COUNT))
-    return f"INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ({placeholders})"
+    added = f"announced AS (INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ({placeholders}))"
+    return f"WITH {', '.join([*ctes, added])} {_WAKE}"
 
 
-_INSERT = _insert_sql()
+_INSERT = _announcing([], first_param=1)
 
 
 async def enqueue(conn: asyncpg.Connection, *events: IntegrationEvent) -> None:
@@ -71,7 +93,7 @@ async def enqueue(conn: asyncpg.Connection, *events: IntegrationEvent) -> None:
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the change")
     rows = [outbox_row(event) for event in events]
-    # The insert trigger notifies the relay (migration 0002), at commit and only if it commits.
+    # Each insert wakes the relay if nothing waited before it (_WAKE): a second one finds the first waiting.
     if len(rows) == 1:
         await conn.execute(_INSERT, *rows[0])  # one round trip; executemany costs more for one row
     else:

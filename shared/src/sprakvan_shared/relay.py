@@ -7,7 +7,7 @@
   publish was acknowledged. A crash between publish and mark leaves them unmarked; the
   next attempt republishes them and JetStream drops the copies (the stream's duplicate window).
 * It wakes on LISTEN/NOTIFY and falls back to polling, so a lost notification only delays a row. A
-  commit notifies only when no earlier row waits (migration 0005: a NOTIFY per commit serialises the
+  commit notifies only when no earlier row waits (``outbox._WAKE``: a NOTIFY per commit serialises the
   commits of the whole database); after a batch the relay looks again after ``linger`` until it finds
   nothing, and only then waits for a notification.
 * Only one relay per database publishes at a time, which keeps the stream in commit order when a service
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 DEFAULT = Namespace()
-NOTIFY_CHANNEL = "sprakvan_outbox"  # also in migrations/0002_outbox_notify_trigger.sql
+NOTIFY_CHANNEL = "sprakvan_outbox"  # outbox._WAKE notifies it
 _RELAY_LOCK_KEY = 0x4F555442  # "OUTB": one active relay per database (fits in pg_locks.objid, classid 0)
 
 
@@ -292,7 +292,7 @@ class OutboxRelay:
                     return
                 if batch is not None:
                     # Rows came, so more are likely on their way, and a commit that finds rows waiting
-                    # wakes no one (migration 0005): look again after the linger.
+                    # wakes no one (outbox._WAKE): look again after the linger.
                     await self._sleep(self._linger)
                     continue
                 await self._sleep(self._poll_interval, wake=self._wake)

@@ -64,11 +64,13 @@ async def lock_for_signup(
     return locked, row["already"]
 
 
-_ADD_SIGNUP_ANNOUNCED = f"""
-    WITH added AS (INSERT INTO signups ({SIGNUP_COLUMNS}) VALUES ({", ".join(f"${i}" for i in range(1, 15))})),
-         counted AS (UPDATE occurrences SET confirmed = $15, waitlisted = $16, arrivals = $17 WHERE id = $3)
-    INSERT INTO outbox ({outbox.OUTBOX_COLUMNS})
-    VALUES ({", ".join(f"${i}" for i in range(18, 18 + len(outbox.OUTBOX_COLUMNS.split(","))))})"""
+_ADD_SIGNUP_ANNOUNCED = outbox.insert_after_changes(
+    {
+        "added": f"INSERT INTO signups ({SIGNUP_COLUMNS}) VALUES ({', '.join(f'${i}' for i in range(1, 15))})",
+        "counted": "UPDATE occurrences SET confirmed = $15, waitlisted = $16, arrivals = $17 WHERE id = $3",
+    },
+    17,
+)
 
 
 async def add_signup_announced(
