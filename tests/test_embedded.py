@@ -142,6 +142,29 @@ def test_nats_start_failure_reports_log_tail(tmp_path: Path) -> None:
 # -- PostgreSQL ------------------------------------------------------------------
 
 
+def test_ports_taken_between_their_choice_and_the_start_are_chosen_again(tmp_path: Path) -> None:
+    """Parallel test workers each choose free ports: one may take another's before that one binds it."""
+    nats_server = EmbeddedNats(tmp_path / "nats")
+    pg_server = EmbeddedPostgres(tmp_path / "pg")
+    taken = (nats_server.monitor_port, pg_server.port)
+    with socket.socket() as monitor_blocker, socket.socket() as pg_blocker:
+        for blocker, port in zip((monitor_blocker, pg_blocker), taken, strict=True):
+            blocker.bind(("127.0.0.1", port))
+            blocker.listen()
+        with nats_server, pg_server:
+            assert nats_server.monitor_port != taken[0] and pg_server.port != taken[1]
+            assert asyncio.run(publish_to_stream(nats_server.url, b"hej")) == 1
+            assert asyncio.run(_select_one(pg_server.url)) == 1
+
+
+async def _select_one(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SELECT 1")
+    finally:
+        await conn.close()
+
+
 def test_postgres_row_survives_restart(pg_server: EmbeddedPostgres) -> None:
     assert pg_server.running
     assert pg_server.url == f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres"

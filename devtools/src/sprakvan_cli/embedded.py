@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import http.client
 import importlib.util
 import json
 import os
@@ -59,6 +60,8 @@ PG_SYSTEM_USER = "sprakvan-pg"
 _RESERVED_PORTS = frozenset({4222, 5432, 6222, 8222})
 
 _START_TIMEOUT = 60.0  # crash recovery of a big data dir may take a while
+_PORT_ATTEMPTS = 3
+_ADDRESS_IN_USE = "address already in use"  # both servers' words for a port another process holds
 _STOP_TIMEOUT = 15.0
 _POLL_INTERVAL = 0.05
 _LOG_TAIL_LINES = 40
@@ -107,6 +110,11 @@ class _EmbeddedServer:
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
+        # Ports that free_port() chose, and no one was told yet: until the first start succeeds, another
+        # process may take one between the choice and the bind (parallel test workers do), so a start that
+        # fails for a port in use chooses them again.
+        self._ports_chosen_here = False
+        self._started_once = False
 
     # -- public lifecycle ---------------------------------------------------
 
@@ -121,6 +129,23 @@ class _EmbeddedServer:
     def start(self) -> None:
         if self.running:
             return
+        for attempt in range(_PORT_ATTEMPTS):
+            try:
+                self._start_once()
+            except EmbeddedServerError:
+                retry = self._ports_chosen_here and not self._started_once and attempt < _PORT_ATTEMPTS - 1
+                if not (retry and _ADDRESS_IN_USE in self.log_tail().lower()):
+                    raise
+                self._choose_ports()
+                continue
+            self._started_once = True
+            return
+
+    def _choose_ports(self) -> None:
+        """Choose new free ports (only while no one was told the old ones)."""
+        raise NotImplementedError
+
+    def _start_once(self) -> None:
         self._prepare()
         self._spawn(self._command(), **self._spawn_options())
         deadline = time.monotonic() + _START_TIMEOUT
@@ -337,6 +362,7 @@ class EmbeddedNats(_EmbeddedServer):
         self.port = port if port is not None else free_port()
         # Chosen once, like the client port, so restarts behave identically.
         self.monitor_port = free_port()
+        self._ports_chosen_here = port is None
         self.sync_always = sync_always
         # NATS appends "jetstream" to the configured store_dir itself.
         self.store_dir = self.data_dir / "jetstream"
@@ -347,6 +373,9 @@ class EmbeddedNats(_EmbeddedServer):
     @property
     def url(self) -> str:
         return f"nats://{LOCALHOST}:{self.port}"
+
+    def _choose_ports(self) -> None:
+        self.port, self.monitor_port = free_port(), free_port()
 
     @property
     def monitor_url(self) -> str:
@@ -391,7 +420,9 @@ class EmbeddedNats(_EmbeddedServer):
             with self._http.open(f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=1) as resp:
                 if resp.status != 200:
                     return False
-        except (urllib.error.URLError, OSError):
+        except (urllib.error.URLError, OSError, http.client.HTTPException):
+            # HTTPException: something else answers on the port (another NATS's client port, taken between
+            # free_port() and our bind); this server is then about to exit, and start() tries new ports.
             return False
         return _can_connect(self.port)
 
@@ -522,6 +553,7 @@ class EmbeddedPostgres(_EmbeddedServer):
         super().__init__()
         self.data_dir = Path(data_dir).absolute()
         self.port = port if port is not None else free_port()
+        self._ports_chosen_here = port is None
         # initdb wants an empty dir, so the cluster lives one level down and
         # the log can sit next to it.
         self.pgdata = self.data_dir / "pgdata"
@@ -532,6 +564,9 @@ class EmbeddedPostgres(_EmbeddedServer):
     @property
     def url(self) -> str:
         return self.dsn("postgres")
+
+    def _choose_ports(self) -> None:
+        self.port = free_port()
 
     def dsn(self, database: str) -> str:
         return f"postgresql://{self.superuser}@{LOCALHOST}:{self.port}/{urllib.parse.quote(database, safe='')}"
