@@ -140,8 +140,10 @@ async def test_a_commit_wakes_the_relay_only_when_no_earlier_row_waits(pool: asy
         async def notifications_after(count: int) -> int:
             before = len(notified)
             await enqueue(pool, count)
-            await listener.execute("SELECT 1")  # a round trip: the notification, if any, came before it
-            await asyncio.sleep(0.05)  # asyncpg calls the listener soon after, not at once
+            # A round trip: PostgreSQL sends a notification before the next ReadyForQuery, and asyncpg
+            # schedules the listener before the answer's waiter; one more turn of the loop has run it.
+            await listener.execute("SELECT 1")
+            await asyncio.sleep(0)
             return len(notified) - before
 
         await pool.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")

@@ -29,12 +29,18 @@ import signal
 import sys
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from .contracts.subjects import Namespace
 from .settings import ServiceSettings
+
+if TYPE_CHECKING:
+    import asyncpg
+    from nats.aio.client import Client as NatsClient
+
+    from .relay import OutboxRelay
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +87,22 @@ class RelayConfig:
             db_lock_timeout=s.db_lock_timeout,
             log_level=s.log_level,
             log_json=s.log_json,
+        )
+
+    def relay(self, pool: asyncpg.Pool, nc: NatsClient) -> OutboxRelay:
+        """The relay these settings describe, on ``pool`` and ``nc`` (in the child, or in the service's
+        own process with ``RELAY_PROCESS=false``)."""
+        from .outbox import OutboxRelay  # the relay's module needs asyncpg and nats: not at import here
+
+        return OutboxRelay(
+            pool,
+            nc,
+            namespace=Namespace(self.namespace),
+            batch_size=self.batch_size,
+            poll_interval=self.poll_interval,
+            publish_timeout=self.publish_timeout,
+            linger=self.linger,
+            retention=timedelta(days=self.retention_days),
         )
 
 
@@ -181,7 +203,6 @@ class RelayProcess:
 # -- the child's side -------------------------------------------------------------------------------
 async def _relay(config: RelayConfig, stdin: asyncio.StreamReader) -> None:
     from .db import create_pool  # imported here: the parent needs none of this
-    from .outbox import OutboxRelay
     from .runtime import connect_nats
 
     stop = asyncio.Event()
@@ -201,16 +222,7 @@ async def _relay(config: RelayConfig, stdin: asyncio.StreamReader) -> None:
         nc = await connect_nats(config.nats_url, name=f"sprakvan-{config.service}-relay", stop=stop)
         if nc is None:
             return  # stopped while NATS was away
-        relay = OutboxRelay(
-            pool,
-            nc,
-            namespace=Namespace(config.namespace),
-            batch_size=config.batch_size,
-            poll_interval=config.poll_interval,
-            publish_timeout=config.publish_timeout,
-            linger=config.linger,
-            retention=timedelta(days=config.retention_days),
-        )
+        relay = config.relay(pool, nc)
         running = asyncio.ensure_future(relay.run())
         stopping = asyncio.ensure_future(stop.wait())
         last: dict[str, Any] | None = None

@@ -18,7 +18,6 @@ import functools
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -194,16 +193,7 @@ class ServiceRuntime:
             self.relay_process = RelayProcess(RelayConfig.of(self.name, s))
             self._tasks.append(asyncio.create_task(self.relay_process.run(), name=f"{self.name}-outbox-relay"))
         elif self.publishes:
-            self.relay = OutboxRelay(
-                self.pool,
-                self.nats,
-                namespace=s.namespace,
-                batch_size=s.relay_batch_size,
-                poll_interval=s.relay_poll_interval,
-                publish_timeout=s.relay_publish_timeout,
-                linger=s.relay_linger,
-                retention=timedelta(days=s.relay_retention_days),
-            )
+            self.relay = RelayConfig.of(self.name, s).relay(self.pool, self.nats)
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
         for consumer in self.consumers:
             runner = ConsumerRunner(
