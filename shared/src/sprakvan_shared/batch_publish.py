@@ -146,6 +146,6 @@ def _api_error(error: object) -> BaseException:
         nats.js.errors.APIError.from_error(error)  # type: ignore[arg-type]
     except nats.js.errors.Error as exc:
         return exc
-    except Exception:  # noqa: BLE001 - an error of a shape nats-py does not know
-        return nats.js.errors.Error(f"JetStream refused the message: {str(error)[:200]}")
+    except Exception:  # noqa: BLE001, S110 - an error of a shape nats-py does not know: described below
+        pass
     return nats.js.errors.Error(f"JetStream refused the message: {str(error)[:200]}")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 from dataclasses import asdict, dataclass
@@ -271,13 +270,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import uvloop
-
-        uvloop.run(_main())
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio does the same, slower
         asyncio.run(_main())
+    else:
+        uvloop.run(_main())
     return 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

@@ -59,8 +59,9 @@ async def connect_nats(nats_url: str, *, name: str, stop: asyncio.Event | None =
     """A NATS connection that never gives up reconnecting; until NATS first answers, tries again and again
     (HTTP is served meanwhile, writes wait in the outbox). None when ``stop`` is set first."""
     servers = [url.strip() for url in nats_url.split(",")]
+    stop = stop or asyncio.Event()  # never set: try until NATS answers
     delay = 0.2
-    while stop is None or not stop.is_set():
+    while not stop.is_set():
         try:
             return await nats.connect(
                 servers,
@@ -73,11 +74,8 @@ async def connect_nats(nats_url: str, *, name: str, stop: asyncio.Event | None =
             )
         except Exception as exc:  # not there yet
             log.warning("nats_unavailable_retrying", error=type(exc).__name__, retry_in=delay)
-            if stop is None:
-                await asyncio.sleep(delay)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
             delay = min(delay * 2, 5.0)
     return None
 
