@@ -28,6 +28,7 @@ __all__ = [
     "enqueue",
     "insert_after",
     "insert_after_changes",
+    "insert_many_after",
     "outbox_row",
     "outbox_status",
     "unpark",
@@ -35,6 +36,7 @@ __all__ = [
 
 OUTBOX_COLUMNS = "event_id, subject, event_type, organisation_id, aggregate_id, correlation_id, body, purges"
 _COLUMN_COUNT = len(OUTBOX_COLUMNS.split(","))
+_COLUMN_TYPES = ("uuid", "text", "text", "text", "uuid", "text", "bytea", "text")  # as OUTBOX_COLUMNS
 
 
 def outbox_row(event: IntegrationEvent) -> tuple[object, ...]:
@@ -77,6 +79,15 @@ def insert_after_changes(changes: Mapping[str, str], change_params: int) -> str:
     parameters $1..$change_params."""
     ctes = [f"{name} AS ({sql})" for name, sql in changes.items()]
     return _announcing(ctes, first_param=change_params + 1)
+
+
+def insert_many_after(change_sql: str, change_params: int) -> str:
+    """``insert_after`` for any number of changes, each with one event (``coalesce.CoalescedStatement``):
+    ``change_sql`` takes each of $1..$change_params as an array, a column's values in row order (``unnest``),
+    and the outbox rows come in the next ``len(OUTBOX_COLUMNS)`` arrays, as ``outbox_row`` gives them."""
+    arrays = ", ".join(f"${change_params + 1 + i}::{kind}[]" for i, kind in enumerate(_COLUMN_TYPES))
+    added = f"announced AS (INSERT INTO outbox ({OUTBOX_COLUMNS}) SELECT * FROM unnest({arrays}))"
+    return f"WITH change AS ({change_sql}), {added} {_WAKE}"
 
 
 def _announcing(ctes: list[str], first_param: int) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from sprakvan_shared import outbox
+from sprakvan_shared import coalesce, outbox
 from sprakvan_shared.contracts.envelope import IntegrationEvent
 
 from ..domain.model import Interview, Participant, ParticipantDetails
@@ -27,7 +27,25 @@ _INSERT = (
     f"INSERT INTO participants ({_COLUMNS}) "
     f"VALUES ({', '.join(_DETAILS if i == 10 else f'${i}' for i in range(1, 19))})"
 )
-_INSERT_ANNOUNCED = outbox.insert_after(_INSERT, 18)
+# The same for many participants at once, a column's values in one array each (coalesce.CoalescedStatement).
+_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "text", "text", "text", "text",
+    "timestamptz", "timestamptz", "int4", "date", "timestamptz", "text", "timestamptz", "text",
+)  # fmt: skip
+_INSERT_MANY = (
+    f"INSERT INTO participants ({_COLUMNS}) "
+    f"SELECT {', '.join(f'c{i}::jsonb' if i == 10 else f'c{i}' for i in range(1, 19))} "
+    f"FROM unnest({', '.join(f'${i}::{kind}[]' for i, kind in enumerate(_TYPES, 1))}) "
+    f"AS registered({', '.join(f'c{i}' for i in range(1, 19))})"
+)
+# A registration, and the event announcing it: concurrent ones go to PostgreSQL together.
+_REGISTER = coalesce.CoalescedStatement(outbox.insert_after(_INSERT, 18), outbox.insert_many_after(_INSERT_MANY, 18))
+
+
+async def register_announced(pool: asyncpg.Pool, p: Participant, event: IntegrationEvent) -> None:
+    """Insert the participant and its event's outbox row, auto-committed, with any registrations made at
+    the same moment (``coalesce``): returns once they are committed."""
+    await _REGISTER.execute(pool, (*_to_row(p), *outbox.outbox_row(event)))
 
 
 def name_search(first_name: str | None, last_name: str | None) -> str | None:
@@ -144,7 +162,7 @@ class ParticipantRepository:
 
     async def add_announced(self, p: Participant, event: IntegrationEvent) -> None:
         """Insert the participant and its event's outbox row in one atomic statement."""
-        await self._conn.execute(_INSERT_ANNOUNCED, *_to_row(p), *outbox.outbox_row(event))
+        await self._conn.execute(_REGISTER.one, *_to_row(p), *outbox.outbox_row(event))
 
     async def add_many(self, participants: list[Participant]) -> None:
         if participants:

@@ -18,6 +18,7 @@ from sprakvan_shared import db, idempotency, imports, outbox, text
 from sprakvan_shared.auth import Principal
 from sprakvan_shared.contracts.intake import AnonymousParticipantRecord
 
+from ..adapters import repository
 from ..adapters.repository import ParticipantFilter, ParticipantRepository
 from ..domain.commands import RecordInterview, RegisterParticipant, WithdrawParticipant
 from ..domain.configuration import unknown_codes
@@ -79,9 +80,8 @@ async def register_participant(
         idempotency.bind_resource(participant.id)
         async with _unit_of_work(pool) as (_, repo):
             await repo.add_announced(participant, registered)
-    else:  # one atomic statement, no transaction block: the hot path
-        async with db.single_statement(pool) as conn:
-            await ParticipantRepository(conn).add_announced(participant, registered)
+    else:  # one atomic statement, no transaction block, shared with concurrent registrations: the hot path
+        await repository.register_announced(pool, participant, registered)
     log.info("participant_registered", participant_id=str(participant.id), role=participant.role.value)
     return participant
 
