@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
+from sprakvan_shared import db
 from sprakvan_shared.coalesce import CoalescedStatement
-from sprakvan_shared.db import OutcomeUnknown, create_pool
+from sprakvan_shared.db import NotSaved, OutcomeUnknown, create_pool
 
 # `via` tells which statement stored a row; a note 'bad' is refused by PostgreSQL.
 _TABLE = "CREATE TABLE rows (id int PRIMARY KEY, note text NOT NULL CHECK (note <> 'bad'), via text NOT NULL)"
@@ -143,3 +145,34 @@ async def test_a_lone_caller_cancelled_mid_statement_leaves_the_statement_free_f
     await asyncio.wait_for(statement.execute(pool, (2, "n")), timeout=5)  # not queued behind a lost slot
     assert statement.counts(pool) == (2, 2)
     assert 2 in await stored(pool)
+
+
+async def test_a_statement_task_cancelled_before_it_ran_frees_its_place(pool: asyncpg.Pool) -> None:
+    statement = CoalescedStatement(_ONE, _MANY, max_in_flight=1)
+    await statement.execute(pool, (1, "n"))
+    state = statement._pools[pool]
+    state.in_flight = 1  # as while a statement runs: row 2 waits for it
+    second = asyncio.ensure_future(statement.execute(pool, (2, "n")))
+    await asyncio.sleep(0)
+    state.in_flight = 0
+    statement._send_next(pool, state)  # as when that statement ends: row 2's statement task is created
+    (task,) = state.tasks
+    task.cancel()  # before its first step: its coroutine never runs, so no finally of its own would either
+    with pytest.raises(OutcomeUnknown):
+        await asyncio.wait_for(second, timeout=5)
+    await asyncio.wait_for(statement.execute(pool, (3, "n")), timeout=5)
+    assert await stored(pool) == {1: "one", 3: "one"}
+
+
+async def test_each_request_knows_whether_its_row_may_have_been_saved(pool: asyncpg.Pool) -> None:
+    # What an outage later in the request answers (db.request_outcome): a row sent may be saved.
+    statement = CoalescedStatement(_ONE, _MANY, max_in_flight=1)
+
+    async def request(row_id: int, note: str) -> type[db.DatabaseUnavailable]:
+        with db.tracking_writes():
+            with contextlib.suppress(asyncpg.CheckViolationError):
+                await statement.execute(pool, (row_id, note))
+            return db.request_outcome()
+
+    outcomes = await asyncio.gather(*(request(i, "bad" if i == 3 else "n") for i in range(6)))
+    assert outcomes == [OutcomeUnknown, OutcomeUnknown, OutcomeUnknown, NotSaved, OutcomeUnknown, OutcomeUnknown]
