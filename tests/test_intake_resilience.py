@@ -89,3 +89,68 @@ async def test_postgres_restart_loses_no_accepted_registration(start_intake, tmp
                 assert (await client.get("/ready")).status_code == 200
                 listed = (await client.get("/participants", params={"limit": 200})).json()["items"]
                 assert set(accepted) <= {p["id"] for p in listed}
+
+
+async def test_postgres_killed_under_concurrent_registrations_loses_and_doubles_none(
+    start_intake,  # noqa: ANN001
+    tmp_path: Path,
+    nats_url: str,
+    ns: Namespace,
+) -> None:
+    """Concurrent registrations share statements (``sprakvan_shared.coalesce``): a crash in the middle of
+    one must still leave every 201 stored, and every stored one published exactly once."""
+    from sprakvan_cli.embedded import EmbeddedPostgres
+
+    accepted: list[str] = []
+    answers: list[int] = []
+    stop = asyncio.Event()
+
+    def at_least(count: int):  # noqa: ANN202
+        async def reached() -> bool:
+            return len(accepted) >= count
+
+        return reached
+
+    async def keep_registering(client: httpx.AsyncClient) -> None:
+        while not stop.is_set():
+            response = await client.post("/participants", json=newcomer())
+            answers.append(response.status_code)
+            if response.status_code == 201:
+                accepted.append(response.json()["id"])
+            else:
+                await asyncio.sleep(0.05)
+
+    with EmbeddedPostgres(tmp_path / "own-postgres") as postgres:
+        async with fresh_database(postgres.url) as database_url:
+            async with start_intake(database_url, nats_url) as (_, client):
+                clients = [asyncio.ensure_future(keep_registering(client)) for _ in range(16)]
+                try:
+                    await eventually(at_least(100), timeout=30)
+                    postgres.kill()  # a crash, mid-statement for some of them
+                    await asyncio.sleep(1.0)  # the clients meet the outage
+                    before_restart = len(accepted)
+                    await asyncio.to_thread(postgres.start)  # recovery, while the clients keep trying
+                    await eventually(at_least(before_restart + 100), timeout=60, interval=0.2)
+                finally:
+                    stop.set()
+                    await asyncio.gather(*clients)
+                conn = await asyncpg.connect(database_url)
+                try:
+                    stored = {str(row["id"]) for row in await conn.fetch("SELECT id FROM participants")}
+
+                    async def published() -> bool:
+                        return await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+                    await eventually(published, timeout=30)
+                finally:
+                    await conn.close()
+    assert set(accepted) <= stored, f"{len(set(accepted) - stored)} accepted registrations were lost"
+    assert set(answers) <= {201, 503}, sorted(set(answers))
+    assert 503 in answers  # the crash was seen
+    nc = await nats.connect(nats_url)
+    try:
+        messages = await stream_messages(nc.jetstream(), ns.stream(INTAKE_STREAM), aggregates=PARTICIPANT_AGGREGATES)
+    finally:
+        await nc.close()
+    published_ids = [m.json["payload"]["participant_id"] for m in messages]
+    assert sorted(published_ids) == sorted(stored)  # each stored one, once
