@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -80,6 +81,20 @@ async def test_requests_are_counted_and_timed_by_route_template(served: tuple[An
     assert delta("sprakvan_http_requests_total{method=GET,route=/participants/{participant_id},status=200}") == 1
     assert delta("sprakvan_http_request_duration_seconds_count{method=POST,route=/participants}") == 2
     assert not any(participant_id in key for key in after)  # ids never become labels
+
+
+async def test_concurrent_registrations_show_how_many_shared_a_statement(
+    served: tuple[Any, httpx.AsyncClient],
+) -> None:
+    _, client = served
+    before = await scrape(client)
+    created = await asyncio.gather(*(client.post("/participants", json=newcomer()) for _ in range(10)))
+    assert {response.status_code for response in created} == {201}
+    after = await scrape(client)
+    rows = after["sprakvan_db_coalesced_rows{}"] - before.get("sprakvan_db_coalesced_rows{}", 0)
+    statements = after["sprakvan_db_coalesced_statements{}"] - before.get("sprakvan_db_coalesced_statements{}", 0)
+    assert rows == 10
+    assert 1 <= statements < rows
 
 
 async def test_outbox_relay_and_consumer_metrics(served: tuple[Any, httpx.AsyncClient], nc, ns: Namespace) -> None:  # noqa: ANN001

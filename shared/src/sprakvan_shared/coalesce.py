@@ -28,6 +28,8 @@ import asyncpg
 
 from . import db
 
+_STATEMENTS: weakref.WeakSet[CoalescedStatement] = weakref.WeakSet()  # every one made, for totals()
+
 
 @dataclass
 class _Waiting:
@@ -45,6 +47,12 @@ class _PoolState:
     rows: int = 0
 
 
+def totals(pool: asyncpg.Pool) -> tuple[int, int]:
+    """(statements, rows) every ``CoalescedStatement`` sent through ``pool`` so far (``/metrics``)."""
+    counted = [statement.counts(pool) for statement in list(_STATEMENTS)]
+    return sum(c[0] for c in counted), sum(c[1] for c in counted)
+
+
 class CoalescedStatement:
     """``one``: the statement for one row (parameters $1..$n, the row's values); ``many``: the same for
     any number of rows, each parameter an array of that column's values in row order."""
@@ -57,6 +65,7 @@ class CoalescedStatement:
         self.max_in_flight = max_in_flight
         self.max_rows = max_rows
         self._pools: weakref.WeakKeyDictionary[asyncpg.Pool, _PoolState] = weakref.WeakKeyDictionary()
+        _STATEMENTS.add(self)
 
     def counts(self, pool: asyncpg.Pool) -> tuple[int, int]:
         """(statements, rows) sent through ``pool`` so far."""

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import coalesce
 from .outbox import outbox_status
 
 if TYPE_CHECKING:
@@ -64,6 +65,14 @@ CONSUMER_PENDING = Gauge(
 )  # fmt: skip
 DEAD_LETTERS = Counter("sprakvan_dead_letters", "Messages a consumer gave up on (dead-lettered)",
                        ["service", "consumer"], registry=REGISTRY)  # fmt: skip
+COALESCED_STATEMENTS = Gauge(
+    "sprakvan_db_coalesced_statements", "Statements that carried coalesced writes (sprakvan_shared.coalesce)",
+    ["service"], registry=REGISTRY,
+)  # fmt: skip
+COALESCED_ROWS = Gauge(
+    "sprakvan_db_coalesced_rows", "Rows those statements carried: rows / statements is the sharing achieved",
+    ["service"], registry=REGISTRY,
+)  # fmt: skip
 METRICS_DATABASE_ERRORS = Counter(
     "sprakvan_metrics_database_errors", "Scrapes that could not read the outbox status", ["service"],
     registry=REGISTRY,
@@ -128,6 +137,9 @@ async def refresh(runtime: ServiceRuntime) -> None:
     for runner in runtime.runners:
         with contextlib.suppress(Exception):  # NATS away: the last sample stays
             record_consumer_lag(runner.consumer.name, await asyncio.wait_for(runner.lag(), _STATUS_TIMEOUT))
+    statements, rows = coalesce.totals(runtime.pool)
+    COALESCED_STATEMENTS.labels(service).set(statements)
+    COALESCED_ROWS.labels(service).set(rows)
     try:
         status = await asyncio.wait_for(outbox_status(runtime.pool), _STATUS_TIMEOUT)
     except Exception:  # noqa: BLE001 - the database is away: report that, keep serving the rest
