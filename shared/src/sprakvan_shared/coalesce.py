@@ -123,7 +123,7 @@ class CoalescedStatement:
         except Exception as exc:
             if len(batch) > 1 and _nothing_saved_by_the_rows(exc):
                 for waiting in batch:  # one by one: only a faulty row fails
-                    await self._alone(pool, state, waiting)
+                    await self._send(pool, state, [waiting])
             else:
                 for waiting in batch:
                     _fail(waiting, exc)
@@ -131,15 +131,6 @@ class CoalescedStatement:
             for waiting in batch:
                 if not waiting.answer.done():
                     waiting.answer.set_result(None)
-
-    async def _alone(self, pool: asyncpg.Pool, state: _PoolState, waiting: _Waiting) -> None:
-        try:
-            await self._statement(pool, state, [waiting])
-        except Exception as exc:
-            _fail(waiting, exc)
-        else:
-            if not waiting.answer.done():
-                waiting.answer.set_result(None)
 
     async def _statement(self, pool: asyncpg.Pool, state: _PoolState, batch: list[_Waiting]) -> None:
         state.statements += 1
