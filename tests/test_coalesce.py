@@ -13,6 +13,8 @@ from sprakvan_shared import db
 from sprakvan_shared.coalesce import CoalescedStatement
 from sprakvan_shared.db import NotSaved, OutcomeUnknown, create_pool
 
+from .conftest import eventually
+
 # `via` tells which statement stored a row; a note 'bad' is refused by PostgreSQL.
 _TABLE = "CREATE TABLE rows (id int PRIMARY KEY, note text NOT NULL CHECK (note <> 'bad'), via text NOT NULL)"
 _ONE = "INSERT INTO rows (id, note, via) VALUES ($1, $2, 'one')"
@@ -29,6 +31,33 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.execute(_TABLE)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def watcher(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A session of its own, that sees what the pool's sessions run."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+def waiting_rows(statement: CoalescedStatement, pool: asyncpg.Pool, count: int):  # noqa: ANN201
+    async def queued() -> bool:
+        return len(statement._pools[pool].waiting) == count
+
+    return queued
+
+
+async def running_on_the_server(conn: asyncpg.Connection) -> None:
+    async def running() -> bool:
+        return (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'WITH pause%'"
+            )
+            > 0
+        )
+
+    await eventually(running, timeout=10, interval=0.01)
 
 
 async def stored(pool: asyncpg.Pool) -> dict[int, str]:
@@ -83,9 +112,9 @@ async def test_an_outage_answers_unknown_for_the_rows_it_cut_off_and_never_saved
 ) -> None:
     statement = CoalescedStatement(_SLOW_ONE, _SLOW_MANY, max_in_flight=1)
     writes = [asyncio.ensure_future(statement.execute(pool, (i, "n"))) for i in range(12)]
-    await asyncio.sleep(0.1)  # the first row's statement is running, the others wait for it
     admin = await asyncpg.connect(database_url)
     try:
+        await running_on_the_server(admin)  # the first row's statement; the others wait for it
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -103,28 +132,33 @@ async def test_an_outage_answers_unknown_for_the_rows_it_cut_off_and_never_saved
     assert all(outcome is None for outcome in outcomes[1:]), "rows sent after the outage go through"
 
 
-async def test_a_caller_cancelled_before_its_row_was_sent_sends_nothing(pool: asyncpg.Pool) -> None:
+async def test_a_caller_cancelled_before_its_row_was_sent_sends_nothing(
+    pool: asyncpg.Pool, watcher: asyncpg.Connection
+) -> None:
     statement = CoalescedStatement(_SLOW_ONE, _SLOW_MANY, max_in_flight=1)
     first = asyncio.ensure_future(statement.execute(pool, (1, "n")))
-    await asyncio.sleep(0.05)
+    await running_on_the_server(watcher)
     cancelled = asyncio.ensure_future(statement.execute(pool, (2, "n")))
     kept = asyncio.ensure_future(statement.execute(pool, (3, "n")))
-    await asyncio.sleep(0.05)
+    await eventually(waiting_rows(statement, pool, 2))
     cancelled.cancel()
     await asyncio.gather(first, kept)
     assert cancelled.cancelled()
     assert await stored(pool) == {1: "one", 3: "one"}
 
 
-async def test_a_statement_cancelled_in_flight_answers_its_callers_unknown(pool: asyncpg.Pool) -> None:
+async def test_a_statement_cancelled_in_flight_answers_its_callers_unknown(
+    pool: asyncpg.Pool, watcher: asyncpg.Connection
+) -> None:
     # The service stopping cancels what runs: a caller must hear so, not wait for an answer for ever.
     statement = CoalescedStatement(_SLOW_ONE, _SLOW_MANY, max_in_flight=1)
     first = asyncio.ensure_future(statement.execute(pool, (1, "n")))  # alone: sent from its caller's task
-    await asyncio.sleep(0.05)
+    await running_on_the_server(watcher)
     waiting = [asyncio.ensure_future(statement.execute(pool, (i, "n"))) for i in (2, 3)]
+    await eventually(waiting_rows(statement, pool, 2))
     await first
-    await asyncio.sleep(0.05)  # rows 2 and 3 are in flight, in a statement task of their own
-    (task,) = statement._pools[pool].tasks
+    (task,) = statement._pools[pool].tasks  # rows 2 and 3, in a statement task of their own
+    await running_on_the_server(watcher)
     task.cancel()
     for caller in waiting:
         with pytest.raises(OutcomeUnknown):
@@ -134,11 +168,11 @@ async def test_a_statement_cancelled_in_flight_answers_its_callers_unknown(pool:
 
 
 async def test_a_lone_caller_cancelled_mid_statement_leaves_the_statement_free_for_the_next(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, watcher: asyncpg.Connection
 ) -> None:
     statement = CoalescedStatement(_SLOW_ONE, _SLOW_MANY, max_in_flight=1)
     lone = asyncio.ensure_future(statement.execute(pool, (1, "n")))
-    await asyncio.sleep(0.05)
+    await running_on_the_server(watcher)
     lone.cancel()
     with pytest.raises(asyncio.CancelledError):
         await lone
@@ -153,7 +187,7 @@ async def test_a_statement_task_cancelled_before_it_ran_frees_its_place(pool: as
     state = statement._pools[pool]
     state.in_flight = 1  # as while a statement runs: row 2 waits for it
     second = asyncio.ensure_future(statement.execute(pool, (2, "n")))
-    await asyncio.sleep(0)
+    await eventually(waiting_rows(statement, pool, 1))
     state.in_flight = 0
     statement._send_next(pool, state)  # as when that statement ends: row 2's statement task is created
     (task,) = state.tasks

@@ -127,7 +127,11 @@ async def test_postgres_killed_under_concurrent_registrations_loses_and_doubles_
                 try:
                     await eventually(at_least(100), timeout=30)
                     postgres.kill()  # a crash, mid-statement for some of them
-                    await asyncio.sleep(1.0)  # the clients meet the outage
+
+                    async def outage_seen() -> bool:
+                        return 503 in answers
+
+                    await eventually(outage_seen, timeout=30)  # the clients meet the outage
                     before_restart = len(accepted)
                     await asyncio.to_thread(postgres.start)  # recovery, while the clients keep trying
                     await eventually(at_least(before_restart + 100), timeout=60, interval=0.2)
