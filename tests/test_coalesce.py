@@ -48,6 +48,17 @@ def waiting_rows(statement: CoalescedStatement, pool: asyncpg.Pool, count: int):
     return queued
 
 
+async def first_running_then_waiting(
+    statement: CoalescedStatement, pool: asyncpg.Pool, watcher: asyncpg.Connection, waiting_ids: list[int]
+) -> tuple[asyncio.Future[None], list[asyncio.Future[None]]]:
+    """Row 1's statement running on the server, and the rows ``waiting_ids`` waiting for it."""
+    first = asyncio.ensure_future(statement.execute(pool, (1, "n")))  # alone: sent from its caller's task
+    await running_on_the_server(watcher)
+    waiting = [asyncio.ensure_future(statement.execute(pool, (i, "n"))) for i in waiting_ids]
+    await eventually(waiting_rows(statement, pool, len(waiting_ids)))
+    return first, waiting
+
+
 async def running_on_the_server(conn: asyncpg.Connection) -> None:
     async def running() -> bool:
         return (
@@ -136,11 +147,7 @@ async def test_a_caller_cancelled_before_its_row_was_sent_sends_nothing(
     pool: asyncpg.Pool, watcher: asyncpg.Connection
 ) -> None:
     statement = CoalescedStatement(_SLOW_ONE, _SLOW_MANY, max_in_flight=1)
-    first = asyncio.ensure_future(statement.execute(pool, (1, "n")))
-    await running_on_the_server(watcher)
-    cancelled = asyncio.ensure_future(statement.execute(pool, (2, "n")))
-    kept = asyncio.ensure_future(statement.execute(pool, (3, "n")))
-    await eventually(waiting_rows(statement, pool, 2))
+    first, (cancelled, kept) = await first_running_then_waiting(statement, pool, watcher, [2, 3])
     cancelled.cancel()
     await asyncio.gather(first, kept)
     assert cancelled.cancelled()
@@ -152,10 +159,7 @@ async def test_a_statement_cancelled_in_flight_answers_its_callers_unknown(
 ) -> None:
     # The service stopping cancels what runs: a caller must hear so, not wait for an answer for ever.
     statement = CoalescedStatement(_SLOW_ONE, _SLOW_MANY, max_in_flight=1)
-    first = asyncio.ensure_future(statement.execute(pool, (1, "n")))  # alone: sent from its caller's task
-    await running_on_the_server(watcher)
-    waiting = [asyncio.ensure_future(statement.execute(pool, (i, "n"))) for i in (2, 3)]
-    await eventually(waiting_rows(statement, pool, 2))
+    first, waiting = await first_running_then_waiting(statement, pool, watcher, [2, 3])
     await first
     (task,) = statement._pools[pool].tasks  # rows 2 and 3, in a statement task of their own
     await running_on_the_server(watcher)
