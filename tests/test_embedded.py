@@ -157,6 +157,23 @@ def test_ports_taken_between_their_choice_and_the_start_are_chosen_again(tmp_pat
             assert asyncio.run(_select_one(pg_server.url)) == 1
 
 
+def test_a_port_another_postgres_took_first_is_chosen_again(pg_server: EmbeddedPostgres, tmp_path: Path) -> None:
+    """That one answers on the port as if it were ours: readiness asks the server whose cluster it serves."""
+    second = EmbeddedPostgres(tmp_path / "second")
+    second.port = pg_server.port  # as if free_port() had chosen it just before pg_server bound it
+    with second:
+        assert second.port != pg_server.port
+        assert asyncio.run(_data_directory(second.url)) == str(second.pgdata.resolve())
+
+
+async def _data_directory(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval("SHOW data_directory")
+    finally:
+        await conn.close()
+
+
 async def _select_one(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:

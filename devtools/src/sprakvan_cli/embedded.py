@@ -623,7 +623,12 @@ class EmbeddedPostgres(_EmbeddedServer):
             env=_client_env(),
             check=False,
         )
-        return result.returncode == 0
+        if result.returncode != 0:
+            return False
+        # Ours, not another cluster on the port: one that took it between free_port() and our bind (parallel
+        # test workers do) answers pg_isready as well, while ours is about to exit and start() tries anew.
+        shown = self._psql("SHOW data_directory")
+        return shown.returncode == 0 and Path(shown.stdout.strip()).resolve() == self.pgdata.resolve()
 
     # -- helpers -----------------------------------------------------------
 
@@ -675,6 +680,8 @@ class EmbeddedPostgres(_EmbeddedServer):
                 str(self.bin_dir / "psql"),
                 "--no-psqlrc",
                 "--quiet",
+                "--no-align",
+                "--tuples-only",  # a value alone on stdout, no table around it
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-d",
