@@ -154,7 +154,7 @@ def test_ports_taken_between_their_choice_and_the_start_are_chosen_again(tmp_pat
         with nats_server, pg_server:
             assert nats_server.monitor_port != taken[0] and pg_server.port != taken[1]
             assert asyncio.run(publish_to_stream(nats_server.url, b"hej")) == 1
-            assert asyncio.run(_select_one(pg_server.url)) == 1
+            assert asyncio.run(_fetchval(pg_server.url, "SELECT 1")) == 1
 
 
 def test_a_port_another_postgres_took_first_is_chosen_again(pg_server: EmbeddedPostgres, tmp_path: Path) -> None:
@@ -163,21 +163,13 @@ def test_a_port_another_postgres_took_first_is_chosen_again(pg_server: EmbeddedP
     second.port = pg_server.port  # as if free_port() had chosen it just before pg_server bound it
     with second:
         assert second.port != pg_server.port
-        assert asyncio.run(_data_directory(second.url)) == str(second.pgdata.resolve())
+        assert asyncio.run(_fetchval(second.url, "SHOW data_directory")) == str(second.pgdata.resolve())
 
 
-async def _data_directory(url: str) -> str:
+async def _fetchval(url: str, sql: str) -> object:
     conn = await asyncpg.connect(url)
     try:
-        return await conn.fetchval("SHOW data_directory")
-    finally:
-        await conn.close()
-
-
-async def _select_one(url: str) -> int:
-    conn = await asyncpg.connect(url)
-    try:
-        return await conn.fetchval("SELECT 1")
+        return await conn.fetchval(sql)
     finally:
         await conn.close()
 
